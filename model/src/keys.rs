@@ -1,0 +1,81 @@
+//! The Redis key scheme, inherited from the original Node.js/Flink system.
+//!
+//! Existing readers of the original system look these keys up by name, so the
+//! names are part of the contract. Builders write into a caller-owned buffer
+//! where they are used per record on a hot path.
+
+use std::fmt::Write as _;
+
+/// Hash `userId` → JSON array of the user's top-N interest tags.
+pub const USER_INTEREST_TAG: &str = "UserInterestTag";
+/// Hash `userId` → JSON profile object (tag scores, top tags, counts, last event).
+pub const USER_PROFILES: &str = "user-profiles";
+/// Hash `<YYYY-MM-DD>:<productId>` → unique-visitor count.
+pub const HOT_PAGEVIEW_COUNTS: &str = "hot:pageview_counts";
+/// List of the most recent raw events, newest first.
+pub const EVENTS: &str = "events";
+/// Set of every product id in the catalog.
+pub const CATALOG_PRODUCTS: &str = "catalog:products";
+
+/// Prefix of the per-user tag score hashes (`user:profile:<userId>`).
+pub const USER_PROFILE_PREFIX: &str = "user:profile:";
+/// Prefix of the daily unique-visitor sets (`pageviews:<day>:<productId>`).
+pub const PAGEVIEWS_PREFIX: &str = "pageviews:";
+/// Prefix of product hashes (`product:<productId>`).
+pub const PRODUCT_PREFIX: &str = "product:";
+/// Prefix of the per-tag product index sets (`products:tag:<tag>`).
+pub const TAG_INDEX_PREFIX: &str = "products:tag:";
+
+/// `user:profile:<userId>`: hash tag → score.
+pub fn user_profile(user_id: &str) -> String {
+    format!("{USER_PROFILE_PREFIX}{user_id}")
+}
+
+/// `pageviews:<day>:<productId>`: set of the userIds that viewed the product that day.
+pub fn pageviews(day: &str, product_id: &str) -> String {
+    let mut key = String::new();
+    write_pageviews(&mut key, day, product_id);
+    key
+}
+
+/// Writes `pageviews:<day>:<productId>` into `buf` (cleared first).
+pub fn write_pageviews(buf: &mut String, day: &str, product_id: &str) {
+    buf.clear();
+    let _ = write!(buf, "{PAGEVIEWS_PREFIX}{day}:{product_id}");
+}
+
+/// `<day>:<productId>`: the field of [`HOT_PAGEVIEW_COUNTS`].
+pub fn hot_pageview_field(day: &str, product_id: &str) -> String {
+    format!("{day}:{product_id}")
+}
+
+/// `product:<productId>`: hash with the product's name, price and tags.
+pub fn product(product_id: &str) -> String {
+    format!("{PRODUCT_PREFIX}{product_id}")
+}
+
+/// `products:tag:<tag>`: set of the ids of products carrying `tag`.
+pub fn tag_index(tag: &str) -> String {
+    format!("{TAG_INDEX_PREFIX}{tag}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_original_scheme() {
+        assert_eq!(user_profile("u1"), "user:profile:u1");
+        assert_eq!(pageviews("2026-11-26", "p7"), "pageviews:2026-11-26:p7");
+        assert_eq!(hot_pageview_field("2026-11-26", "p7"), "2026-11-26:p7");
+        assert_eq!(product("p7"), "product:p7");
+        assert_eq!(tag_index("shoes"), "products:tag:shoes");
+    }
+
+    #[test]
+    fn write_pageviews_reuses_the_buffer() {
+        let mut buf = String::from("stale contents");
+        write_pageviews(&mut buf, "2026-01-01", "p1");
+        assert_eq!(buf, "pageviews:2026-01-01:p1");
+    }
+}

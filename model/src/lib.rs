@@ -1,0 +1,25 @@
+//! tagflow's shared vocabulary.
+//!
+//! Every tagflow binary agrees on three things, and they live here so that
+//! they are written exactly once:
+//!
+//! * [`event`]: the JSON event schema shoppers' actions arrive in, parsed
+//!   without per-event allocation for the dataflow hot path;
+//! * [`topics`]: which Kafka topic carries which event type;
+//! * [`keys`]: the Redis key scheme inherited from the original system, so
+//!   that existing readers keep working;
+//! * [`catalog`]: the product catalog the simulator generates and the API
+//!   recommends from.
+
+pub mod catalog;
+pub mod error;
+pub mod event;
+pub mod keys;
+pub mod tags;
+pub mod topics;
+
+pub use catalog::Product;
+pub use error::EventError;
+pub use event::{Event, EventType, MAX_MESSAGE_BYTES};
+pub use tags::TagList;
+pub use topics::Topics;

@@ -1,0 +1,23 @@
+//! The `simulator` binary: parses flags and runs a subcommand.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use simulator::cli::Cli;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match simulator::run::run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("simulator: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
