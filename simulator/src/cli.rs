@@ -112,6 +112,10 @@ pub struct ProduceArgs {
     /// Compression codec of produced batches: none, gzip, snappy, lz4 or zstd.
     #[arg(long, default_value = "lz4")]
     pub compression: String,
+    /// How long Kafka may take to acknowledge an event before it counts as
+    /// failed (librdkafka's message.timeout.ms).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub delivery_timeout: Duration,
     /// Hide the progress bar and periodic progress lines.
     #[arg(long)]
     pub quiet: bool,

@@ -208,11 +208,8 @@ impl EventGenerator {
         // exactly `mean_session_events`: floor(Exp(mu)) is geometric with
         // mean (m - 1) when exp(-1/mu) = (m - 1) / m.
         let m = self.config.mean_session_events;
-        let extra = if m > 1.0 {
-            self.rng.exponential(-1.0 / ((m - 1.0) / m).ln()).floor()
-        } else {
-            0.0
-        };
+        let extra =
+            if m > 1.0 { self.rng.exponential(-1.0 / ((m - 1.0) / m).ln()).floor() } else { 0.0 };
         self.sessions_started += 1;
         Session {
             user: self.config.shard.user_index(rank),

@@ -35,8 +35,8 @@ pub struct ProduceConfig {
     pub duration: Option<Duration>,
     /// Compression codec (`none`, `lz4`, `zstd`, …).
     pub compression: String,
-    /// How long to wait for outstanding acknowledgements at the end.
-    pub flush_timeout: Duration,
+    /// How long an event may wait for its acknowledgement before it fails.
+    pub delivery_timeout: Duration,
     /// Show a progress bar (terminal) or periodic lines.
     pub progress: bool,
 }
@@ -116,10 +116,15 @@ impl ProducerContext for DeliveryCounter {
 }
 
 /// The client configuration every event producer of tagflow uses.
-pub fn producer_config(brokers: &str, compression: &str) -> ClientConfig {
+pub fn producer_config(
+    brokers: &str,
+    compression: &str,
+    delivery_timeout: Duration,
+) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
+        .set("message.timeout.ms", delivery_timeout.as_millis().max(1).to_string())
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("compression.type", compression)
@@ -141,7 +146,7 @@ pub fn produce(
     stop: &AtomicBool,
 ) -> Result<ProduceReport, ProduceError> {
     let producer: BaseProducer<DeliveryCounter> =
-        producer_config(&config.brokers, &config.compression)
+        producer_config(&config.brokers, &config.compression, config.delivery_timeout)
             .create_with_context(DeliveryCounter::default())
             .map_err(ProduceError::Client)?;
     let mut progress = Progress::new(config.progress, config.count);
@@ -187,8 +192,10 @@ pub fn produce(
             progress.update(sent, producer.context().acknowledged.load(Ordering::Relaxed));
         }
     }
-    // A flush timeout leaves events unacknowledged, which the report shows.
-    let _ = producer.flush(config.flush_timeout);
+    // Every event is acknowledged or failed within the delivery timeout; a
+    // flush that still times out leaves events unacknowledged, which the
+    // report shows.
+    let _ = producer.flush(config.delivery_timeout + Duration::from_secs(5));
     let context = producer.context();
     let report = ProduceReport {
         sent,

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 use model::Topics;
 
@@ -67,7 +66,7 @@ fn run_produce(args: ProduceArgs) -> Result<ExitCode, RunError> {
         count: args.count,
         duration: args.duration,
         compression: args.compression,
-        flush_timeout: Duration::from_secs(120),
+        delivery_timeout: args.delivery_timeout,
         progress: !args.quiet,
     };
     tracing::info!(

@@ -1,0 +1,15 @@
+//! Shared harness for tagflow's integration tests.
+//!
+//! The test command (`scripts/test`) starts the real stack once — a 3-broker
+//! Kafka cluster and Redis — before any test runs. Tests share it and stay
+//! apart by naming: each test creates its own prefixed topics
+//! ([`EventTopics::create`]) and takes its own Redis database
+//! ([`redis_database`]). Nothing here mocks Kafka or Redis.
+
+pub mod kafka;
+pub mod redis_db;
+pub mod stack;
+
+pub use kafka::{EventTopics, ReadBack, create_topics, read_topic};
+pub use redis_db::redis_database;
+pub use stack::{Stack, unique_name};
