@@ -1,1 +1,30 @@
-//! placeholder
+//! tagflow's stream-processing job, on timely-dataflow.
+//!
+//! Kafka events are read by a source operator per worker ([`source`]),
+//! exchanged by user to the profile state ([`profiles_state`]) and by
+//! product to the daily unique-visitor state ([`visitors_state`]), and
+//! written to Redis once per epoch ([`epochs`]). State lives in the
+//! `checkpoints` crate's per-worker RocksDB store. `docs/design.md` explains
+//! the whole.
+
+pub mod assignment;
+pub mod cli;
+pub mod config;
+pub mod day;
+pub mod epochs;
+pub mod job;
+pub mod kafka_output;
+pub mod kafka_reader;
+pub mod metrics;
+pub mod metrics_server;
+pub mod profile;
+pub mod profiles_state;
+pub mod recent;
+pub mod recent_state;
+pub mod records;
+pub mod redis_sink;
+pub mod run;
+pub mod source;
+pub mod visitors_state;
+pub mod weights;
+pub mod writer;

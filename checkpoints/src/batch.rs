@@ -1,0 +1,198 @@
+//! [`StateBatch`]: the unit of atomic state change.
+//!
+//! A batch collects puts, deletes and source offsets and is applied by
+//! `StateStore::commit` as one RocksDB `WriteBatch`, so the state and the
+//! offsets it corresponds to become durable together or not at all. That is
+//! what makes recovery exact: after a crash, the store holds the state as of
+//! some commit *and* the offsets to resume reading from.
+//!
+//! The batch is a byte arena independent of the store (no borrowed column
+//! family handles), so it can be built by several tables before the store is
+//! touched. Entries are appended to one buffer; table flushes encode values
+//! directly into it, so a flush allocates nothing per entry.
+
+use crate::family::Family;
+use crate::keys::{push_offset_key, push_state_key};
+
+/// One recorded operation; its key (and value) live in `StateBatch::data`
+/// between the end of the previous operation and `value_end`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Op {
+    pub(crate) family: Family,
+    pub(crate) kind: OpKind,
+    pub(crate) key_end: usize,
+    pub(crate) value_end: usize,
+}
+
+/// Kind of a recorded operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpKind {
+    Put,
+    Delete,
+}
+
+/// A set of state changes and source offsets, committed atomically by
+/// `StateStore::commit`.
+///
+/// Keys given to [`put`](Self::put) and [`delete`](Self::delete) are user keys:
+/// the key-group prefix is added here. Later operations on the same key win.
+#[derive(Debug, Default)]
+pub struct StateBatch {
+    ops: Vec<Op>,
+    data: Vec<u8>,
+}
+
+/// A position in a batch to roll back to (see [`StateBatch::truncate`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    ops: usize,
+    data: usize,
+}
+
+impl StateBatch {
+    /// An empty batch.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `key` to `value` in `family`.
+    ///
+    /// `family` must not be [`Family::Offsets`]; use [`set_offset`](Self::set_offset).
+    pub fn put(&mut self, family: Family, key: &[u8], value: &[u8]) {
+        let result: Result<(), std::convert::Infallible> = self.put_with(family, key, |out| {
+            out.extend_from_slice(value);
+            Ok(())
+        });
+        let Ok(()) = result;
+    }
+
+    /// Deletes `key` from `family`.
+    ///
+    /// `family` must not be [`Family::Offsets`].
+    pub fn delete(&mut self, family: Family, key: &[u8]) {
+        debug_assert_ne!(family, Family::Offsets, "offsets are written with set_offset");
+        push_state_key(key, &mut self.data);
+        let end = self.data.len();
+        self.ops.push(Op { family, kind: OpKind::Delete, key_end: end, value_end: end });
+    }
+
+    /// Records that `next_offset` is the next offset to read from
+    /// (`topic`, `partition`) once this batch is committed.
+    pub fn set_offset(&mut self, topic: &str, partition: i32, next_offset: i64) {
+        push_offset_key(topic, partition, &mut self.data);
+        let key_end = self.data.len();
+        self.data.extend_from_slice(&next_offset.to_be_bytes());
+        let value_end = self.data.len();
+        self.ops.push(Op { family: Family::Offsets, kind: OpKind::Put, key_end, value_end });
+    }
+
+    /// Puts `key` with a value written by `write` appended to the arena.
+    /// On error, the batch is left exactly as before the call.
+    pub(crate) fn put_with<E>(
+        &mut self,
+        family: Family,
+        key: &[u8],
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        debug_assert_ne!(family, Family::Offsets, "offsets are written with set_offset");
+        let start = self.data.len();
+        push_state_key(key, &mut self.data);
+        let key_end = self.data.len();
+        if let Err(e) = write(&mut self.data) {
+            self.data.truncate(start);
+            return Err(e);
+        }
+        let value_end = self.data.len();
+        self.ops.push(Op { family, kind: OpKind::Put, key_end, value_end });
+        Ok(())
+    }
+
+    /// Number of operations (puts, deletes and offsets) in the batch.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether the batch holds no operation.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Total bytes of keys and values held (useful to size flushes).
+    #[must_use]
+    pub fn data_bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The current end of the batch.
+    pub(crate) fn mark(&self) -> Mark {
+        Mark { ops: self.ops.len(), data: self.data.len() }
+    }
+
+    /// Drops every operation recorded after `mark`.
+    pub(crate) fn truncate(&mut self, mark: Mark) {
+        self.ops.truncate(mark.ops);
+        self.data.truncate(mark.data);
+    }
+
+    /// Iterates over `(op, key, value)`; `value` is empty for deletes.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (Op, &[u8], &[u8])> + '_ {
+        let mut start = 0;
+        self.ops.iter().map(move |&op| {
+            let key = &self.data[start..op.key_end];
+            let value = &self.data[op.key_end..op.value_end];
+            start = op.value_end;
+            (op, key, value)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{parse_offset_key, parse_offset_value, split_state_key};
+
+    #[test]
+    fn records_entries_in_order() {
+        let mut batch = StateBatch::new();
+        assert!(batch.is_empty());
+        batch.put(Family::Profiles, b"alice", b"v1");
+        batch.delete(Family::UniqueVisitors, b"bob");
+        batch.set_offset("events", 3, 100);
+        assert_eq!(batch.len(), 3);
+
+        let entries: Vec<_> = batch.entries().collect();
+        let (op, key, value) = entries[0];
+        assert_eq!((op.family, op.kind), (Family::Profiles, OpKind::Put));
+        assert_eq!(split_state_key(key).map(|(_, k)| k), Some(&b"alice"[..]));
+        assert_eq!(value, b"v1");
+        let (op, key, value) = entries[1];
+        assert_eq!((op.family, op.kind), (Family::UniqueVisitors, OpKind::Delete));
+        assert_eq!(split_state_key(key).map(|(_, k)| k), Some(&b"bob"[..]));
+        assert!(value.is_empty());
+        let (op, key, value) = entries[2];
+        assert_eq!(op.family, Family::Offsets);
+        assert_eq!(parse_offset_key(key), Some(("events".to_owned(), 3)));
+        assert_eq!(parse_offset_value(value), Some(100));
+    }
+
+    #[test]
+    fn failed_put_with_leaves_batch_unchanged() {
+        let mut batch = StateBatch::new();
+        batch.put(Family::Meta, b"k", b"v");
+        let bytes = batch.data_bytes();
+        let err = batch.put_with(Family::Profiles, b"x", |out| {
+            out.extend_from_slice(b"partial");
+            Err("boom")
+        });
+        assert_eq!(err, Err("boom"));
+        assert_eq!((batch.len(), batch.data_bytes()), (1, bytes));
+
+        let mark = batch.mark();
+        batch.put(Family::Meta, b"k2", b"v2");
+        batch.truncate(mark);
+        assert_eq!((batch.len(), batch.data_bytes()), (1, bytes));
+    }
+}

@@ -1,0 +1,305 @@
+//! [`StateStore`]: one worker's durable state, one RocksDB instance.
+//!
+//! Each timely worker owns one store in its own directory, with one column
+//! family per [`Family`]. Keyed state is stored under key-group-prefixed keys
+//! (see `keys.rs`), so any range of key groups can be scanned to restore state
+//! into a different number of workers. All writes go through
+//! [`StateStore::commit`] of a [`StateBatch`]: one atomic RocksDB write that
+//! carries both state and source offsets.
+//!
+//! The checkpoint protocol (RocksDB checkpoints plus manifests) is built on
+//! top of this type and reaches the database through [`StateStore::db`].
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use rocksdb::{
+    Cache, ColumnFamily, ColumnFamilyDescriptor, DB, IteratorMode, ReadOptions, WriteBatch,
+    WriteOptions,
+};
+
+use crate::batch::{OpKind, StateBatch};
+use crate::error::{StateError, display_key};
+use crate::family::Family;
+use crate::keys::{
+    group_bounds, parse_offset_key, parse_offset_value, split_state_key, with_state_key,
+};
+use crate::options::StoreOptions;
+
+/// A worker's RocksDB-backed state store.
+pub struct StateStore {
+    db: DB,
+    path: PathBuf,
+    read_opts: ReadOptions,
+    write_opts: WriteOptions,
+}
+
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl StateStore {
+    /// Opens (or creates) the store in `dir`, creating missing families.
+    pub fn open(dir: &Path, options: &StoreOptions) -> Result<Self, StateError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| StateError::Io { path: dir.to_owned(), source })?;
+        let rocks_err = |op| move |source| StateError::Rocks { op, path: dir.to_owned(), source };
+
+        let db_opts = options.db_options();
+        let cache = Cache::new_lru_cache(options.block_cache_bytes);
+        // Families present on disk but unknown to this version (e.g. written
+        // by a newer one) must be opened too, or RocksDB refuses to open.
+        let existing = if dir.join("CURRENT").exists() {
+            DB::list_cf(&db_opts, dir).map_err(rocks_err("list column families"))?
+        } else {
+            Vec::new()
+        };
+        let mut descriptors: Vec<ColumnFamilyDescriptor> = Family::ALL
+            .iter()
+            .map(|&f| ColumnFamilyDescriptor::new(f.name(), options.family_options(f, &cache)))
+            .collect();
+        for name in existing {
+            if Family::from_name(&name).is_none() && name != rocksdb::DEFAULT_COLUMN_FAMILY_NAME {
+                tracing::warn!(path = %dir.display(), family = %name, "unknown column family");
+                descriptors.push(ColumnFamilyDescriptor::new(name, db_opts.clone()));
+            }
+        }
+        let db = DB::open_cf_descriptors(&db_opts, dir, descriptors).map_err(rocks_err("open"))?;
+
+        let mut write_opts = WriteOptions::default();
+        write_opts.set_sync(options.sync_writes);
+        tracing::debug!(path = %dir.display(), "state store opened");
+        Ok(Self { db, path: dir.to_owned(), read_opts: ReadOptions::default(), write_opts })
+    }
+
+    /// The store directory.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The underlying database, for the checkpoint protocol.
+    #[allow(dead_code, reason = "used by the checkpoint protocol (next issue)")]
+    pub(crate) fn db(&self) -> &DB {
+        &self.db
+    }
+
+    fn cf(&self, family: Family) -> Result<&ColumnFamily, StateError> {
+        self.db
+            .cf_handle(family.name())
+            .ok_or_else(|| StateError::MissingFamily { family, path: self.path.clone() })
+    }
+
+    fn rocks(&self, op: &'static str, source: rocksdb::Error) -> StateError {
+        StateError::Rocks { op, path: self.path.clone(), source }
+    }
+
+    /// The value of `key` in `family`, copied out.
+    pub fn get(&self, family: Family, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.get_with(family, key, <[u8]>::to_vec)
+    }
+
+    /// Applies `f` to the value of `key` in `family` without copying it out of
+    /// RocksDB (the slice is pinned in the block cache or memtable).
+    pub fn get_with<R>(
+        &self,
+        family: Family,
+        key: &[u8],
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, StateError> {
+        let cf = self.cf(family)?;
+        let pinned = with_state_key(key, |k| self.db.get_pinned_cf_opt(cf, k, &self.read_opts))
+            .map_err(|e| self.rocks("get", e))?;
+        Ok(pinned.map(|value| f(&value)))
+    }
+
+    /// Applies `batch` atomically (one RocksDB write batch).
+    pub fn commit(&self, batch: StateBatch) -> Result<(), StateError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut handles: [Option<&ColumnFamily>; Family::ALL.len()] = [None; Family::ALL.len()];
+        let mut write = WriteBatch::with_capacity_bytes(batch.data_bytes() + 16 * batch.len() + 12);
+        for (op, key, value) in batch.entries() {
+            let cf = match handles[op.family.index()] {
+                Some(cf) => cf,
+                None => *handles[op.family.index()].insert(self.cf(op.family)?),
+            };
+            match op.kind {
+                OpKind::Put => write.put_cf(cf, key, value),
+                OpKind::Delete => write.delete_cf(cf, key),
+            }
+        }
+        self.db.write_opt(write, &self.write_opts).map_err(|e| self.rocks("write", e))
+    }
+
+    /// Every committed source offset: (`topic`, `partition`) → next offset.
+    pub fn offsets(&self) -> Result<BTreeMap<(String, i32), i64>, StateError> {
+        let family = Family::Offsets;
+        let mut offsets = BTreeMap::new();
+        for entry in self.db.iterator_cf(self.cf(family)?, IteratorMode::Start) {
+            let (key, value) = entry.map_err(|e| self.rocks("scan offsets", e))?;
+            let corrupt = |reason| StateError::Corrupt {
+                family,
+                key: display_key(&key),
+                path: self.path.clone(),
+                reason,
+            };
+            let topic_partition =
+                parse_offset_key(&key).ok_or_else(|| corrupt("bad offset key"))?;
+            let offset =
+                parse_offset_value(&value).ok_or_else(|| corrupt("offset is not 8 bytes"))?;
+            offsets.insert(topic_partition, offset);
+        }
+        Ok(offsets)
+    }
+
+    /// Every entry of `family` whose key group is in `groups`, in key order,
+    /// as (user key without the group prefix, value).
+    pub fn scan(
+        &self,
+        family: Family,
+        groups: Range<u16>,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StateError>> + '_ {
+        let (error, iter) = match self.cf(family) {
+            _ if groups.is_empty() => (None, None),
+            Err(e) => (Some(Err(e)), None),
+            Ok(cf) => {
+                let (lower, upper) = group_bounds(&groups);
+                let mut opts = ReadOptions::default();
+                opts.set_iterate_lower_bound(lower);
+                opts.set_iterate_upper_bound(upper);
+                (None, Some(self.db.iterator_cf_opt(cf, opts, IteratorMode::Start)))
+            }
+        };
+        let entries = iter.into_iter().flatten().map(move |entry| {
+            let (raw_key, value) = entry.map_err(|e| self.rocks("scan", e))?;
+            let (_, key) = split_state_key(&raw_key).ok_or_else(|| StateError::Corrupt {
+                family,
+                key: display_key(&raw_key),
+                path: self.path.clone(),
+                reason: "key shorter than the key-group prefix",
+            })?;
+            Ok((key.to_vec(), value.into_vec()))
+        });
+        error.into_iter().chain(entries)
+    }
+
+    /// Whether no family holds any entry (a fresh store): callers can then
+    /// skip RocksDB lookups entirely (see `Table::with_empty_backing`).
+    pub fn is_empty(&self) -> Result<bool, StateError> {
+        for family in Family::ALL {
+            let mut iter = self.db.raw_iterator_cf(self.cf(family)?);
+            iter.seek_to_first();
+            if iter.valid() {
+                return Ok(false);
+            }
+            iter.status().map_err(|e| self.rocks("is_empty", e))?;
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keygroup::{KEY_GROUPS, key_group};
+
+    fn open(dir: &Path) -> StateStore {
+        StateStore::open(dir, &StoreOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn commit_get_delete_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        assert!(store.is_empty().unwrap());
+
+        let mut batch = StateBatch::new();
+        batch.put(Family::Profiles, b"alice", b"1");
+        batch.put(Family::Profiles, b"bob", b"2");
+        batch.put(Family::Meta, b"version", b"1");
+        batch.set_offset("events", 0, 10);
+        batch.set_offset("events", 1, 20);
+        batch.set_offset("events", 0, 11); // later wins
+        store.commit(batch).unwrap();
+        assert!(!store.is_empty().unwrap());
+        assert_eq!(store.get(Family::Profiles, b"alice").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(store.get(Family::UniqueVisitors, b"alice").unwrap(), None);
+        assert_eq!(store.get_with(Family::Profiles, b"bob", <[u8]>::len).unwrap(), Some(1));
+
+        let mut batch = StateBatch::new();
+        batch.delete(Family::Profiles, b"bob");
+        store.commit(batch).unwrap();
+        store.commit(StateBatch::new()).unwrap();
+        drop(store);
+
+        let store = open(dir.path());
+        assert_eq!(store.get(Family::Profiles, b"alice").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(store.get(Family::Profiles, b"bob").unwrap(), None);
+        assert_eq!(store.get(Family::Meta, b"version").unwrap(), Some(b"1".to_vec()));
+        let offsets = store.offsets().unwrap();
+        let expected =
+            BTreeMap::from([(("events".to_owned(), 0), 11), (("events".to_owned(), 1), 20)]);
+        assert_eq!(offsets, expected);
+    }
+
+    #[test]
+    fn scan_returns_exactly_the_keys_of_the_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let keys: Vec<String> = (0..2000).map(|i| format!("user-{i}")).collect();
+        let mut batch = StateBatch::new();
+        for key in &keys {
+            batch.put(Family::Profiles, key.as_bytes(), key.as_bytes());
+            batch.put(Family::UniqueVisitors, key.as_bytes(), b"other family");
+        }
+        store.commit(batch).unwrap();
+
+        for groups in [0..1, 10..20, 100..KEY_GROUPS, 0..KEY_GROUPS, 5..5] {
+            let mut got: Vec<Vec<u8>> = store
+                .scan(Family::Profiles, groups.clone())
+                .map(|entry| {
+                    let (key, value) = entry.unwrap();
+                    assert_eq!(key, value);
+                    key
+                })
+                .collect();
+            got.sort();
+            let mut expected: Vec<Vec<u8>> = keys
+                .iter()
+                .filter(|k| groups.contains(&key_group(k.as_bytes())))
+                .map(|k| k.as_bytes().to_vec())
+                .collect();
+            expected.sort();
+            assert_eq!(got, expected, "groups {groups:?}");
+        }
+        assert_eq!(store.scan(Family::RecentEvents, 0..KEY_GROUPS).count(), 0);
+    }
+
+    #[test]
+    fn corrupt_offset_names_family_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let cf = store.cf(Family::Offsets).unwrap();
+        store.db().put_cf(cf, b"junk", b"1").unwrap();
+        let err = store.offsets().unwrap_err().to_string();
+        assert!(err.contains("offsets") && err.contains("junk"), "{err}");
+    }
+
+    #[test]
+    fn unknown_column_families_do_not_prevent_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut opts = rocksdb::Options::default();
+            opts.create_if_missing(true);
+            opts.create_missing_column_families(true);
+            DB::open_cf(&opts, dir.path(), ["from_the_future"]).unwrap();
+        }
+        let store = open(dir.path());
+        assert!(store.is_empty().unwrap());
+    }
+}

@@ -1,0 +1,212 @@
+//! Unit tests of [`Table`](super::Table), with a real store in a temp dir.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::options::StoreOptions;
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+struct Profile {
+    scores: BTreeMap<String, f64>,
+    events: u64,
+}
+
+fn open(dir: &std::path::Path) -> StateStore {
+    StateStore::open(dir, &StoreOptions::default()).unwrap()
+}
+
+fn bump(table: &mut Table<Profile>, store: &StateStore, user: &str, tag: &str) {
+    let profile = table.get_mut(store, user).unwrap();
+    *profile.scores.entry(tag.to_owned()).or_default() += 1.0;
+    profile.events += 1;
+}
+
+#[test]
+fn write_flush_commit_reopen_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut table = Table::<Profile>::with_empty_backing(Family::Profiles);
+    let mut visitors = Table::<u64>::with_empty_backing(Family::UniqueVisitors);
+    for (user, tag) in [("alice", "sports"), ("bob", "news"), ("alice", "sports"), ("alice", "tv")]
+    {
+        bump(&mut table, &store, user, tag);
+        *visitors.get_mut(&store, "2024-05-01").unwrap() += 1;
+    }
+    let expected: BTreeMap<String, Profile> =
+        table.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect();
+    assert_eq!(expected["alice"].events, 3);
+
+    let mut batch = StateBatch::new();
+    assert_eq!(table.flush_into(&mut batch).unwrap(), 2);
+    assert_eq!(visitors.flush_into(&mut batch).unwrap(), 1);
+    batch.set_offset("events", 0, 4);
+    store.commit(batch).unwrap();
+    drop(store);
+
+    let store = open(dir.path());
+    assert!(!store.is_empty().unwrap());
+    assert_eq!(store.offsets().unwrap(), BTreeMap::from([(("events".to_owned(), 0), 4)]));
+    let mut table = Table::<Profile>::new(Family::Profiles);
+    for (user, profile) in &expected {
+        assert_eq!(table.get(&store, user).unwrap(), Some(profile));
+    }
+    assert_eq!(table.get(&store, "carol").unwrap(), None);
+    assert_eq!(table.dirty_len(), 0, "reads do not dirty");
+    let mut visitors = Table::<u64>::new(Family::UniqueVisitors);
+    assert_eq!(*visitors.get_mut(&store, "2024-05-01").unwrap(), 4);
+}
+
+#[test]
+fn empty_backing_table_never_reads_rocksdb() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut batch = StateBatch::new();
+    batch.put(Family::UniqueVisitors, b"day", &codec::encode(&7u64).unwrap());
+    store.commit(batch).unwrap();
+
+    // A normal table sees the stored value...
+    assert_eq!(Table::<u64>::new(Family::UniqueVisitors).get(&store, "day").unwrap(), Some(&7));
+    // ...an empty-backing one must not look it up.
+    let mut table = Table::<u64>::with_empty_backing(Family::UniqueVisitors);
+    assert_eq!(table.get(&store, "day").unwrap(), None);
+    assert_eq!(*table.get_mut(&store, "day").unwrap(), 0);
+}
+
+#[test]
+fn flushed_entries_are_not_flushed_again_until_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut table = Table::<u64>::with_empty_backing(Family::UniqueVisitors);
+    for key in ["a", "b", "c"] {
+        *table.get_mut(&store, key).unwrap() += 1;
+    }
+    *table.get_mut(&store, "a").unwrap() += 1;
+    assert_eq!((table.len(), table.dirty_len()), (3, 3));
+
+    let mut batch = StateBatch::new();
+    assert_eq!(table.flush_into(&mut batch).unwrap(), 3);
+    assert_eq!(table.dirty_len(), 0);
+    assert_eq!(table.flush_into(&mut batch).unwrap(), 0);
+    assert_eq!(batch.len(), 3);
+    store.commit(batch).unwrap();
+
+    assert_eq!(table.get(&store, "b").unwrap(), Some(&1));
+    assert_eq!(table.dirty_len(), 0);
+    *table.get_mut(&store, "b").unwrap() += 1;
+    let mut batch = StateBatch::new();
+    assert_eq!(table.flush_into(&mut batch).unwrap(), 1);
+    store.commit(batch).unwrap();
+    assert_eq!(
+        store.get(Family::UniqueVisitors, b"b").unwrap(),
+        Some(codec::encode(&2u64).unwrap())
+    );
+    assert_eq!(
+        store.get(Family::UniqueVisitors, b"a").unwrap(),
+        Some(codec::encode(&2u64).unwrap())
+    );
+}
+
+#[test]
+fn remove_deletes_from_rocksdb() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut table = Table::<u64>::new(Family::UniqueVisitors);
+    *table.get_mut(&store, "old").unwrap() = 5;
+    *table.get_mut(&store, "new").unwrap() = 6;
+    let mut batch = StateBatch::new();
+    table.flush_into(&mut batch).unwrap();
+    store.commit(batch).unwrap();
+
+    table.remove("old");
+    table.remove("never-seen");
+    assert_eq!(table.dirty_len(), 2);
+    assert_eq!(table.get(&store, "old").unwrap(), None);
+    let mut batch = StateBatch::new();
+    assert_eq!(table.flush_into(&mut batch).unwrap(), 2);
+    store.commit(batch).unwrap();
+    assert_eq!(store.get(Family::UniqueVisitors, b"old").unwrap(), None);
+    assert_eq!(table.iter().map(|(k, v)| (k, *v)).collect::<Vec<_>>(), [("new", 6)]);
+
+    // Touching a removed key starts again from the default.
+    assert_eq!(*table.get_mut(&store, "old").unwrap(), 0);
+    assert_eq!(table.dirty_len(), 1);
+}
+
+#[test]
+fn corrupted_value_error_names_family_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut batch = StateBatch::new();
+    batch.put(Family::Profiles, b"mallory", &[0xff, 0xff, 0xff]);
+    store.commit(batch).unwrap();
+
+    let mut table = Table::<Profile>::new(Family::Profiles);
+    let err = table.get_mut(&store, "mallory").unwrap_err();
+    assert!(
+        matches!(err, StateError::Codec { family: Family::Profiles, ref key, .. } if key == "mallory")
+    );
+    let message = err.to_string();
+    assert!(message.contains("profiles") && message.contains("mallory"), "{message}");
+    assert!(table.is_empty(), "a failed load caches nothing");
+}
+
+/// A value whose encoding fails on demand.
+#[derive(Debug, Default, Deserialize)]
+struct Fragile(bool);
+
+impl Serialize for Fragile {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.0 {
+            Err(serde::ser::Error::custom("refusing to encode"))
+        } else {
+            serializer.serialize_bool(false)
+        }
+    }
+}
+
+#[test]
+fn failed_flush_leaves_batch_untouched_and_entries_dirty() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut table = Table::<Fragile>::with_empty_backing(Family::Meta);
+    for i in 0..50 {
+        table.get_mut(&store, &format!("ok-{i}")).unwrap();
+    }
+    table.get_mut(&store, "bad").unwrap().0 = true;
+    let mut batch = StateBatch::new();
+    batch.set_offset("events", 0, 1);
+
+    let err = table.flush_into(&mut batch).unwrap_err();
+    assert!(matches!(err, StateError::Codec { ref key, .. } if key == "bad"), "{err}");
+    assert_eq!(batch.len(), 1, "only the pre-existing offset remains");
+    assert_eq!(table.dirty_len(), 51);
+
+    table.get_mut(&store, "bad").unwrap().0 = false;
+    assert_eq!(table.flush_into(&mut batch).unwrap(), 51);
+}
+
+#[test]
+fn eviction_drops_only_clean_entries_and_reloads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut table = Table::<u64>::with_empty_backing(Family::UniqueVisitors);
+    for i in 0..10u64 {
+        *table.get_mut(&store, &format!("k{i}")).unwrap() = i;
+    }
+    assert_eq!(table.evict_clean(0), 0, "dirty entries are never evicted");
+    let mut batch = StateBatch::new();
+    table.flush_into(&mut batch).unwrap();
+    store.commit(batch).unwrap();
+    *table.get_mut(&store, "k0").unwrap() += 100;
+
+    assert_eq!(table.evict_clean(4), 6);
+    assert_eq!((table.len(), table.dirty_len()), (4, 1));
+    assert_eq!(table.evict_clean(0), 3);
+    assert_eq!(table.get(&store, "k0").unwrap(), Some(&100));
+    for i in 1..10u64 {
+        // Reloaded from RocksDB even though the table started empty-backed.
+        assert_eq!(table.get(&store, &format!("k{i}")).unwrap(), Some(&i));
+    }
+}

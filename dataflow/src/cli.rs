@@ -1,0 +1,183 @@
+//! Command-line interface of the `dataflow` binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use model::Topics;
+
+use crate::config::{Cluster, JobConfig};
+use crate::weights::Weights;
+
+/// tagflow's stream-processing job.
+#[derive(Debug, Parser)]
+#[command(name = "dataflow", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the job: Kafka events in, profiles and unique visitors out to Redis.
+    Run(RunArgs),
+}
+
+/// `dataflow run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Kafka bootstrap servers.
+    #[arg(
+        long,
+        env = "TAGFLOW_BROKERS",
+        default_value = "127.0.0.1:9093,127.0.0.1:9094,127.0.0.1:9095"
+    )]
+    pub brokers: String,
+    /// Redis URL; a path selects the database (redis://127.0.0.1:6379/2).
+    #[arg(long, env = "TAGFLOW_REDIS", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
+    /// Prefix of every topic name (tests use it to stay apart).
+    #[arg(long, env = "TAGFLOW_TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
+    /// Consumer group the job publishes its positions to, for lag tools only.
+    #[arg(long, env = "TAGFLOW_GROUP_ID", default_value = "tagflow-dataflow")]
+    pub group_id: String,
+    /// Worker threads in this process [default: partitions of the event topics].
+    #[arg(long, short = 'w', env = "TAGFLOW_WORKERS")]
+    pub workers: Option<usize>,
+    /// Number of processes of a multi-process job.
+    #[arg(long, default_value_t = 1)]
+    pub processes: usize,
+    /// This process's index among --processes (0-based).
+    #[arg(long, default_value_t = 0)]
+    pub process: usize,
+    /// File with one host:port per line, one line per process, in index
+    /// order; required with --processes > 1.
+    #[arg(long)]
+    pub hostfile: Option<PathBuf>,
+    /// Epoch length in milliseconds: results are written once per epoch.
+    #[arg(long, env = "TAGFLOW_EPOCH_MS", default_value_t = 200)]
+    pub epoch_ms: u64,
+    /// Address of the Prometheus /metrics endpoint.
+    #[arg(long, env = "TAGFLOW_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: SocketAddr,
+    /// Weights of view, add_to_cart and purchase events.
+    #[arg(long, env = "TAGFLOW_WEIGHTS", default_value = "1,3,5")]
+    pub weights: Weights,
+    /// Number of interest tags kept per user.
+    #[arg(long, default_value_t = 5)]
+    pub top_n: usize,
+    /// IANA time zone in which days are counted for unique visitors.
+    #[arg(long, env = "TAGFLOW_TIMEZONE", default_value = "UTC")]
+    pub timezone: String,
+    /// Length of the Redis `events` list of recent events.
+    #[arg(long, default_value_t = 10_000)]
+    pub events_capacity: usize,
+    /// Directory of the per-worker RocksDB state.
+    #[arg(long, env = "TAGFLOW_STATE_DIR", default_value_os_t = default_state_dir())]
+    pub state_dir: PathBuf,
+    /// Stop once every partition is read up to where it ended at start
+    /// (catch-up runs, benchmarks and tests).
+    #[arg(long)]
+    pub until_caught_up: bool,
+    /// Most messages a worker reads per activation.
+    #[arg(long, default_value_t = 4096)]
+    pub max_batch: usize,
+    /// How often to look for partitions added to the event topics.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub discovery_interval: Duration,
+}
+
+/// `$XDG_DATA_HOME/tagflow/state`, else `~/.local/share/tagflow/state`.
+fn default_state_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("tagflow/state")
+}
+
+/// A command line that does not describe a runnable job.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The hostfile could not be read.
+    #[error("cannot read hostfile {path}: {source}")]
+    Hostfile {
+        /// Its path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Cluster flags disagree.
+    #[error("{0}")]
+    Cluster(String),
+}
+
+impl RunArgs {
+    /// The job configuration these flags describe.
+    pub fn into_config(self) -> Result<JobConfig, ConfigError> {
+        let cluster = if self.processes > 1 {
+            let path = self.hostfile.ok_or_else(|| {
+                ConfigError::Cluster(
+                    "--processes > 1 needs --hostfile with one host:port per process".into(),
+                )
+            })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| ConfigError::Hostfile { path: path.clone(), source })?;
+            let addresses: Vec<String> =
+                text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+            if addresses.len() != self.processes || self.process >= self.processes {
+                return Err(ConfigError::Cluster(format!(
+                    "{} has {} addresses for --processes {} (this is --process {})",
+                    path.display(),
+                    addresses.len(),
+                    self.processes,
+                    self.process
+                )));
+            }
+            Some(Cluster { processes: self.processes, process: self.process, addresses })
+        } else {
+            None
+        };
+        Ok(JobConfig {
+            brokers: self.brokers,
+            redis: self.redis,
+            topics: Topics::with_prefix(&self.topic_prefix),
+            group_id: self.group_id,
+            workers: self.workers,
+            cluster,
+            epoch: Duration::from_millis(self.epoch_ms.max(1)),
+            metrics_addr: self.metrics_addr,
+            weights: self.weights,
+            top_n: self.top_n,
+            timezone: self.timezone,
+            events_capacity: self.events_capacity,
+            state_dir: self.state_dir,
+            until_caught_up: self.until_caught_up,
+            max_batch: self.max_batch.max(1),
+            discovery_interval: self.discovery_interval,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn several_processes_need_a_matching_hostfile() {
+        let cli = Cli::try_parse_from(["dataflow", "run", "--processes", "2"]).unwrap();
+        let Command::Run(args) = cli.command;
+        assert!(args.into_config().is_err());
+    }
+}

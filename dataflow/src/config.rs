@@ -1,0 +1,57 @@
+//! The job's typed configuration, built from the command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use model::Topics;
+
+use crate::weights::Weights;
+
+/// How the processes of a multi-process job find each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    /// Number of processes.
+    pub processes: usize,
+    /// This process's index, `0..processes`.
+    pub process: usize,
+    /// `host:port` of every process, in index order.
+    pub addresses: Vec<String>,
+}
+
+/// Everything `dataflow run` needs.
+#[derive(Debug, Clone)]
+pub struct JobConfig {
+    /// Kafka bootstrap servers.
+    pub brokers: String,
+    /// Redis URL (may name a database: `redis://host:6379/3`).
+    pub redis: String,
+    /// Topic names.
+    pub topics: Topics,
+    /// Consumer group positions are published to (for lag tools only).
+    pub group_id: String,
+    /// Worker threads in this process; `None` = the event topics' partition count.
+    pub workers: Option<usize>,
+    /// Multi-process setup; `None` runs in one process.
+    pub cluster: Option<Cluster>,
+    /// Wall-clock length of an epoch.
+    pub epoch: Duration,
+    /// Where `/metrics` is served.
+    pub metrics_addr: SocketAddr,
+    /// Event-type weights.
+    pub weights: Weights,
+    /// How many interest tags a user has.
+    pub top_n: usize,
+    /// IANA time zone that days are counted in.
+    pub timezone: String,
+    /// Length of the `events` list.
+    pub events_capacity: usize,
+    /// Directory of the per-worker state stores.
+    pub state_dir: PathBuf,
+    /// Stop once every partition reached the end it had at start.
+    pub until_caught_up: bool,
+    /// Most messages a source handles per activation.
+    pub max_batch: usize,
+    /// How often new partitions are looked for.
+    pub discovery_interval: Duration,
+}

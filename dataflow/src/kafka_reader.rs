@@ -1,0 +1,200 @@
+//! One worker's Kafka consumer: manual assignment, job-owned positions,
+//! partition discovery and the "caught up" test.
+//!
+//! The dataflow, not Kafka, owns the read positions: each worker assigns its
+//! partitions explicitly (no group rebalancing), starts them at restored
+//! offsets or the earliest offset, and records the next offset to read after
+//! every message. Positions are committed to the consumer group only so that
+//! lag tools can see progress; recovery never reads them back.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, DefaultConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+use crate::assignment::{TopicPartition, newly_owned};
+
+/// How long metadata and watermark requests may block the worker.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A failure to talk to Kafka that the reader cannot ride out.
+#[derive(Debug, thiserror::Error)]
+pub enum ReaderError {
+    /// The consumer could not be created or assigned.
+    #[error("kafka consumer: {0}")]
+    Kafka(#[from] KafkaError),
+}
+
+/// Where one owned partition stands.
+#[derive(Debug, Clone)]
+pub struct Position {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// Next offset to read (the offset after the last message processed).
+    pub next_offset: i64,
+    /// In caught-up mode: the high watermark at start, where reading stops.
+    pub end: Option<i64>,
+}
+
+/// Settings of one worker's reader.
+#[derive(Debug, Clone)]
+pub struct ReaderConfig {
+    /// Kafka bootstrap servers.
+    pub brokers: String,
+    /// Consumer group, used only to publish positions for lag tools.
+    pub group_id: String,
+    /// The event topics.
+    pub topics: Vec<String>,
+    /// This worker's index and the number of workers.
+    pub worker: usize,
+    /// Total number of workers.
+    pub workers: usize,
+    /// Positions to resume from; partitions absent start at the earliest offset.
+    pub start_offsets: BTreeMap<(String, i32), i64>,
+    /// Stop each partition at the high watermark it had at start.
+    pub until_caught_up: bool,
+}
+
+/// A worker's consumer and its positions.
+pub struct PartitionReader {
+    consumer: BaseConsumer,
+    config: ReaderConfig,
+    positions: Vec<Position>,
+    owned: BTreeSet<TopicPartition>,
+}
+
+impl std::fmt::Debug for PartitionReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionReader").field("positions", &self.positions).finish()
+    }
+}
+
+impl PartitionReader {
+    /// Creates the consumer and assigns this worker's current partitions.
+    pub fn new(config: ReaderConfig) -> Result<Self, ReaderError> {
+        let consumer: BaseConsumer<DefaultConsumerContext> = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("group.id", &config.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.max.bytes", "52428800")
+            .set("max.partition.fetch.bytes", "8388608")
+            .set("queued.min.messages", "200000")
+            .set("fetch.wait.max.ms", "10")
+            .set("client.id", format!("tagflow-dataflow-{}", config.worker))
+            .create()?;
+        let mut reader = Self { consumer, config, positions: Vec::new(), owned: BTreeSet::new() };
+        reader.discover()?;
+        Ok(reader)
+    }
+
+    /// Assigns partitions of the event topics that this worker owns and does
+    /// not read yet; returns them. Called at start and periodically, so that
+    /// partitions added at runtime are read from their earliest offset.
+    pub fn discover(&mut self) -> Result<Vec<TopicPartition>, ReaderError> {
+        let mut all = Vec::new();
+        for topic in &self.config.topics {
+            let metadata = self.consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
+            for t in metadata.topics() {
+                if t.error().is_none() {
+                    all.extend(
+                        t.partitions().iter().map(|p| TopicPartition {
+                            topic: t.name().to_owned(),
+                            partition: p.id(),
+                        }),
+                    );
+                }
+            }
+        }
+        let added = newly_owned(&all, &self.owned, self.config.worker, self.config.workers);
+        if added.is_empty() {
+            return Ok(added);
+        }
+        let mut list = TopicPartitionList::new();
+        for tp in &added {
+            let start = self.config.start_offsets.get(&(tp.topic.clone(), tp.partition)).copied();
+            let offset = start.map_or(Offset::Beginning, Offset::Offset);
+            list.add_partition_offset(&tp.topic, tp.partition, offset)?;
+            let (low, high) =
+                self.consumer.fetch_watermarks(&tp.topic, tp.partition, METADATA_TIMEOUT)?;
+            self.positions.push(Position {
+                tp: tp.clone(),
+                next_offset: start.unwrap_or(low),
+                end: self.config.until_caught_up.then_some(high),
+            });
+            self.owned.insert(tp.clone());
+        }
+        self.consumer.incremental_assign(&list)?;
+        tracing::info!(worker = self.config.worker, partitions = ?added, "assigned partitions");
+        Ok(added)
+    }
+
+    /// The next message, if one is ready, without blocking.
+    pub fn poll(&self) -> Option<Result<BorrowedMessage<'_>, KafkaError>> {
+        self.consumer.poll(Duration::ZERO)
+    }
+
+    /// The slot (index into [`Self::positions`]) of `message`'s partition.
+    #[inline]
+    pub fn slot_of(&self, message: &BorrowedMessage<'_>) -> Option<usize> {
+        self.positions
+            .iter()
+            .position(|p| p.tp.partition == message.partition() && p.tp.topic == message.topic())
+    }
+
+    /// Records that everything before `next_offset` in `slot` was processed.
+    #[inline]
+    pub fn set_next_offset(&mut self, slot: usize, next_offset: i64) {
+        self.positions[slot].next_offset = next_offset;
+    }
+
+    /// Whether the reader stops at the partition ends seen at start.
+    pub fn is_bounded(&self) -> bool {
+        self.config.until_caught_up
+    }
+
+    /// Every owned partition's position.
+    pub fn positions(&self) -> &[Position] {
+        &self.positions
+    }
+
+    /// In caught-up mode: whether every partition reached its start-time end.
+    pub fn caught_up(&self) -> bool {
+        self.positions.iter().all(|p| p.end.is_some_and(|end| p.next_offset >= end))
+    }
+
+    /// Consumer lag of each partition (one watermark request each; called
+    /// every discovery interval, not per event).
+    pub fn lags(&self) -> impl Iterator<Item = (&Position, i64)> + '_ {
+        self.positions.iter().filter_map(|p| {
+            let (_, high) = self
+                .consumer
+                .fetch_watermarks(&p.tp.topic, p.tp.partition, Duration::from_secs(1))
+                .ok()?;
+            Some((p, (high - p.next_offset).max(0)))
+        })
+    }
+
+    /// Publishes positions to the consumer group for lag tools (asynchronous,
+    /// best effort: recovery uses checkpointed offsets, never these).
+    pub fn publish_positions(&self) {
+        let mut list = TopicPartitionList::new();
+        for p in &self.positions {
+            let _ = list.add_partition_offset(
+                &p.tp.topic,
+                p.tp.partition,
+                Offset::Offset(p.next_offset),
+            );
+        }
+        if list.count() > 0
+            && let Err(err) = self.consumer.commit(&list, CommitMode::Async)
+        {
+            tracing::debug!(%err, "publishing positions to the consumer group failed");
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The job's Prometheus metrics.
+//!
+//! One [`JobMetrics`] is shared by every worker. Hot-path counters are
+//! resolved to their label set once (a cloned handle) and incremented per
+//! batch, never looked up per event.
+
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Label pairs of a metric family.
+pub type Labels = Vec<(&'static str, String)>;
+
+/// Every metric the dataflow job exports.
+#[derive(Debug)]
+pub struct JobMetrics {
+    registry: Registry,
+    /// Events read, by topic and partition.
+    pub events_consumed: Family<Labels, Counter>,
+    /// Events sent to the dead-letter topic, by reason.
+    pub dead_lettered: Family<Labels, Counter>,
+    /// Messages between the job's position and the partition's end.
+    pub consumer_lag: Family<Labels, Gauge>,
+    /// Time to apply and write out one epoch, by operator.
+    pub epoch_seconds: Family<Labels, Histogram, fn() -> Histogram>,
+    /// Commands per Redis pipeline.
+    pub redis_batch_commands: Histogram,
+    /// Round-trip time of one Redis pipeline.
+    pub redis_write_seconds: Histogram,
+    /// Failed Redis writes (each retried).
+    pub redis_errors: Counter,
+    /// Keys held in state, by kind.
+    pub state_keys: Family<Labels, Gauge>,
+    /// Last epoch completed by every worker.
+    pub epoch: Gauge,
+    /// Output messages whose delivery failed.
+    pub output_failures: Counter,
+    cpu_seconds: Counter<f64, AtomicU64>,
+    resident_bytes: Gauge,
+    cpu_seen: Mutex<f64>,
+}
+
+/// Buckets of the duration histograms: 0.5 ms doubling up to ~16 s.
+fn seconds_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.0005, 2.0, 16)
+}
+
+fn seconds_histogram() -> Histogram {
+    Histogram::new(seconds_buckets())
+}
+
+impl Default for JobMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let metrics = Self {
+            events_consumed: Family::default(),
+            dead_lettered: Family::default(),
+            consumer_lag: Family::default(),
+            epoch_seconds: Family::new_with_constructor(seconds_histogram),
+            redis_batch_commands: Histogram::new(exponential_buckets(1.0, 4.0, 12)),
+            redis_write_seconds: seconds_histogram(),
+            redis_errors: Counter::default(),
+            state_keys: Family::default(),
+            epoch: Gauge::default(),
+            output_failures: Counter::default(),
+            cpu_seconds: Counter::default(),
+            resident_bytes: Gauge::default(),
+            cpu_seen: Mutex::new(0.0),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "tagflow_events_consumed",
+            "Events read from Kafka",
+            metrics.events_consumed.clone(),
+        );
+        registry.register(
+            "tagflow_dead_lettered",
+            "Events sent to the dead-letter topic",
+            metrics.dead_lettered.clone(),
+        );
+        registry.register(
+            "tagflow_consumer_lag",
+            "Messages behind the partition end",
+            metrics.consumer_lag.clone(),
+        );
+        registry.register(
+            "tagflow_epoch_seconds",
+            "Time to apply and write out one epoch",
+            metrics.epoch_seconds.clone(),
+        );
+        registry.register(
+            "tagflow_redis_batch_commands",
+            "Commands per Redis pipeline",
+            metrics.redis_batch_commands.clone(),
+        );
+        registry.register(
+            "tagflow_redis_write_seconds",
+            "Round trip of one Redis pipeline",
+            metrics.redis_write_seconds.clone(),
+        );
+        registry.register(
+            "tagflow_redis_errors",
+            "Failed Redis writes (retried)",
+            metrics.redis_errors.clone(),
+        );
+        registry.register("tagflow_state_keys", "Keys held in state", metrics.state_keys.clone());
+        registry.register(
+            "tagflow_epoch",
+            "Last epoch completed by every worker",
+            metrics.epoch.clone(),
+        );
+        registry.register(
+            "tagflow_output_failures",
+            "Output messages not delivered",
+            metrics.output_failures.clone(),
+        );
+        registry.register(
+            "process_cpu_seconds",
+            "CPU time of the process",
+            metrics.cpu_seconds.clone(),
+        );
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory",
+            metrics.resident_bytes.clone(),
+        );
+        Self { registry, ..metrics }
+    }
+}
+
+impl JobMetrics {
+    /// Records one Redis pipeline.
+    pub fn observe_redis_batch(&self, commands: usize, elapsed: Duration) {
+        self.redis_batch_commands.observe(commands as f64);
+        self.redis_write_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        self.refresh_process();
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+
+    fn refresh_process(&self) {
+        let Some((cpu, resident)) = read_process_stats() else { return };
+        let mut seen = self.cpu_seen.lock().unwrap_or_else(|e| e.into_inner());
+        if cpu > *seen {
+            self.cpu_seconds.inc_by(cpu - *seen);
+            *seen = cpu;
+        }
+        self.resident_bytes.set(resident);
+    }
+}
+
+/// CPU seconds and resident bytes of this process, from /proc.
+fn read_process_stats() -> Option<(f64, i64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: i64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // Linux reports times in USER_HZ (100 on every mainstream platform) and 4 KiB pages.
+    Some((ticks / 100.0, pages * 4096))
+}
+
+/// The labels of a topic partition.
+pub fn partition_labels(topic: &str, partition: i32) -> Labels {
+    vec![("topic", topic.to_owned()), ("partition", partition.to_string())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_job_and_process_metrics() {
+        let metrics = JobMetrics::default();
+        metrics.events_consumed.get_or_create(&partition_labels("view-events", 0)).inc_by(3);
+        metrics.dead_lettered.get_or_create(&vec![("reason", "schema".into())]).inc();
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"tagflow_events_consumed_total{topic="view-events",partition="0"} 3"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"tagflow_dead_lettered_total{reason="schema"} 1"#), "{text}");
+        assert!(text.contains("process_resident_memory_bytes "), "{text}");
+        assert!(text.contains("process_cpu_seconds_total "), "{text}");
+    }
+}

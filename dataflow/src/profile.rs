@@ -1,0 +1,93 @@
+//! A user's profile state and how events change it.
+//!
+//! The state is exactly what the Redis outputs need: each tag's score, the
+//! number of events per type and the newest event time. Top-N tags are not
+//! stored but derived when the profile is written, so they can never
+//! disagree with the scores.
+
+use compact_str::CompactString;
+use model::EventType;
+use serde::{Deserialize, Serialize};
+
+use crate::records::ProfileEvent;
+use crate::weights::Weights;
+
+/// One user's accumulated interests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserProfile {
+    /// Tag → score, in first-seen order (users have few tags; a linear scan
+    /// beats hashing at this size).
+    pub scores: Vec<(CompactString, i64)>,
+    /// Events seen per type, indexed by [`EventType::index`].
+    pub counts: [u64; 3],
+    /// Largest event timestamp seen (ms), or 0 before any event.
+    pub last_event_at: i64,
+    /// The top tags last published to `user-interest-tags-topic`, to publish
+    /// only changes.
+    pub published_top: Vec<CompactString>,
+}
+
+impl UserProfile {
+    /// Adds one event. Allocates only when the user meets a new tag.
+    #[inline]
+    pub fn apply(&mut self, event: &ProfileEvent, weights: &Weights) {
+        let weight = weights.of(event.kind);
+        self.counts[event.kind.index()] += 1;
+        self.last_event_at = self.last_event_at.max(event.timestamp);
+        for tag in &event.tags {
+            match self.scores.iter_mut().find(|(t, _)| t == tag) {
+                Some((_, score)) => *score += weight,
+                None => self.scores.push((tag.clone(), weight)),
+            }
+        }
+    }
+
+    /// The `n` best tags: highest score first, ties by tag name ascending.
+    pub fn top_tags(&self, n: usize) -> Vec<&str> {
+        let mut ranked: Vec<&(CompactString, i64)> = self.scores.iter().collect();
+        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        ranked.into_iter().take(n).map(|(tag, _)| tag.as_str()).collect()
+    }
+
+    /// Events seen of `kind`.
+    pub fn count(&self, kind: EventType) -> u64 {
+        self.counts[kind.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::Tags;
+
+    fn event(kind: EventType, timestamp: i64, tags: &[&str]) -> ProfileEvent {
+        ProfileEvent {
+            user: "u1".into(),
+            kind,
+            timestamp,
+            tags: tags.iter().map(|t| CompactString::from(*t)).collect::<Tags>(),
+        }
+    }
+
+    #[test]
+    fn scores_counts_and_last_event() {
+        let weights = Weights::default();
+        let mut profile = UserProfile::default();
+        profile.apply(&event(EventType::View, 20, &["shoes", "nike"]), &weights);
+        profile.apply(&event(EventType::Purchase, 10, &["shoes"]), &weights);
+        profile.apply(&event(EventType::AddToCart, 15, &["hats"]), &weights);
+        assert_eq!(profile.scores, [("shoes".into(), 6), ("nike".into(), 1), ("hats".into(), 3)]);
+        assert_eq!(profile.counts, [1, 1, 1]);
+        assert_eq!(profile.last_event_at, 20);
+    }
+
+    #[test]
+    fn top_tags_break_ties_by_name() {
+        let weights = Weights::default();
+        let mut profile = UserProfile::default();
+        profile.apply(&event(EventType::View, 1, &["c", "b", "a", "d"]), &weights);
+        profile.apply(&event(EventType::View, 2, &["d"]), &weights);
+        assert_eq!(profile.top_tags(3), ["d", "a", "b"]);
+        assert_eq!(profile.top_tags(10).len(), 4);
+    }
+}

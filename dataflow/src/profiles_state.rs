@@ -1,0 +1,205 @@
+//! Per-user tag scores: the profile operator's state and its Redis output.
+//!
+//! Events arrive routed by user. Each epoch, every changed user is written
+//! once: `user:profile:<u>` (tag → score), its top-N in `UserInterestTag`,
+//! its JSON profile in `user-profiles` (the two shared hashes get one HSET
+//! per epoch with every changed user), and, when its top-N changed, a
+//! message on `user-interest-tags-topic`. All writes are absolute values.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use checkpoints::{Family, StateBatch, StateStore, Table};
+use compact_str::CompactString;
+use model::{EventType, keys};
+use rustc_hash::FxHashSet;
+use serde::Serialize;
+
+use crate::epochs::EpochState;
+use crate::metrics::JobMetrics;
+use crate::profile::UserProfile;
+use crate::records::ProfileEvent;
+use crate::redis_sink::RedisBatch;
+use crate::weights::Weights;
+use crate::writer::Writer;
+
+/// Fields per HSET command on the shared hashes.
+const FIELDS_PER_COMMAND: usize = 500;
+
+/// The profile operator's state on one worker.
+pub struct ProfilesState {
+    store: Rc<StateStore>,
+    table: Table<UserProfile>,
+    weights: Weights,
+    top_n: usize,
+    changed: FxHashSet<CompactString>,
+    writer: Rc<dyn Writer>,
+    metrics: Arc<JobMetrics>,
+    epoch_started: Option<Instant>,
+}
+
+impl std::fmt::Debug for ProfilesState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProfilesState").field("users", &self.table.len()).finish()
+    }
+}
+
+/// The JSON stored in the `user-profiles` hash.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProfileJson<'a> {
+    user_id: &'a str,
+    tag_scores: BTreeMap<&'a str, i64>,
+    top_tags: &'a [&'a str],
+    event_counts: BTreeMap<&'static str, u64>,
+    last_event_at: i64,
+}
+
+/// The JSON published on `user-interest-tags-topic`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InterestTagsJson<'a> {
+    user_id: &'a str,
+    top_tags: &'a [&'a str],
+}
+
+impl ProfilesState {
+    /// State over `store`; `fresh` means the store is known to be empty.
+    pub fn new(
+        store: Rc<StateStore>,
+        fresh: bool,
+        weights: Weights,
+        top_n: usize,
+        writer: Rc<dyn Writer>,
+        metrics: Arc<JobMetrics>,
+    ) -> Self {
+        let table = if fresh {
+            Table::with_empty_backing(Family::Profiles)
+        } else {
+            Table::new(Family::Profiles)
+        };
+        Self {
+            store,
+            table,
+            weights,
+            top_n,
+            changed: FxHashSet::default(),
+            writer,
+            metrics,
+            epoch_started: None,
+        }
+    }
+
+    fn render(&mut self) -> (RedisBatch, Vec<(CompactString, Vec<u8>)>) {
+        let mut pipeline = redis::pipe();
+        let mut commands = 0;
+        let mut interest = Vec::with_capacity(self.changed.len());
+        let mut profiles = Vec::with_capacity(self.changed.len());
+        let mut published = Vec::new();
+        for user in &self.changed {
+            let Ok(Some(profile)) = self.table.get(&self.store, user) else { continue };
+            let mut scores = redis::cmd("HSET");
+            scores.arg(keys::user_profile(user));
+            for (tag, score) in &profile.scores {
+                scores.arg(tag.as_str()).arg(*score);
+            }
+            pipeline.add_command(scores).ignore();
+            commands += 1;
+            let top = profile.top_tags(self.top_n);
+            let top_json = serde_json::to_string(&top).unwrap_or_default();
+            let counts = EventType::ALL.iter().map(|t| (t.as_str(), profile.count(*t))).collect();
+            let json = ProfileJson {
+                user_id: user,
+                tag_scores: profile.scores.iter().map(|(t, s)| (t.as_str(), *s)).collect(),
+                top_tags: &top,
+                event_counts: counts,
+                last_event_at: profile.last_event_at,
+            };
+            profiles.push((user.clone(), serde_json::to_string(&json).unwrap_or_default()));
+            if profile.published_top.iter().map(CompactString::as_str).ne(top.iter().copied()) {
+                let message = InterestTagsJson { user_id: user, top_tags: &top };
+                published.push((user.clone(), serde_json::to_vec(&message).unwrap_or_default()));
+            }
+            interest.push((user.clone(), top_json));
+        }
+        commands += hset_chunks(&mut pipeline, keys::USER_INTEREST_TAG, &interest);
+        commands += hset_chunks(&mut pipeline, keys::USER_PROFILES, &profiles);
+        (RedisBatch { pipeline, commands }, published)
+    }
+
+    fn persist(&mut self) {
+        let mut batch = StateBatch::new();
+        let flushed = self.table.flush_into(&mut batch);
+        let committed = flushed.and_then(|_| self.store.commit(batch));
+        if let Err(err) = committed {
+            // The cache no longer knows what RocksDB lacks: stop rather than
+            // continue with state that cannot be checkpointed.
+            panic!("cannot persist profile state: {err}");
+        }
+    }
+}
+
+/// Adds `HSET key f1 v1 f2 v2 …` commands, `FIELDS_PER_COMMAND` fields each.
+pub fn hset_chunks<V: redis::ToRedisArgs>(
+    pipeline: &mut redis::Pipeline,
+    key: &str,
+    fields: &[(CompactString, V)],
+) -> usize {
+    let mut commands = 0;
+    for chunk in fields.chunks(FIELDS_PER_COMMAND) {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(key);
+        for (field, value) in chunk {
+            cmd.arg(field.as_str()).arg(value);
+        }
+        pipeline.add_command(cmd).ignore();
+        commands += 1;
+    }
+    commands
+}
+
+impl EpochState for ProfilesState {
+    type Record = ProfileEvent;
+
+    fn apply(&mut self, records: &mut Vec<ProfileEvent>) {
+        self.epoch_started.get_or_insert_with(Instant::now);
+        for event in records.drain(..) {
+            let profile = match self.table.get_mut(&self.store, &event.user) {
+                Ok(profile) => profile,
+                Err(err) => panic!("cannot read profile state: {err}"),
+            };
+            profile.apply(&event, &self.weights);
+            self.changed.insert(event.user);
+        }
+    }
+
+    fn complete(&mut self, epoch: u64) {
+        if self.changed.is_empty() {
+            return;
+        }
+        let (batch, published) = self.render();
+        self.writer.redis(batch);
+        for (user, json) in published {
+            self.writer.interest_tags(&user, &json);
+            if let Ok(profile) = self.table.get_mut(&self.store, &user) {
+                profile.published_top =
+                    profile.top_tags(self.top_n).into_iter().map(CompactString::from).collect();
+            }
+        }
+        self.changed.clear();
+        self.persist();
+        self.metrics
+            .state_keys
+            .get_or_create(&vec![("kind", "users".into())])
+            .set(self.table.len() as i64);
+        if let Some(started) = self.epoch_started.take() {
+            self.metrics
+                .epoch_seconds
+                .get_or_create(&vec![("operator", "profiles".into())])
+                .observe(started.elapsed().as_secs_f64());
+        }
+        tracing::trace!(epoch, "profiles epoch complete");
+    }
+}

@@ -1,0 +1,91 @@
+//! The records that flow between the dataflow's operators.
+//!
+//! The Kafka source turns each valid event into a [`ProfileEvent`] (routed
+//! by user) and, for views, a [`ViewEvent`] (routed by day and product).
+//! Strings are [`CompactString`]s, stored inline up to 24 bytes, so typical
+//! ids and tags cross the exchange without a heap allocation per event.
+
+use arrayvec::ArrayVec;
+use compact_str::CompactString;
+use model::{Event, EventType, TagList};
+use serde::{Deserialize, Serialize};
+
+use crate::day::Day;
+
+/// An event's distinct tags, inline.
+pub type Tags = ArrayVec<CompactString, { TagList::CAPACITY }>;
+
+/// What the profile operator needs of one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileEvent {
+    /// The shopper.
+    pub user: CompactString,
+    /// What they did.
+    pub kind: EventType,
+    /// Event time, ms since the epoch.
+    pub timestamp: i64,
+    /// The product's tags, each listed once.
+    pub tags: Tags,
+}
+
+impl ProfileEvent {
+    /// Extracts the profile-relevant fields; a tag repeated within the event
+    /// is kept once, since it counts once.
+    pub fn from_event(event: &Event<'_>) -> Self {
+        let mut tags = Tags::new();
+        for (i, tag) in event.tags.iter().enumerate() {
+            if !event.tags.is_repeat(i) {
+                tags.push(CompactString::from(tag));
+            }
+        }
+        Self {
+            user: CompactString::from(event.user_id.as_ref()),
+            kind: event.event_type,
+            timestamp: event.timestamp,
+            tags,
+        }
+    }
+}
+
+/// One view, for daily unique visitors.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ViewEvent {
+    /// Calendar day of the view in the job's time zone.
+    pub day: Day,
+    /// The product viewed.
+    pub product: CompactString,
+    /// The viewer.
+    pub user: CompactString,
+}
+
+/// A raw event that may belong to the `events` list of recent events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentEvent {
+    /// Event time, the primary sort key (newest first).
+    pub timestamp: i64,
+    /// Event id, the tie-breaker, so the order is total and deterministic.
+    pub event_id: CompactString,
+    /// The event as received.
+    pub json: Vec<u8>,
+}
+
+impl RecentEvent {
+    /// The sort key: larger is newer.
+    pub fn key(&self) -> (i64, &str) {
+        (self.timestamp, &self.event_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_tags_count_once() {
+        let json = br#"{"eventId":"e","userId":"u","productId":"p","eventType":"view","timestamp":1764115200000,"tags":["a","b","a"]}"#;
+        let event = Event::parse(json).unwrap();
+        let record = ProfileEvent::from_event(&event);
+        assert_eq!(record.tags.as_slice(), ["a", "b"]);
+        assert_eq!(record.user, "u");
+    }
+}

@@ -1,0 +1,132 @@
+//! Writing to Redis off the worker thread.
+//!
+//! Each worker hands its per-epoch pipelines to its own writer thread
+//! through a small bounded queue, so Kafka reading continues while Redis
+//! round trips happen, and a slow Redis slows the job down (back-pressure)
+//! instead of growing memory. Writes are absolute values, so a pipeline
+//! that is retried after a connection error is harmless.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::metrics::JobMetrics;
+
+/// Pipelines queued per worker before the worker waits for Redis.
+const QUEUE_DEPTH: usize = 4;
+/// Longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A batch of Redis commands for one epoch.
+#[derive(Debug)]
+pub struct RedisBatch {
+    /// The commands.
+    pub pipeline: redis::Pipeline,
+    /// How many commands it holds.
+    pub commands: usize,
+}
+
+/// One worker's Redis writer thread.
+#[derive(Debug)]
+pub struct RedisSink {
+    sender: Option<SyncSender<RedisBatch>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RedisSink {
+    /// Starts the writer thread for worker `worker`.
+    pub fn start(
+        url: &str,
+        worker: usize,
+        metrics: Arc<JobMetrics>,
+    ) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let (sender, receiver) = sync_channel(QUEUE_DEPTH);
+        let thread = std::thread::Builder::new()
+            .name(format!("redis-writer-{worker}"))
+            .spawn(move || write_loop(&client, &receiver, worker, &metrics))
+            .map_err(|e| redis::RedisError::from(std::io::Error::other(e)))?;
+        Ok(Self { sender: Some(sender), thread: Some(thread) })
+    }
+
+    /// Queues a batch, waiting while the queue is full.
+    pub fn send(&self, batch: RedisBatch) {
+        if batch.commands == 0 {
+            return;
+        }
+        if let Some(sender) = &self.sender
+            && sender.send(batch).is_err()
+        {
+            tracing::error!("redis writer thread has stopped; batch dropped");
+        }
+    }
+
+    /// Writes everything queued, then stops the thread.
+    pub fn finish(&mut self) {
+        self.sender.take();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("redis writer thread panicked");
+        }
+    }
+}
+
+impl Drop for RedisSink {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn write_loop(
+    client: &redis::Client,
+    batches: &Receiver<RedisBatch>,
+    worker: usize,
+    metrics: &JobMetrics,
+) {
+    let mut connection: Option<redis::Connection> = None;
+    for batch in batches {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let started = Instant::now();
+            let result = match connection.as_mut() {
+                Some(conn) => batch.pipeline.query::<()>(conn),
+                None => client.get_connection_with_timeout(Duration::from_secs(5)).and_then(
+                    |mut conn| {
+                        let result = batch.pipeline.query::<()>(&mut conn);
+                        connection = Some(conn);
+                        result
+                    },
+                ),
+            };
+            match result {
+                Ok(()) => {
+                    metrics.observe_redis_batch(batch.commands, started.elapsed());
+                    break;
+                }
+                Err(err) if !is_transient(&err) => {
+                    // Redis refused the commands themselves: retrying cannot help.
+                    metrics.redis_errors.inc();
+                    tracing::error!(worker, %err, "redis rejected a batch; dropped");
+                    break;
+                }
+                Err(err) => {
+                    // Transient (Redis restarting, network): retry with backoff.
+                    metrics.redis_errors.inc();
+                    tracing::warn!(worker, %err, retry_in = ?backoff, "redis write failed");
+                    connection = None;
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+}
+
+fn is_transient(err: &redis::RedisError) -> bool {
+    err.is_io_error()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || err.is_timeout()
+}

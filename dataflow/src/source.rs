@@ -1,0 +1,223 @@
+//! The Kafka source operator.
+//!
+//! Each worker polls its own partitions without blocking, at most
+//! `max_batch` messages per activation, then re-activates itself (at once
+//! if there is more to read, after a short delay otherwise). Timestamps are
+//! epochs of `epoch` wall-clock length: the operator holds one capability
+//! per output and downgrades all of them when an epoch ends, which is what
+//! lets downstream operators write each epoch's results exactly once.
+//!
+//! Valid events become a [`ProfileEvent`] and, for views, a [`ViewEvent`];
+//! each worker also keeps the epoch's newest events and emits them when the
+//! epoch closes. Invalid messages go to the dead-letter topic.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use model::{Event, EventType};
+use prometheus_client::metrics::counter::Counter;
+use rdkafka::Message;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::{Scope, Stream};
+
+use crate::day::Calendar;
+use crate::kafka_output::{KafkaOutput, Origin};
+use crate::kafka_reader::PartitionReader;
+use crate::metrics::{JobMetrics, partition_labels};
+use crate::recent::RecentEvents;
+use crate::records::{ProfileEvent, RecentEvent, ViewEvent};
+
+/// How the source paces itself.
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    /// Wall-clock length of an epoch.
+    pub epoch: Duration,
+    /// Most messages handled per activation.
+    pub max_batch: usize,
+    /// How often to look for new partitions and refresh lag metrics.
+    pub discovery_interval: Duration,
+    /// Size of the `events` list of recent events.
+    pub recent_capacity: usize,
+    /// Maps event times to days for unique visitors.
+    pub calendar: Calendar,
+}
+
+/// What the source hands to the rest of the dataflow.
+#[derive(Debug)]
+pub struct SourceStreams<'scope> {
+    /// One record per valid event.
+    pub profiles: Stream<'scope, u64, Vec<ProfileEvent>>,
+    /// One record per valid view.
+    pub views: Stream<'scope, u64, Vec<ViewEvent>>,
+    /// Each worker's newest events of each epoch.
+    pub recent: Stream<'scope, u64, Vec<RecentEvent>>,
+}
+
+/// Shared handles the source needs besides its settings.
+#[derive(Debug, Clone)]
+pub struct SourceHandles {
+    /// Receives rejected messages.
+    pub dead_letters: Rc<KafkaOutput>,
+    /// The job's metrics.
+    pub metrics: Arc<JobMetrics>,
+    /// Set on SIGINT/SIGTERM: finish the epoch and stop.
+    pub shutdown: Arc<AtomicBool>,
+}
+
+type Out<D> = OutputBuilder<u64, timely::container::CapacityContainerBuilder<Vec<D>>>;
+
+/// Builds the source operator over `reader`.
+pub fn kafka_source<'scope>(
+    scope: Scope<'scope, u64>,
+    mut reader: PartitionReader,
+    settings: SourceSettings,
+    handles: SourceHandles,
+) -> SourceStreams<'scope> {
+    let mut builder = OperatorBuilder::new("KafkaSource".to_owned(), scope);
+    let activator = scope.activator_for(builder.operator_info().address);
+    let (profiles_out, profiles) = builder.new_output::<Vec<ProfileEvent>>();
+    let (views_out, views) = builder.new_output::<Vec<ViewEvent>>();
+    let (recent_out, recent) = builder.new_output::<Vec<RecentEvent>>();
+    let mut profiles_out: Out<ProfileEvent> = OutputBuilder::from(profiles_out);
+    let mut views_out: Out<ViewEvent> = OutputBuilder::from(views_out);
+    let mut recent_out: Out<RecentEvent> = OutputBuilder::from(recent_out);
+    let worker = scope.index();
+
+    builder.build(move |capabilities| {
+        let mut capabilities: Option<Vec<Capability<u64>>> = Some(capabilities);
+        let SourceSettings { epoch, max_batch, discovery_interval, recent_capacity, mut calendar } =
+            settings;
+        let epoch_ms = epoch.as_millis().max(1);
+        let started = Instant::now();
+        let mut current_epoch = 0_u64;
+        let mut newest = RecentEvents::new(recent_capacity);
+        let mut counters: Vec<Counter> = Vec::new();
+        let mut counts: Vec<u64> = Vec::new();
+        let mut last_discovery = Instant::now();
+        let SourceHandles { dead_letters, metrics, shutdown } = handles;
+
+        move |_frontiers| {
+            let Some(caps) = capabilities.as_mut() else { return };
+            sync_counters(&reader, &metrics, &mut counters, &mut counts);
+
+            let now_epoch = (started.elapsed().as_millis() / epoch_ms) as u64;
+            if now_epoch > current_epoch {
+                emit_recent(&mut recent_out, &caps[2], &mut newest);
+                for cap in caps.iter_mut() {
+                    cap.downgrade(&now_epoch);
+                }
+                current_epoch = now_epoch;
+            }
+
+            let mut handled = 0;
+            {
+                let mut profiles_handle = profiles_out.activate();
+                let mut views_handle = views_out.activate();
+                let mut profiles = profiles_handle.session(&caps[0]);
+                let mut views = views_handle.session(&caps[1]);
+                while handled < max_batch {
+                    let message = match reader.poll() {
+                        None => break,
+                        Some(Ok(message)) => message,
+                        Some(Err(err)) => {
+                            tracing::warn!(worker, %err, "kafka consumer error");
+                            break;
+                        }
+                    };
+                    handled += 1;
+                    let Some(slot) = reader.slot_of(&message) else { continue };
+                    counts[slot] += 1;
+                    let payload = message.payload().unwrap_or_default();
+                    match Event::parse(payload) {
+                        Ok(event) => {
+                            profiles.give(ProfileEvent::from_event(&event));
+                            if event.event_type == EventType::View {
+                                views.give(ViewEvent {
+                                    day: calendar.day_of(event.timestamp),
+                                    product: event.product_id.as_ref().into(),
+                                    user: event.user_id.as_ref().into(),
+                                });
+                            }
+                            newest.offer(event.timestamp, &event.event_id, payload);
+                        }
+                        Err(error) => {
+                            let origin = Origin {
+                                topic: message.topic(),
+                                partition: message.partition(),
+                                offset: message.offset(),
+                            };
+                            dead_letters.dead_letter(message.key(), payload, &error, origin);
+                            metrics
+                                .dead_lettered
+                                .get_or_create(&vec![("reason", error.reason().to_owned())])
+                                .inc();
+                        }
+                    }
+                    let next = message.offset() + 1;
+                    drop(message);
+                    reader.set_next_offset(slot, next);
+                }
+            }
+            for (counter, count) in counters.iter().zip(counts.iter_mut()) {
+                counter.inc_by(std::mem::take(count));
+            }
+
+            if last_discovery.elapsed() >= discovery_interval {
+                last_discovery = Instant::now();
+                if !reader.is_bounded()
+                    && let Err(err) = reader.discover()
+                {
+                    tracing::warn!(worker, %err, "partition discovery failed; will retry");
+                }
+                for (position, lag) in reader.lags() {
+                    let labels = partition_labels(&position.tp.topic, position.tp.partition);
+                    metrics.consumer_lag.get_or_create(&labels).set(lag);
+                }
+                reader.publish_positions();
+            }
+
+            let finished =
+                shutdown.load(Ordering::Relaxed) || (reader.is_bounded() && reader.caught_up());
+            if finished {
+                emit_recent(&mut recent_out, &caps[2], &mut newest);
+                tracing::info!(worker, epoch = current_epoch, "source finished");
+                capabilities = None;
+            } else if handled == max_batch {
+                activator.activate();
+            } else {
+                activator.activate_after(Duration::from_millis(2).min(epoch / 4));
+            }
+        }
+    });
+
+    SourceStreams { profiles, views, recent }
+}
+
+/// Keeps one consumed-events counter per owned partition.
+fn sync_counters(
+    reader: &PartitionReader,
+    metrics: &JobMetrics,
+    counters: &mut Vec<Counter>,
+    counts: &mut Vec<u64>,
+) {
+    for position in &reader.positions()[counters.len()..] {
+        let labels = partition_labels(&position.tp.topic, position.tp.partition);
+        counters.push(metrics.events_consumed.get_or_create(&labels).clone());
+        counts.push(0);
+    }
+}
+
+fn emit_recent(out: &mut Out<RecentEvent>, cap: &Capability<u64>, newest: &mut RecentEvents) {
+    if newest.is_empty() {
+        return;
+    }
+    let mut handle = out.activate();
+    let mut session = handle.session(cap);
+    for event in newest.drain() {
+        session.give(event);
+    }
+}

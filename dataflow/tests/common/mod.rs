@@ -1,0 +1,7 @@
+//! Shared code of the dataflow's integration tests.
+
+#![allow(dead_code)]
+
+pub mod oracle;
+pub mod redis_check;
+pub mod run;

@@ -1,0 +1,134 @@
+//! An independent recomputation of every Redis output from the raw events.
+//!
+//! Written from the specification (README of the dataflow issue), sharing
+//! no code with the job: events are read as plain JSON values and days are
+//! computed with the civil-from-days algorithm, not with the job's calendar.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+/// Expected Redis contents.
+#[derive(Debug, Default)]
+pub struct Expected {
+    /// userId → tag → score.
+    pub scores: BTreeMap<String, BTreeMap<String, i64>>,
+    /// userId → [view, add_to_cart, purchase] counts.
+    pub counts: BTreeMap<String, [u64; 3]>,
+    /// userId → largest timestamp.
+    pub last_event_at: BTreeMap<String, i64>,
+    /// "YYYY-MM-DD:productId" → userIds.
+    pub visitors: BTreeMap<String, BTreeSet<String>>,
+    /// Raw JSON of the newest events, newest first.
+    pub events: Vec<Vec<u8>>,
+}
+
+impl Expected {
+    /// The top `n` tags of `user`: score descending, then name ascending.
+    pub fn top_tags(&self, user: &str, n: usize) -> Vec<String> {
+        let mut tags: Vec<(&String, &i64)> = self.scores[user].iter().collect();
+        tags.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        tags.into_iter().take(n).map(|(t, _)| t.clone()).collect()
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of a millisecond timestamp (Howard Hinnant's algorithm).
+pub fn utc_date(timestamp_ms: i64) -> String {
+    let z = timestamp_ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Recomputes everything from valid events' raw JSON; invalid ones are skipped
+/// (`is_valid` decides, from the same JSON).
+pub fn recompute(raw_events: &[Vec<u8>], events_capacity: usize) -> Expected {
+    let mut expected = Expected::default();
+    let mut recent: Vec<(i64, String, Vec<u8>)> = Vec::new();
+    for raw in raw_events {
+        let Some(event) = valid_event(raw) else { continue };
+        let user = event["userId"].as_str().unwrap().to_owned();
+        let kind = event["eventType"].as_str().unwrap();
+        let ts = event["timestamp"].as_i64().unwrap();
+        let (index, weight) = match kind {
+            "view" => (0, 1),
+            "add_to_cart" => (1, 3),
+            _ => (2, 5),
+        };
+        let tags: BTreeSet<String> = event["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect();
+        let scores = expected.scores.entry(user.clone()).or_default();
+        for tag in tags {
+            *scores.entry(tag).or_default() += weight;
+        }
+        expected.counts.entry(user.clone()).or_default()[index] += 1;
+        let last = expected.last_event_at.entry(user.clone()).or_insert(ts);
+        *last = (*last).max(ts);
+        if kind == "view" {
+            let field = format!("{}:{}", utc_date(ts), event["productId"].as_str().unwrap());
+            expected.visitors.entry(field).or_default().insert(user);
+        }
+        recent.push((ts, event["eventId"].as_str().unwrap().to_owned(), raw.clone()));
+    }
+    recent.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    expected.events = recent.into_iter().take(events_capacity).map(|(_, _, raw)| raw).collect();
+    expected
+}
+
+/// The event as JSON if it satisfies the schema (docs/events.md), else None.
+pub fn valid_event(raw: &[u8]) -> Option<Value> {
+    if raw.len() > 16 * 1024 {
+        return None;
+    }
+    let value: Value = serde_json::from_slice(raw).ok()?;
+    let object = value.as_object()?;
+    for field in ["eventId", "userId", "productId"] {
+        if object.get(field)?.as_str()?.is_empty() {
+            return None;
+        }
+    }
+    if !["view", "add_to_cart", "purchase"].contains(&object.get("eventType")?.as_str()?) {
+        return None;
+    }
+    let ts = object.get("timestamp")?.as_i64()?;
+    if !(946_684_800_000..4_102_444_800_000).contains(&ts) {
+        return None;
+    }
+    let tags = object.get("tags")?.as_array()?;
+    if tags.is_empty()
+        || tags.len() > 8
+        || tags.iter().any(|t| t.as_str().is_none_or(str::is_empty))
+    {
+        return None;
+    }
+    if let Some(price) = object.get("price").filter(|p| !p.is_null()) {
+        if price.as_f64()? < 0.0 {
+            return None;
+        }
+    }
+    if let Some(quantity) = object.get("quantity").filter(|q| !q.is_null()) {
+        u32::try_from(quantity.as_u64()?).ok()?;
+    }
+    if let Some(session) = object.get("sessionId").filter(|s| !s.is_null()) {
+        session.as_str()?;
+    }
+    Some(value)
+}
+
+#[test]
+fn utc_date_matches_known_days() {
+    assert_eq!(utc_date(0), "1970-01-01");
+    assert_eq!(utc_date(1_795_651_199_999), "2026-11-25");
+    assert_eq!(utc_date(1_795_651_200_000), "2026-11-26");
+    assert_eq!(utc_date(951_782_400_000), "2000-02-29");
+}

@@ -1,0 +1,109 @@
+//! Compares a Redis database with the oracle's expectation, key by key.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use redis::Commands;
+use serde_json::Value;
+
+use super::oracle::Expected;
+
+/// Every difference between Redis and `expected`, as readable lines
+/// (empty when they are equal).
+pub fn differences(redis_url: &str, expected: &Expected, top_n: usize) -> Vec<String> {
+    let mut conn = redis::Client::open(redis_url).unwrap().get_connection().unwrap();
+    let mut diffs = Vec::new();
+    let mut note = |d: String| {
+        if diffs.len() < 20 {
+            diffs.push(d);
+        }
+    };
+
+    let interest: BTreeMap<String, String> = conn.hgetall("UserInterestTag").unwrap();
+    let profiles: BTreeMap<String, String> = conn.hgetall("user-profiles").unwrap();
+    if interest.len() != expected.scores.len() {
+        note(format!(
+            "UserInterestTag has {} users, expected {}",
+            interest.len(),
+            expected.scores.len()
+        ));
+    }
+    if profiles.len() != expected.scores.len() {
+        note(format!(
+            "user-profiles has {} users, expected {}",
+            profiles.len(),
+            expected.scores.len()
+        ));
+    }
+    let mut pipe = redis::pipe();
+    for user in expected.scores.keys() {
+        pipe.hgetall(format!("user:profile:{user}"));
+    }
+    let stored: Vec<BTreeMap<String, i64>> = pipe.query(&mut conn).unwrap();
+    for ((user, scores), stored) in expected.scores.iter().zip(stored) {
+        if &stored != scores {
+            note(format!("user:profile:{user} = {stored:?}, expected {scores:?}"));
+        }
+        let top = expected.top_tags(user, top_n);
+        let top_json = serde_json::to_string(&top).unwrap();
+        if interest.get(user) != Some(&top_json) {
+            note(format!(
+                "UserInterestTag[{user}] = {:?}, expected {top_json}",
+                interest.get(user)
+            ));
+        }
+        let Some(profile) = profiles.get(user) else {
+            note(format!("user-profiles[{user}] missing"));
+            continue;
+        };
+        let profile: Value = serde_json::from_str(profile).unwrap();
+        let counts = expected.counts[user];
+        let wanted = serde_json::json!({
+            "userId": user,
+            "tagScores": scores,
+            "topTags": top,
+            "eventCounts": {"view": counts[0], "add_to_cart": counts[1], "purchase": counts[2]},
+            "lastEventAt": expected.last_event_at[user],
+        });
+        if profile != wanted {
+            note(format!("user-profiles[{user}] = {profile}, expected {wanted}"));
+        }
+    }
+
+    let counts: BTreeMap<String, u64> = conn.hgetall("hot:pageview_counts").unwrap();
+    let wanted_counts: BTreeMap<String, u64> =
+        expected.visitors.iter().map(|(k, v)| (k.clone(), v.len() as u64)).collect();
+    if counts != wanted_counts {
+        let missing = wanted_counts.iter().filter(|(k, v)| counts.get(*k) != Some(v)).count();
+        note(format!("hot:pageview_counts differs in {missing} of {} fields", wanted_counts.len()));
+    }
+    let mut pipe = redis::pipe();
+    for field in expected.visitors.keys() {
+        pipe.smembers(format!("pageviews:{field}"));
+    }
+    let sets: Vec<BTreeSet<String>> = pipe.query(&mut conn).unwrap();
+    for ((field, users), stored) in expected.visitors.iter().zip(sets) {
+        if &stored != users {
+            note(format!("pageviews:{field} has {} users, expected {}", stored.len(), users.len()));
+        }
+    }
+
+    let events: Vec<Vec<u8>> = conn.lrange("events", 0, -1).unwrap();
+    if events != expected.events {
+        note(format!(
+            "events list: {} entries, expected {}; equal prefix {}",
+            events.len(),
+            expected.events.len(),
+            events.iter().zip(&expected.events).take_while(|(a, b)| a == b).count()
+        ));
+    }
+
+    let keys: usize = redis::cmd("DBSIZE").query(&mut conn).unwrap();
+    let wanted_keys = expected.scores.len()
+        + expected.visitors.len()
+        + 3
+        + usize::from(!expected.events.is_empty());
+    if keys != wanted_keys {
+        note(format!("database holds {keys} keys, expected {wanted_keys}"));
+    }
+    diffs
+}

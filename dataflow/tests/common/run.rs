@@ -1,0 +1,114 @@
+//! Producing a fixed-seed event set once per test binary, and running the
+//! real `dataflow` binary against it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use simulator::catalog;
+use simulator::generator::{EventGenerator, GeneratorConfig};
+use simulator::mix::Mix;
+use simulator::producer::{ProduceConfig, produce};
+use simulator::shard::Shard;
+use testkit::{EventTopics, Stack, read_topic};
+
+/// 2026-11-25T23:00:00Z: an hour before midnight, so the data spans two days.
+pub const START_TIME_MS: i64 = 1_795_647_600_000;
+
+/// Events on the shared topics, and their raw bytes as read back from Kafka.
+#[derive(Debug)]
+pub struct Dataset {
+    /// The topics the events are in.
+    pub topics: EventTopics,
+    /// Every message's payload, from all three event topics.
+    pub raw: Vec<Vec<u8>>,
+}
+
+/// Produces `count` events (seed 11, 5,000 users, 800 products, 40 events per
+/// event-time second) into fresh topics with `partitions` partitions.
+pub fn produce_dataset(name: &str, count: u64, partitions: i32) -> Dataset {
+    let stack = Stack::get();
+    let topics = EventTopics::create(name, partitions);
+    let config = GeneratorConfig {
+        seed: 11,
+        users: 5_000,
+        start_time_ms: START_TIME_MS,
+        event_time_rate: 40.0,
+        mix: Mix::default(),
+        shard: Shard::default(),
+        user_skew: 0.8,
+        product_skew: 1.0,
+        mean_session_events: 8.0,
+    };
+    let mut generator = EventGenerator::new(config, catalog::generate(11, 800));
+    let produce_config = ProduceConfig {
+        brokers: stack.brokers.clone(),
+        topics: topics.topics.clone(),
+        rate: 0.0,
+        count: Some(count),
+        duration: None,
+        compression: "lz4".into(),
+        delivery_timeout: Duration::from_secs(30),
+        progress: false,
+    };
+    let report =
+        produce(&mut generator, &produce_config, &AtomicBool::new(false)).expect("produce");
+    assert!(report.is_complete(), "{report:?}");
+    Dataset { raw: read_raw(&topics), topics }
+}
+
+/// Every payload currently in the event topics.
+pub fn read_raw(topics: &EventTopics) -> Vec<Vec<u8>> {
+    topics
+        .topics
+        .event_topics()
+        .iter()
+        .flat_map(|t| read_topic(t))
+        .map(|m| m.payload.unwrap_or_default())
+        .collect()
+}
+
+/// The standard dataset of the end-to-end tests: 200,000 events, produced once.
+pub fn standard_dataset() -> &'static Dataset {
+    static DATASET: OnceLock<Dataset> = OnceLock::new();
+    DATASET.get_or_init(|| produce_dataset("dataflow-e2e", 200_000, 3))
+}
+
+/// A `dataflow run --until-caught-up` command over `topics` into `redis`.
+pub fn job_command(topics: &EventTopics, redis: &str, state_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dataflow"));
+    command
+        .arg("run")
+        .args(["--brokers", &Stack::get().brokers, "--redis", redis])
+        .args(["--topic-prefix", &topics.prefix, "--metrics-addr", "127.0.0.1:0"])
+        .args(["--epoch-ms", "100", "--until-caught-up"])
+        .arg("--state-dir")
+        .arg(state_dir)
+        .env("RUST_LOG", "warn");
+    command
+}
+
+/// Runs a command to completion (at most `limit`), returning its output.
+pub fn run_to_end(mut command: Command, limit: Duration) -> Output {
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start dataflow");
+    let pid = child.id();
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    match result.recv_timeout(limit) {
+        Ok(output) => output.expect("dataflow output"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let output = result.recv().expect("killed child").expect("output");
+            panic!(
+                "dataflow did not finish within {limit:?}:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
