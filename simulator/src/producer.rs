@@ -128,7 +128,7 @@ pub fn producer_config(
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("compression.type", compression)
-        .set("linger.ms", "5")
+        .set("linger.ms", "25")
         .set("batch.num.messages", "10000")
         .set("batch.size", "1000000")
         .set("queue.buffering.max.messages", "1000000")
