@@ -105,7 +105,7 @@ mod tests {
         assert_eq!(got, PINNED);
     }
 
-    const PINNED: [u16; 5] = [0, 0, 0, 0, 0];
+    const PINNED: [u16; 5] = [38, 91, 43, 13, 63];
 
     #[test]
     fn every_group_maps_to_a_valid_worker_in_contiguous_ranges() {
@@ -114,7 +114,12 @@ mod tests {
             for group in 0..KEY_GROUPS {
                 let w = worker_for_group(group, workers);
                 assert!(w < workers);
-                assert!(w == previous || w == previous + 1, "non-contiguous at {group}");
+                // Ranges are contiguous and in order; with more workers than
+                // groups some workers own none, so the owner may skip ahead.
+                assert!(w >= previous, "ranges out of order at {group}");
+                if workers <= usize::from(KEY_GROUPS) {
+                    assert!(w <= previous + 1, "non-contiguous at {group} with {workers} workers");
+                }
                 previous = w;
             }
             assert_eq!(worker_for_group(0, workers), 0);

@@ -158,7 +158,7 @@ pub fn produce(
             break;
         }
         // Clock checks cost a few ns; at full speed do them every 256 events.
-        if config.rate > 0.0 || sent % 256 == 0 {
+        if config.rate > 0.0 || sent.is_multiple_of(256) {
             let elapsed = start.elapsed();
             if config.duration.is_some_and(|d| elapsed >= d) {
                 break;
@@ -187,7 +187,7 @@ pub fn produce(
             }
         }
         sent += 1;
-        if sent % 1024 == 0 {
+        if sent.is_multiple_of(1024) {
             producer.poll(Duration::ZERO);
             progress.update(sent, producer.context().acknowledged.load(Ordering::Relaxed));
         }

@@ -25,7 +25,8 @@ pub fn create_topics(topics: &[&str], partitions: i32) {
         .expect("admin client");
     let new: Vec<NewTopic<'_>> =
         topics.iter().map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(3))).collect();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let results = runtime
         .block_on(admin.create_topics(&new, &AdminOptions::new()))
         .expect("create_topics request");
@@ -115,10 +116,11 @@ pub fn read_topic(topic: &str) -> Vec<ReadBack> {
     let mut ends = HashMap::new();
     let mut assignment = TopicPartitionList::new();
     for &p in &partitions {
-        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).unwrap();
+        let (low, high) =
+            consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).expect("watermarks");
         if high > low {
             ends.insert(p, high);
-            assignment.add_partition_offset(topic, p, Offset::Offset(low)).unwrap();
+            assignment.add_partition_offset(topic, p, Offset::Offset(low)).expect("assignment");
         }
     }
     let mut out = Vec::new();
