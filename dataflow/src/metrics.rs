@@ -142,6 +142,20 @@ impl JobMetrics {
         self.redis_write_seconds.observe(elapsed.as_secs_f64());
     }
 
+    /// Records how long an operator took over one epoch, if it did any work.
+    pub fn observe_epoch(&self, operator: &'static str, started: Option<std::time::Instant>) {
+        if let Some(started) = started {
+            self.epoch_seconds
+                .get_or_create(&vec![("operator", operator.to_owned())])
+                .observe(started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Sets the number of keys of one kind held in state.
+    pub fn set_state_keys(&self, kind: &'static str, keys: usize) {
+        self.state_keys.get_or_create(&vec![("kind", kind.to_owned())]).set(keys as i64);
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         self.refresh_process();

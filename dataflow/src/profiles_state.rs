@@ -190,16 +190,9 @@ impl EpochState for ProfilesState {
         }
         self.changed.clear();
         self.persist();
-        self.metrics
-            .state_keys
-            .get_or_create(&vec![("kind", "users".into())])
-            .set(self.table.len() as i64);
-        if let Some(started) = self.epoch_started.take() {
-            self.metrics
-                .epoch_seconds
-                .get_or_create(&vec![("operator", "profiles".into())])
-                .observe(started.elapsed().as_secs_f64());
-        }
+        self.metrics.set_state_keys("users", self.table.len());
+        self.metrics.observe_epoch("profiles", self.epoch_started.take());
+        self.metrics.epoch.set(i64::try_from(epoch).unwrap_or(i64::MAX));
         tracing::trace!(epoch, "profiles epoch complete");
     }
 }

@@ -153,16 +153,8 @@ impl EpochState for VisitorsState {
         if let Err(err) = flushed {
             panic!("cannot persist unique-visitor state: {err}");
         }
-        self.metrics
-            .state_keys
-            .get_or_create(&vec![("kind", "daily_visitors".into())])
-            .set(self.members.len() as i64);
-        if let Some(started) = self.epoch_started.take() {
-            self.metrics
-                .epoch_seconds
-                .get_or_create(&vec![("operator", "unique_visitors".into())])
-                .observe(started.elapsed().as_secs_f64());
-        }
+        self.metrics.set_state_keys("daily_visitors", self.members.len());
+        self.metrics.observe_epoch("unique_visitors", self.epoch_started.take());
         tracing::trace!(epoch, "unique visitors epoch complete");
     }
 }
