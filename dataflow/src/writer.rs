@@ -1,8 +1,8 @@
 //! Where stateful operators send their per-epoch output.
 //!
-//! Operators talk to a [`Writer`], not to Redis and Kafka directly, so the
-//! dataflow logic runs in unit tests with an in-memory writer and in the job
-//! with [`crate::redis_sink::RedisSink`] and a Kafka producer.
+//! Operators talk to a [`Writer`], not to Redis and Kafka directly; the job
+//! uses [`JobWriter`] ([`crate::redis_sink::RedisSink`] and a Kafka producer),
+//! and another implementation can stand in where neither is wanted.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -34,24 +34,5 @@ impl Writer for JobWriter {
 
     fn interest_tags(&self, user: &str, json: &[u8]) {
         self.interest_tags.send(user.as_bytes(), json, None);
-    }
-}
-
-/// Collects output in memory, for tests.
-#[derive(Debug, Default)]
-pub struct MemoryWriter {
-    /// Every Redis batch, in order.
-    pub batches: RefCell<Vec<RedisBatch>>,
-    /// Every interest-tags message, in order.
-    pub interest_tags: RefCell<Vec<(String, Vec<u8>)>>,
-}
-
-impl Writer for MemoryWriter {
-    fn redis(&self, batch: RedisBatch) {
-        self.batches.borrow_mut().push(batch);
-    }
-
-    fn interest_tags(&self, user: &str, json: &[u8]) {
-        self.interest_tags.borrow_mut().push((user.to_owned(), json.to_vec()));
     }
 }
