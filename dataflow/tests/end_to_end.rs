@@ -67,8 +67,8 @@ fn two_processes_of_two_workers_match_the_recomputation() {
         .unwrap();
     let handles: Vec<_> = (0..2)
         .map(|process| {
-            let mut command =
-                job_command(&dataset.topics, &redis, &state.path().join(format!("p{process}")));
+            // Both processes share the checkpoint directory, as they must.
+            let mut command = job_command(&dataset.topics, &redis, state.path());
             command.args(["--workers", "2", "--processes", "2", "--process", &process.to_string()]);
             command.arg("--hostfile").arg(&hostfile);
             std::thread::spawn(move || run_to_end(command, Duration::from_secs(300)))
