@@ -163,9 +163,12 @@ mod tests {
         }
     }
 
-    /// Sends `value` at each of `epochs` (in order), stepping in between;
-    /// returns the completions and the (boundary, total) snapshots.
-    fn run(epochs: &'static [u64], every: u64) -> (Vec<(u64, u64)>, Vec<(u64, u64)>, bool) {
+    /// What a run observed: completions (epoch, sum), snapshots (boundary,
+    /// running total), and whether the operator reported its end.
+    type Observed = (Vec<(u64, u64)>, Vec<(u64, u64)>, bool);
+
+    /// Sends ten values at each of `epochs` (in order), stepping in between.
+    fn run(epochs: &'static [u64], every: u64) -> Observed {
         timely::execute_directly(move |worker| {
             let log = Rc::new(RefCell::new(Vec::new()));
             let snaps = Rc::new(RefCell::new(Vec::new()));

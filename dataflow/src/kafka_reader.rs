@@ -178,7 +178,8 @@ impl PartitionReader {
             self.config.start_offsets.iter().filter_map(|((topic, partition), &offset)| {
                 let tp = TopicPartition { topic: topic.clone(), partition: *partition };
                 let mine = owner(*partition, self.config.workers) == self.config.worker;
-                (mine && !self.owned.contains(&tp)).then(|| PartitionOffset {
+                let waiting = mine && !self.owned.contains(&tp);
+                waiting.then_some(PartitionOffset {
                     topic: tp.topic,
                     partition: tp.partition,
                     next_offset: offset,

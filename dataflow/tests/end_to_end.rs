@@ -2,6 +2,8 @@
 //! over two event-time days, every Redis output compared with an
 //! independent recomputation, for several worker and process layouts.
 
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
 mod common;
 
 use std::time::Duration;

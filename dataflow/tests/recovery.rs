@@ -4,6 +4,8 @@
 //! to repair a Redis flushed while it was down. Every final Redis state is
 //! compared with the independent recomputation of all 300,000 events.
 
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
 mod common;
 
 use std::path::Path;
