@@ -31,6 +31,7 @@ struct Pending {
     parts: usize,
     batch: StateBatch,
     started_unix_ms: u64,
+    longest_pause: Duration,
 }
 
 /// One worker's checkpoint bookkeeping (shared by its operators).
@@ -83,11 +84,14 @@ impl Coordinator {
             parts: 0,
             batch: StateBatch::new(),
             started_unix_ms: unix_ms(),
+            longest_pause: Duration::ZERO,
         });
         pending.parts += 1;
+        pending.longest_pause = pending.longest_pause.max(pause);
         pending.batch.append(batch);
         if pending.parts == self.operators
-            && let Some(Pending { batch, started_unix_ms, .. }) = self.pending.remove(&boundary)
+            && let Some(Pending { batch, started_unix_ms, longest_pause, .. }) =
+                self.pending.remove(&boundary)
         {
             let offsets = self.offsets_for(boundary);
             self.positions.retain(|p| p.upto >= boundary);
@@ -96,6 +100,7 @@ impl Coordinator {
                 batch,
                 offsets: offsets.to_vec(),
                 started_unix_ms,
+                longest_pause_us: u64::try_from(longest_pause.as_micros()).unwrap_or(u64::MAX),
             });
         }
     }

@@ -33,6 +33,8 @@ pub struct WorkerPart {
     pub files: Vec<FileDigest>,
     /// When the first operator of this worker snapshotted (Unix ms).
     pub started_unix_ms: u64,
+    /// The longest pause of one of this worker's operators for it (µs).
+    pub longest_pause_us: u64,
 }
 
 /// One part to write.
@@ -46,6 +48,8 @@ pub struct PartJob {
     pub offsets: Vec<PartitionOffset>,
     /// When the first snapshot of the boundary was taken (Unix ms).
     pub started_unix_ms: u64,
+    /// The longest operator pause for it (µs).
+    pub longest_pause_us: u64,
 }
 
 /// Handle of a worker's part-writing thread.
@@ -127,14 +131,14 @@ fn write(
     job: PartJob,
     digests: &mut DigestCache,
 ) -> Result<WorkerPart, CheckpointError> {
-    let PartJob { boundary, mut batch, offsets, started_unix_ms } = job;
+    let PartJob { boundary, mut batch, offsets, started_unix_ms, longest_pause_us } = job;
     for offset in &offsets {
         batch.set_offset(&offset.topic, offset.partition, offset.next_offset);
     }
     store.commit(batch)?;
     let files = write_part(store, &dir.pending_path(boundary), worker, digests)?;
     tracing::debug!(worker, boundary, files = files.len(), "checkpoint part written");
-    Ok(WorkerPart { boundary, worker, offsets, files, started_unix_ms })
+    Ok(WorkerPart { boundary, worker, offsets, files, started_unix_ms, longest_pause_us })
 }
 
 /// Milliseconds since the Unix epoch.

@@ -46,8 +46,13 @@ impl Sealer {
             return;
         }
         let parts = self.parts.remove(&boundary).unwrap_or_default();
+        let longest_pause_us = parts.iter().map(|p| p.longest_pause_us).max().unwrap_or(0);
+        let started = parts.iter().map(|p| p.started_unix_ms).min().unwrap_or_else(unix_ms);
         match self.seal(boundary, parts) {
-            Ok(manifest) => self.completed(&manifest),
+            Ok(manifest) => {
+                let duration_ms = manifest.created_unix_ms.saturating_sub(started);
+                self.completed(&manifest, duration_ms, longest_pause_us);
+            }
             Err(err) => {
                 self.metrics.checkpoint.failed.inc();
                 tracing::error!(boundary, %err, "checkpoint could not be completed");
@@ -60,7 +65,6 @@ impl Sealer {
     }
 
     fn seal(&mut self, boundary: u64, parts: Vec<WorkerPart>) -> Result<Manifest, CheckpointError> {
-        let started = parts.iter().map(|p| p.started_unix_ms).min().unwrap_or_else(unix_ms);
         let mut offsets: Vec<_> = parts.iter().flat_map(|p| p.offsets.iter().cloned()).collect();
         offsets.sort();
         let mut files: Vec<_> = parts.into_iter().flat_map(|p| p.files).collect();
@@ -78,13 +82,12 @@ impl Sealer {
         };
         self.next_id += 1;
         self.dir.complete(boundary, &mut manifest)?;
-        let seconds = manifest.created_unix_ms.saturating_sub(started) as f64 / 1000.0;
-        self.metrics.checkpoint.duration_seconds.observe(seconds);
         Ok(manifest)
     }
 
-    fn completed(&self, manifest: &Manifest) {
+    fn completed(&self, manifest: &Manifest, duration_ms: u64, longest_pause_us: u64) {
         let metrics = &self.metrics.checkpoint;
+        metrics.duration_seconds.observe(duration_ms as f64 / 1000.0);
         metrics.last_completed_id.set(i64::try_from(manifest.id).unwrap_or(i64::MAX));
         metrics.size_bytes.set(i64::try_from(manifest.total_bytes()).unwrap_or(i64::MAX));
         metrics.last_completed_timestamp_seconds.set(manifest.created_unix_ms as f64 / 1000.0);
@@ -93,6 +96,8 @@ impl Sealer {
             epoch = manifest.epoch,
             bytes = manifest.total_bytes(),
             partitions = manifest.offsets.len(),
+            duration_ms,
+            longest_pause_us,
             "checkpoint completed"
         );
         match self.dir.retain_newest(self.retained) {
