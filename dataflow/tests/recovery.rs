@@ -84,6 +84,21 @@ fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// GETs the job's /metrics, whose address its log announces.
+fn scrape_metrics(log: &str) -> String {
+    use std::io::{Read, Write};
+    let address = log
+        .split("serving metrics at http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("the job logs its metrics address");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: job\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -237,10 +252,27 @@ fn a_redis_flushed_while_the_job_is_down_is_repaired() {
     let work = tempfile::tempdir().unwrap();
     let redis = redis_database();
     // Run until a checkpoint covers every event, then stop gracefully.
-    let mut child = spawn(job_command_unbounded(&dataset.topics, &redis, work.path()));
+    let log = work.path().join("run.log");
+    let mut command = job_command_unbounded(&dataset.topics, &redis, work.path());
+    command.env("RUST_LOG", "info");
+    let mut child = spawn_logged(command, &log);
     let all = wait_for(LIMIT, || {
         complete(work.path()).last().is_some_and(|m| events_covered(m) == EVENTS as i64)
     });
+    let metrics = scrape_metrics(&std::fs::read_to_string(&log).unwrap());
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
+            .to_owned()
+    };
+    let id: u64 = value("tagflow_checkpoint_last_completed_id").parse().unwrap();
+    let manifest = CheckpointDir::new(checkpoint_dir(work.path())).manifest(id).unwrap();
+    assert_eq!(value("tagflow_checkpoint_size_bytes"), manifest.total_bytes().to_string());
+    assert_eq!(value("tagflow_checkpoint_interval_seconds"), "1.0");
+    assert_eq!(value("tagflow_restore_duration_seconds"), "0.0");
+    assert!(metrics.contains("tagflow_checkpoint_duration_seconds_count"), "{metrics}");
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let status = child.wait().unwrap();
     assert!(all, "no checkpoint covered every event");
