@@ -240,10 +240,34 @@ fn a_damaged_newest_checkpoint_is_refused_by_id_and_skipped_by_latest() {
         "the error must name the checkpoint and the damage:\n{stderr}"
     );
 
-    let stderr = run_ok(job_command(&dataset.topics, &redis, work.path()));
+    // The operator's view: inspect names the damage, delete removes it.
+    let admin = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dataflow"));
+        command.arg("checkpoints").arg("--checkpoint-dir").arg(checkpoint_dir(work.path()));
+        command.args(args).output().unwrap()
+    };
+    let id = newest.id.to_string();
+    let listed = String::from_utf8(admin(&["list"]).stdout).unwrap();
+    assert!(listed.lines().any(|l| l.split_whitespace().next() == Some(&id)), "{listed}");
+    let inspected = admin(&["inspect", &id]);
+    assert!(!inspected.status.success());
+    assert!(String::from_utf8_lossy(&inspected.stderr).contains("truncated"));
+
+    // Retain enough that the damaged one outlives the run, for `delete`.
+    let mut fallback = job_command(&dataset.topics, &redis, work.path());
+    fallback.args(["--checkpoints-retained", "100"]);
+    let stderr = run_ok(fallback);
     assert!(stderr.contains("skipping a damaged checkpoint"), "{stderr}");
     assert!(stderr.contains("falling back to checkpoint"), "{stderr}");
     assert_exact(&redis);
+
+    assert!(admin(&["delete", &id]).status.success());
+    let listed = String::from_utf8(admin(&["list"]).stdout).unwrap();
+    assert!(!listed.lines().any(|l| l.split_whitespace().next() == Some(&id)), "{listed}");
+    let older = complete(work.path()).pop().unwrap().id.to_string();
+    let inspected = admin(&["inspect", &older]);
+    assert!(inspected.status.success(), "{}", String::from_utf8_lossy(&inspected.stderr));
+    assert!(String::from_utf8_lossy(&inspected.stdout).contains("every file verified"));
 }
 
 #[test]
