@@ -77,7 +77,7 @@ fn every_script_variable_is_documented() -> Result<()> {
     let docs = configuration();
     let mut variables = BTreeSet::new();
     let mut files = vec![repo::path("deploy/kafka/create-topics.sh")];
-    for dir in ["scripts", "scripts/lib"] {
+    for dir in ["scripts", "scripts/lib", "scripts/kafka"] {
         for entry in std::fs::read_dir(repo::path(dir))? {
             let path = entry?.path();
             if path.is_file() {
@@ -92,8 +92,8 @@ fn every_script_variable_is_documented() -> Result<()> {
                 .chars()
                 .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
                 .collect();
-            // Internal guards of sourced libraries are not settings.
-            if !name.starts_with("TAGFLOW_LOG_PREFIX") && name.len() > "TAGFLOW_".len() {
+            // `_TAGFLOW_…` are internal guards of sourced libraries, not settings.
+            if !text[..i].ends_with('_') && name.len() > "TAGFLOW_".len() {
                 variables.insert(name);
             }
         }
