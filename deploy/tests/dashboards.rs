@@ -219,7 +219,8 @@ fn every_query_uses_exported_metrics_and_labels() -> Result<()> {
     let job = common::start_job()?;
     let logs = common::temp_dir();
     let api = common::start_api(&job.topics, logs.path())?;
-    let scrapes = vec![common::scrape(&job.addr)?, common::scrape(&api.addr)?];
+    let failing_api = common::scrape_api_with_redis_down(&job.topics, logs.path())?;
+    let scrapes = vec![common::scrape(&job.addr)?, common::scrape(&api.addr)?, failing_api];
     let known = known_metrics(&scrapes);
     let queries = all_queries();
     ensure!(queries.len() >= 40, "only {} queries found", queries.len());

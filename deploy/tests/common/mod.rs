@@ -129,3 +129,28 @@ pub fn temp_dir() -> tempfile::TempDir {
 pub fn path(relative: &str) -> PathBuf {
     deploy::repo::path(relative)
 }
+
+/// Scrapes an API whose Redis is down (a port nothing listens on): its
+/// requests fail with 503, so the error counter has samples to check
+/// queries against.
+pub fn scrape_api_with_redis_down(
+    topics: &EventTopics,
+    log_dir: &std::path::Path,
+) -> Result<Exposition> {
+    let binary = workspace_binary("api", "TAGFLOW_API_BIN");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let dead_redis = format!("redis://127.0.0.1:{}/0", free_port());
+    let mut command = Command::new(&binary);
+    command
+        .args(["--listen", &addr, "--redis", &dead_redis, "--brokers", &Stack::get().brokers])
+        .args(["--topic-prefix", &topics.prefix])
+        .env("RUST_LOG", "warn");
+    let mut process = Running::start("api (Redis down)", command, &log_dir.join("api-down.log"))?;
+    let health_addr = addr.clone();
+    process.wait_until(Duration::from_secs(30), || {
+        http::get(&health_addr, "/healthz").is_ok_and(|r| r.status == 200)
+    })?;
+    let profile = http::get(&addr, "/api/user-profile/u-deploy")?;
+    anyhow::ensure!(profile.status == 503, "with Redis down: {profile:?}");
+    scrape(&addr)
+}
