@@ -4,7 +4,6 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -89,28 +88,34 @@ pub fn start_job() -> Result<Job> {
     Ok(Job { addr, topics, process, _dir: dir })
 }
 
-/// Starts `api` on a free port against the job's topics and a private Redis
-/// database, waits for /healthz, and exercises it (a health check, an
-/// ingested event, a 404) so its request metrics have samples.
-pub fn start_api(topics: &EventTopics, log_dir: &std::path::Path) -> Result<Api> {
-    let stack = Stack::get();
+/// Starts `api` on a free port with `redis`, the stack's brokers and the
+/// job's topics, and waits until /healthz answers.
+fn spawn_api(topics: &EventTopics, redis: &str, log: &std::path::Path) -> Result<Api> {
     let binary = workspace_binary("api", "TAGFLOW_API_BIN");
     let addr = format!("127.0.0.1:{}", free_port());
     let mut command = Command::new(&binary);
     command
-        .args(["--listen", &addr, "--redis", &redis_database(), "--brokers", &stack.brokers])
+        .args(["--listen", &addr, "--redis", redis, "--brokers", &Stack::get().brokers])
         .args(["--topic-prefix", &topics.prefix])
         .env("RUST_LOG", "warn");
-    let mut process = Running::start("api", command, &log_dir.join("api.log"))?;
+    let mut process = Running::start("api", command, log)?;
     let health_addr = addr.clone();
     process.wait_until(Duration::from_secs(30), || {
         http::get(&health_addr, "/healthz").is_ok_and(|r| r.status == 200)
     })?;
-    http::get(&addr, "/readyz")?;
-    let ingested = http::post_json(&addr, "/api/user-behavior", EVENT)?;
-    anyhow::ensure!(ingested.status < 300, "POST /api/user-behavior: {ingested:?}");
-    http::get(&addr, "/no-such-route")?;
     Ok(Api { addr, process })
+}
+
+/// Starts `api` against the job's topics and a private Redis database, and
+/// exercises it (a readiness check, an ingested event, a 404) so its
+/// request metrics have samples.
+pub fn start_api(topics: &EventTopics, log_dir: &std::path::Path) -> Result<Api> {
+    let api = spawn_api(topics, &redis_database(), &log_dir.join("api.log"))?;
+    http::get(&api.addr, "/readyz")?;
+    let ingested = http::post_json(&api.addr, "/api/user-behavior", EVENT)?;
+    anyhow::ensure!(ingested.status < 300, "POST /api/user-behavior: {ingested:?}");
+    http::get(&api.addr, "/no-such-route")?;
+    Ok(api)
 }
 
 /// One scrape of `addr`/metrics.
@@ -125,11 +130,6 @@ pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
 
-/// Repository path helper re-exported for the tests.
-pub fn path(relative: &str) -> PathBuf {
-    deploy::repo::path(relative)
-}
-
 /// Scrapes an API whose Redis is down (a port nothing listens on): its
 /// requests fail with 503, so the error counter has samples to check
 /// queries against.
@@ -137,20 +137,9 @@ pub fn scrape_api_with_redis_down(
     topics: &EventTopics,
     log_dir: &std::path::Path,
 ) -> Result<Exposition> {
-    let binary = workspace_binary("api", "TAGFLOW_API_BIN");
-    let addr = format!("127.0.0.1:{}", free_port());
     let dead_redis = format!("redis://127.0.0.1:{}/0", free_port());
-    let mut command = Command::new(&binary);
-    command
-        .args(["--listen", &addr, "--redis", &dead_redis, "--brokers", &Stack::get().brokers])
-        .args(["--topic-prefix", &topics.prefix])
-        .env("RUST_LOG", "warn");
-    let mut process = Running::start("api (Redis down)", command, &log_dir.join("api-down.log"))?;
-    let health_addr = addr.clone();
-    process.wait_until(Duration::from_secs(30), || {
-        http::get(&health_addr, "/healthz").is_ok_and(|r| r.status == 200)
-    })?;
-    let profile = http::get(&addr, "/api/user-profile/u-deploy")?;
+    let api = spawn_api(topics, &dead_redis, &log_dir.join("api-redis-down.log"))?;
+    let profile = http::get(&api.addr, "/api/user-profile/u-deploy")?;
     anyhow::ensure!(profile.status == 503, "with Redis down: {profile:?}");
-    scrape(&addr)
+    scrape(&api.addr)
 }
