@@ -56,8 +56,10 @@ fn rule_test_files() -> Vec<String> {
 
 #[test]
 fn promtool_accepts_the_configuration_and_rules() -> Result<()> {
-    let config = promtool(&["check", "config", "prometheus.yml"])?;
-    ensure!(config.contains("SUCCESS: 1 rule files found"), "{config}");
+    for file in ["prometheus.yml", "prometheus-local.yml"] {
+        let config = promtool(&["check", "config", file])?;
+        ensure!(config.contains("SUCCESS: 1 rule files found"), "{config}");
+    }
     let rules = promtool(&["check", "rules", "alerts.yml"])?;
     ensure!(rules.contains(&format!("SUCCESS: {} rules found", alert_names().len())), "{rules}");
     Ok(())
@@ -119,7 +121,7 @@ fn api_data(addr: &str, path: &str) -> Result<Value> {
     Ok(json["data"].clone())
 }
 
-/// A real Prometheus, configured like deploy/prometheus/prometheus.yml but
+/// A real Prometheus, configured by deploy/prometheus/prometheus-local.yml
 /// pointed at the running job and API (and loading the real alert rules),
 /// sees both targets up and evaluates every rule without error.
 #[test]
@@ -130,14 +132,23 @@ fn prometheus_scrapes_the_running_job_and_api() -> Result<()> {
 
     let port = testkit::free_port();
     let prometheus_addr = format!("127.0.0.1:{port}");
-    let config = json!({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [repo::path("deploy/prometheus/alerts.yml")],
-        "scrape_configs": [
-            {"job_name": "tagflow-dataflow", "static_configs": [{"targets": [job.addr]}]},
-            {"job_name": "tagflow-api", "static_configs": [{"targets": [api.addr]}]},
-        ],
-    });
+    // deploy/prometheus/prometheus-local.yml, with the test's addresses, a
+    // 1 s scrape interval and the rule file's absolute path.
+    let mut config = yaml::load(&repo::path("deploy/prometheus/prometheus-local.yml"))?;
+    config["global"] = json!({"scrape_interval": "1s", "evaluation_interval": "1s"});
+    let rule_files = config["rule_files"].as_array_mut().context("rule_files")?;
+    for file in rule_files.iter_mut() {
+        let relative = file.as_str().context("rule file")?.to_owned();
+        *file = json!(repo::path("deploy/prometheus").join(relative));
+    }
+    for scrape in config["scrape_configs"].as_array_mut().context("scrape_configs")? {
+        let target = match scrape["job_name"].as_str() {
+            Some("tagflow-dataflow") => &job.addr,
+            Some("tagflow-api") => &api.addr,
+            other => bail!("unexpected job {other:?} in prometheus-local.yml"),
+        };
+        scrape["static_configs"] = json!([{"targets": [target]}]);
+    }
     let config_path = dir.path().join("prometheus.yml");
     std::fs::write(&config_path, serde_json::to_string_pretty(&config)?)?;
     promtool(&["check", "config", &config_path.to_string_lossy()])?;
