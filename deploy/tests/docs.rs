@@ -121,21 +121,61 @@ fn operator_pages_exist_and_are_linked_from_the_readme() -> Result<()> {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
             .collect();
-        let heading_matches = troubleshooting.lines().filter(|l| l.starts_with('#')).any(|l| {
-            let slug: String = l
-                .trim_start_matches('#')
-                .trim()
-                .to_ascii_lowercase()
-                .chars()
-                .filter_map(|c| match c {
-                    'a'..='z' | '0'..='9' | '-' => Some(c),
-                    ' ' => Some('-'),
-                    _ => None,
-                })
-                .collect();
-            slug == anchor
-        });
+        let heading_matches =
+            troubleshooting.lines().filter(|l| l.starts_with('#')).any(|l| slug(l) == anchor);
         ensure!(heading_matches, "docs/troubleshooting.md has no heading for #{anchor}");
     }
+    Ok(())
+}
+
+/// GitHub's anchor of a Markdown heading line.
+fn slug(heading: &str) -> String {
+    heading
+        .trim_start_matches('#')
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '_' => Some(c),
+            ' ' => Some('-'),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every relative link of the operator pages points at a file that exists
+/// and, with `#anchor`, at a heading of that file.
+#[test]
+fn operator_pages_links_resolve() -> Result<()> {
+    let mut checked = 0;
+    let mut broken = Vec::new();
+    for page in ["architecture", "operations", "configuration", "troubleshooting"] {
+        let text = repo::read(&format!("docs/{page}.md"))?;
+        for (i, _) in text.match_indices("](") {
+            let target: String = text[i + 2..].chars().take_while(|c| *c != ')').collect();
+            if target.starts_with("http") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (file, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let path = if file.is_empty() {
+                repo::path(&format!("docs/{page}.md"))
+            } else {
+                repo::path("docs").join(file)
+            };
+            if !path.exists() {
+                broken.push(format!("docs/{page}.md: {target} (no such file)"));
+                continue;
+            }
+            if !anchor.is_empty() {
+                let linked = std::fs::read_to_string(&path)?;
+                if !linked.lines().filter(|l| l.starts_with('#')).any(|l| slug(l) == anchor) {
+                    broken.push(format!("docs/{page}.md: {target} (no such heading)"));
+                }
+            }
+            checked += 1;
+        }
+    }
+    ensure!(checked >= 15, "only {checked} links found");
+    ensure!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
     Ok(())
 }
