@@ -11,6 +11,7 @@
 //!
 //! It is a test-support crate (`publish = false`), hence `anyhow` errors.
 
+pub mod compose;
 pub mod exporters;
 pub mod exposition;
 pub mod help;
@@ -18,4 +19,5 @@ pub mod http;
 pub mod process;
 pub mod promql;
 pub mod repo;
+pub mod stack_config;
 pub mod yaml;
