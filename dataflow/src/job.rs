@@ -23,7 +23,7 @@ use timely::communication::Config as CommunicationConfig;
 use timely::{Config as TimelyConfig, WorkerConfig};
 
 use crate::checkpointing::{
-    Coordinator, PartWriter, Sealer, Startup, checkpoint_flow, epochs_between, startup,
+    Coordinator, PartWriter, Sealer, Startup, checkpoint_flow, epochs_between, startup, unix_ms,
 };
 use crate::config::JobConfig;
 use crate::day::Calendar;
@@ -113,6 +113,9 @@ pub fn run(
     };
     let startup = Arc::new(startup::prepare(&config.checkpoints)?);
     metrics.checkpoint.interval_seconds.set(config.checkpoints.interval.as_secs_f64());
+    // Until the first checkpoint of this run, "last completed" counts from
+    // the start, so a staleness alert does not fire on a fresh start.
+    metrics.checkpoint.last_completed_timestamp_seconds.set(unix_ms() as f64 / 1000.0);
     tracing::info!(workers, cluster = ?config.cluster, epoch = ?config.epoch, "starting dataflow");
     let timely_config = TimelyConfig { communication, worker: WorkerConfig::default() };
     let guards = timely::execute(timely_config, move |worker| {

@@ -25,7 +25,8 @@ pub struct CheckpointMetrics {
     pub size_bytes: Gauge,
     /// Id of the last completed checkpoint.
     pub last_completed_id: Gauge,
-    /// Completion time of the last checkpoint, in Unix seconds.
+    /// Completion time of the last checkpoint, in Unix seconds (the job's
+    /// start time until its first checkpoint).
     pub last_completed_timestamp_seconds: Gauge<f64, AtomicU64>,
     /// The configured checkpoint interval.
     pub interval_seconds: Gauge<f64, AtomicU64>,
@@ -75,7 +76,7 @@ impl CheckpointMetrics {
         );
         registry.register(
             "tagflow_checkpoint_last_completed_timestamp_seconds",
-            "Unix time the last checkpoint was completed",
+            "Unix time the last checkpoint was completed (the start time until the first one)",
             self.last_completed_timestamp_seconds.clone(),
         );
         registry.register(
