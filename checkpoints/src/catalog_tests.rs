@@ -43,6 +43,7 @@ fn take_checkpoint(dir: &CheckpointDir, stores: &[StateStore], boundary: u64, ro
     let mut manifest = Manifest {
         format_version: FORMAT_VERSION,
         id,
+        lineage: "test".into(),
         epoch: boundary,
         workers,
         key_groups: KEY_GROUPS,

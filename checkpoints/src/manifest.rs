@@ -44,6 +44,9 @@ pub struct Manifest {
     pub format_version: u32,
     /// Checkpoint id, also the directory name; increases over the job's life.
     pub id: u64,
+    /// Identifies the job's history: chosen at an empty start, inherited by
+    /// every checkpoint taken after restoring one of its checkpoints.
+    pub lineage: String,
     /// The epoch boundary it was taken at (epochs count from each start).
     pub epoch: u64,
     /// Number of workers that wrote it (`worker-0` .. `worker-{workers-1}`).
@@ -178,6 +181,7 @@ mod tests {
         Manifest {
             format_version: FORMAT_VERSION,
             id: 7,
+            lineage: "test".into(),
             epoch: 150,
             workers: 1,
             key_groups: KEY_GROUPS,

@@ -23,7 +23,8 @@ use timely::communication::Config as CommunicationConfig;
 use timely::{Config as TimelyConfig, WorkerConfig};
 
 use crate::checkpointing::{
-    Coordinator, PartWriter, Sealer, Startup, checkpoint_flow, epochs_between, startup, unix_ms,
+    Coordinator, PartWriter, RedisBarrier, Sealer, SealerConfig, Startup, checkpoint_flow,
+    epochs_between, startup, unix_ms,
 };
 use crate::config::JobConfig;
 use crate::day::Calendar;
@@ -111,7 +112,7 @@ pub fn run(
         },
         _ => CommunicationConfig::Process(workers),
     };
-    let startup = Arc::new(startup::prepare(&config.checkpoints)?);
+    let startup = Arc::new(startup::prepare(&config.checkpoints, &config.redis)?);
     metrics.checkpoint.interval_seconds.set(config.checkpoints.interval.as_secs_f64());
     // Until the first checkpoint of this run, "last completed" counts from
     // the start, so a staleness alert does not fire on a fresh start.
@@ -181,19 +182,22 @@ fn run_worker(
     };
     let part_writer = PartWriter::start(index, Arc::clone(&store), startup.dir.clone())
         .map_err(|e| format!("cannot start the checkpoint thread: {e}"))?;
+    let barrier_writer = Rc::clone(&writer);
+    let redis_barrier = RedisBarrier(Box::new(move || barrier_writer.redis.borrow().barrier()));
     let coordinator = Rc::new(RefCell::new(Coordinator::new(
         index,
         STATEFUL_OPERATORS,
         part_writer,
+        redis_barrier,
         Arc::clone(metrics),
     )));
-    let sealer = Sealer::new(
-        startup.dir.clone(),
-        peers,
-        startup.next_id,
-        config.checkpoints.retained,
-        Arc::clone(metrics),
-    );
+    let sealer_config = SealerConfig {
+        dir: startup.dir.clone(),
+        workers: peers,
+        next_id: startup.next_id,
+        lineage: startup.lineage.clone(),
+        retained: config.checkpoints.retained,
+    };
     let handles = SourceHandles {
         dead_letters: Rc::clone(&dead_letters),
         metrics: Arc::clone(metrics),
@@ -215,7 +219,8 @@ fn run_worker(
             .map_err(err)?;
     let mut recent =
         RecentState::new(config.events_capacity, &store, Rc::clone(&output)).map_err(err)?;
-    if startup.restored.is_some() {
+    let sealer = Sealer::new(sealer_config, Rc::clone(&output), Arc::clone(metrics));
+    if startup.restored.is_some() && startup.rewrite_redis {
         let users = profiles.rewrite_all();
         let pairs = visitors.rewrite_all();
         let events = recent.rewrite_all();

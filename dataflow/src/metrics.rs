@@ -38,7 +38,7 @@ pub struct JobMetrics {
     pub redis_write_seconds: Histogram,
     /// Failed Redis writes (each retried).
     pub redis_errors: Counter,
-    /// Keys held in state, by kind.
+    /// Keys held in state by every worker of the process, by kind.
     pub state_keys: Family<Labels, Gauge>,
     /// Last epoch completed by every worker.
     pub epoch: Gauge,
@@ -157,9 +157,13 @@ impl JobMetrics {
         }
     }
 
-    /// Sets the number of keys of one kind held in state.
-    pub fn set_state_keys(&self, kind: &'static str, keys: usize) {
-        self.state_keys.get_or_create(&vec![("kind", kind.to_owned())]).set(keys as i64);
+    /// Updates the process-wide number of keys of one kind held in state
+    /// with one worker's count: `reported` is what this worker reported
+    /// last, and becomes `keys`.
+    pub fn set_state_keys(&self, kind: &'static str, reported: &mut usize, keys: usize) {
+        let delta = i64::try_from(keys).unwrap_or(i64::MAX) - i64::try_from(*reported).unwrap_or(0);
+        self.state_keys.get_or_create(&vec![("kind", kind.to_owned())]).inc_by(delta);
+        *reported = keys;
     }
 
     /// The Prometheus text exposition of every metric.

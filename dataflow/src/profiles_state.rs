@@ -41,6 +41,8 @@ pub struct ProfilesState {
     writer: Rc<dyn Writer>,
     metrics: Arc<JobMetrics>,
     epoch_started: Option<Instant>,
+    /// Keys this worker last reported to the state-size metric.
+    reported_keys: usize,
 }
 
 impl std::fmt::Debug for ProfilesState {
@@ -79,7 +81,8 @@ impl ProfilesState {
     ) -> Result<Self, StateError> {
         let mut table = Table::new(Family::Profiles);
         table.preload(&store)?;
-        metrics.set_state_keys("users", table.len());
+        let mut reported_keys = 0;
+        metrics.set_state_keys("users", &mut reported_keys, table.len());
         Ok(Self {
             store,
             table,
@@ -89,6 +92,7 @@ impl ProfilesState {
             writer,
             metrics,
             epoch_started: None,
+            reported_keys,
         })
     }
 
@@ -191,7 +195,7 @@ impl EpochState for ProfilesState {
             }
         }
         self.changed.clear();
-        self.metrics.set_state_keys("users", self.table.len());
+        self.metrics.set_state_keys("users", &mut self.reported_keys, self.table.len());
         self.metrics.observe_epoch("profiles", self.epoch_started.take());
         self.metrics.epoch.set(i64::try_from(epoch).unwrap_or(i64::MAX));
         tracing::trace!(epoch, "profiles epoch complete");

@@ -4,10 +4,13 @@
 //! through a small bounded queue, so Kafka reading continues while Redis
 //! round trips happen, and a slow Redis slows the job down (back-pressure)
 //! instead of growing memory. Writes are absolute values, so a pipeline
-//! that is retried after a connection error is harmless.
+//! that is retried after a connection error is harmless. A
+//! [`RedisSink::barrier`] tells when everything queued before it is in
+//! Redis: checkpoints wait for it, so a completed checkpoint's outputs are
+//! never lost with a crashed writer's queue.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,10 +30,19 @@ pub struct RedisBatch {
     pub commands: usize,
 }
 
+/// What the writer thread is asked to do.
+#[derive(Debug)]
+enum Job {
+    /// Write a batch (retrying transient failures).
+    Write(RedisBatch),
+    /// Signal once every earlier job is done.
+    Barrier(Sender<()>),
+}
+
 /// One worker's Redis writer thread.
 #[derive(Debug)]
 pub struct RedisSink {
-    sender: Option<SyncSender<RedisBatch>>,
+    sender: Option<SyncSender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -56,10 +68,20 @@ impl RedisSink {
             return;
         }
         if let Some(sender) = &self.sender
-            && sender.send(batch).is_err()
+            && sender.send(Job::Write(batch)).is_err()
         {
             tracing::error!("redis writer thread has stopped; batch dropped");
         }
+    }
+
+    /// Receives `()` once every batch queued before this call is written
+    /// (or fails with a disconnect if the writer stopped).
+    pub fn barrier(&self) -> Receiver<()> {
+        let (done, receiver) = channel();
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(Job::Barrier(done));
+        }
+        receiver
     }
 
     /// Writes everything queued, then stops the thread.
@@ -79,14 +101,16 @@ impl Drop for RedisSink {
     }
 }
 
-fn write_loop(
-    client: &redis::Client,
-    batches: &Receiver<RedisBatch>,
-    worker: usize,
-    metrics: &JobMetrics,
-) {
+fn write_loop(client: &redis::Client, jobs: &Receiver<Job>, worker: usize, metrics: &JobMetrics) {
     let mut connection: Option<redis::Connection> = None;
-    for batch in batches {
+    for job in jobs {
+        let batch = match job {
+            Job::Write(batch) => batch,
+            Job::Barrier(done) => {
+                let _ = done.send(());
+                continue;
+            }
+        };
         let mut backoff = Duration::from_millis(50);
         loop {
             let started = Instant::now();

@@ -58,6 +58,8 @@ pub struct VisitorsState {
     writer: Rc<dyn Writer>,
     metrics: Arc<JobMetrics>,
     epoch_started: Option<Instant>,
+    /// Keys this worker last reported to the state-size metric.
+    reported_keys: usize,
 }
 
 impl std::fmt::Debug for VisitorsState {
@@ -77,7 +79,8 @@ impl VisitorsState {
         counts.preload(&store)?;
         let mut members = Table::new(Family::UniqueVisitors);
         members.preload(&store)?;
-        metrics.set_state_keys("daily_visitors", members.len());
+        let mut reported_keys = 0;
+        metrics.set_state_keys("daily_visitors", &mut reported_keys, members.len());
         Ok(Self {
             store,
             counts,
@@ -89,6 +92,7 @@ impl VisitorsState {
             writer,
             metrics,
             epoch_started: None,
+            reported_keys,
         })
     }
 
@@ -180,7 +184,7 @@ impl EpochState for VisitorsState {
             let batch = self.render();
             self.writer.redis(batch);
         }
-        self.metrics.set_state_keys("daily_visitors", self.members.len());
+        self.metrics.set_state_keys("daily_visitors", &mut self.reported_keys, self.members.len());
         self.metrics.observe_epoch("unique_visitors", self.epoch_started.take());
         tracing::trace!(epoch, "unique visitors epoch complete");
     }

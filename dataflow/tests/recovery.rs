@@ -303,6 +303,11 @@ fn a_redis_flushed_while_the_job_is_down_is_repaired() {
     assert!(status.success(), "SIGTERM must stop the job cleanly: {status}");
     assert_exact(&redis);
 
+    // An intact Redis already holds the checkpoint's outputs: no rewrite.
+    let stderr = run_ok(job_command(&dataset.topics, &redis, work.path()));
+    assert!(stderr.contains("Redis already holds the checkpoint's outputs"), "{stderr}");
+    assert_exact(&redis);
+
     let flush = || {
         let mut conn = redis::Client::open(redis.as_str()).unwrap().get_connection().unwrap();
         redis::cmd("FLUSHDB").exec(&mut conn).unwrap();

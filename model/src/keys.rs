@@ -16,6 +16,9 @@ pub const HOT_PAGEVIEW_COUNTS: &str = "hot:pageview_counts";
 pub const EVENTS: &str = "events";
 /// Set of every product id in the catalog.
 pub const CATALOG_PRODUCTS: &str = "catalog:products";
+/// String `<lineage>:<id>`: the newest checkpoint of the dataflow job whose
+/// outputs this Redis is known to hold in full (written by the job).
+pub const CHECKPOINT_MARKER: &str = "tagflow:checkpoint";
 
 /// Prefix of the per-user tag score hashes (`user:profile:<userId>`).
 pub const USER_PROFILE_PREFIX: &str = "user:profile:";

@@ -5,11 +5,14 @@
 //! `crate::epochs`); the worker's source hands in its offsets whenever its
 //! epoch crosses one or more boundaries (see `crate::source`). Once all the
 //! operators' changes for a boundary are in, they go with the offsets for
-//! that boundary, as one batch, to the [`PartWriter`] thread.
+//! that boundary, as one batch, to the [`PartWriter`] thread, together with a
+//! barrier on the worker's Redis writer: the part is reported only once the
+//! outputs of every epoch before the boundary are in Redis.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use checkpoints::{PartitionOffset, StateBatch};
@@ -34,6 +37,16 @@ struct Pending {
     longest_pause: Duration,
 }
 
+/// Places a barrier in the worker's Redis writer queue (see
+/// `RedisSink::barrier`).
+pub struct RedisBarrier(pub Box<dyn Fn() -> Receiver<()>>);
+
+impl std::fmt::Debug for RedisBarrier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedisBarrier")
+    }
+}
+
 /// One worker's checkpoint bookkeeping (shared by its operators).
 #[derive(Debug)]
 pub struct Coordinator {
@@ -43,6 +56,7 @@ pub struct Coordinator {
     final_offsets: Option<Rc<Vec<PartitionOffset>>>,
     pending: BTreeMap<u64, Pending>,
     writer: PartWriter,
+    redis_barrier: RedisBarrier,
     finished_operators: usize,
     metrics: Arc<JobMetrics>,
 }
@@ -53,6 +67,7 @@ impl Coordinator {
         worker: usize,
         operators: usize,
         writer: PartWriter,
+        redis_barrier: RedisBarrier,
         metrics: Arc<JobMetrics>,
     ) -> Self {
         Self {
@@ -62,6 +77,7 @@ impl Coordinator {
             final_offsets: None,
             pending: BTreeMap::new(),
             writer,
+            redis_barrier,
             finished_operators: 0,
             metrics,
         }
@@ -101,6 +117,7 @@ impl Coordinator {
                 offsets: offsets.to_vec(),
                 started_unix_ms,
                 longest_pause_us: u64::try_from(longest_pause.as_micros()).unwrap_or(u64::MAX),
+                redis_flushed: (self.redis_barrier.0)(),
             });
         }
     }

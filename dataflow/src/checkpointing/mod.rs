@@ -28,11 +28,11 @@ mod part_writer;
 mod sealer;
 pub mod startup;
 
-pub use coordinator::Coordinator;
+pub use coordinator::{Coordinator, RedisBarrier};
 pub use flow::checkpoint_flow;
 pub use metrics::CheckpointMetrics;
 pub use part_writer::{PartWriter, WorkerPart, unix_ms};
-pub use sealer::Sealer;
+pub use sealer::{Sealer, SealerConfig};
 pub use startup::Startup;
 
 use std::time::Duration;

@@ -5,7 +5,8 @@
 //! atomic RocksDB write), takes the RocksDB checkpoint (a memtable flush and
 //! hard links) and checksums the files, while the worker keeps processing.
 //! Jobs run in order, so part `B` is always committed before part `B + 1`.
-//! A failure is fatal for the job: the operators' caches already consider
+//! The part is reported only once the worker's Redis writer has written
+//! every output queued before the boundary. A failure is fatal for the job: the operators' caches already consider
 //! those changes persisted, so continuing could only produce a checkpoint that
 //! misses them. The job restarts from the last completed checkpoint instead.
 
@@ -50,6 +51,8 @@ pub struct PartJob {
     pub started_unix_ms: u64,
     /// The longest operator pause for it (µs).
     pub longest_pause_us: u64,
+    /// Signals when the worker's Redis outputs before the boundary are written.
+    pub redis_flushed: Receiver<()>,
 }
 
 /// Handle of a worker's part-writing thread.
@@ -131,12 +134,16 @@ fn write(
     job: PartJob,
     digests: &mut DigestCache,
 ) -> Result<WorkerPart, CheckpointError> {
-    let PartJob { boundary, mut batch, offsets, started_unix_ms, longest_pause_us } = job;
+    let PartJob { boundary, mut batch, offsets, started_unix_ms, longest_pause_us, redis_flushed } =
+        job;
     for offset in &offsets {
         batch.set_offset(&offset.topic, offset.partition, offset.next_offset);
     }
     store.commit(batch)?;
     let files = write_part(store, &dir.pending_path(boundary), worker, digests)?;
+    // The checkpoint may only complete once Redis holds everything before it
+    // (a stopped writer disconnects instead, and the job is ending anyway).
+    let _ = redis_flushed.recv();
     tracing::debug!(worker, boundary, files = files.len(), "checkpoint part written");
     Ok(WorkerPart { boundary, worker, offsets, files, started_unix_ms, longest_pause_us })
 }

@@ -4,37 +4,60 @@
 //! a boundary are in, the pending directory becomes checkpoint `<id>` and
 //! gets its manifest (written atomically: from then on the checkpoint is
 //! complete), and checkpoints beyond the retention count are deleted.
+//! Every part waited for its worker's Redis outputs before the boundary, so
+//! the sealer then records in Redis that it holds this checkpoint's outputs
+//! (`tagflow:checkpoint`; see `startup.rs`).
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use checkpoints::{CheckpointDir, CheckpointError, FORMAT_VERSION, KEY_GROUPS, Manifest};
+use model::keys::CHECKPOINT_MARKER;
 
 use crate::checkpointing::part_writer::{WorkerPart, unix_ms};
 use crate::metrics::JobMetrics;
+use crate::redis_sink::RedisBatch;
+use crate::writer::Writer;
 
 /// Seals checkpoints once all their parts are written.
-#[derive(Debug)]
 pub struct Sealer {
     dir: CheckpointDir,
     workers: usize,
     next_id: u64,
+    lineage: String,
     retained: usize,
     parts: BTreeMap<u64, Vec<WorkerPart>>,
+    output: Rc<dyn Writer>,
     metrics: Arc<JobMetrics>,
 }
 
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealer").field("dir", &self.dir).field("next_id", &self.next_id).finish()
+    }
+}
+
+/// Where and how the sealer works.
+#[derive(Debug, Clone)]
+pub struct SealerConfig {
+    /// The checkpoint directory.
+    pub dir: CheckpointDir,
+    /// Number of workers, hence parts per checkpoint.
+    pub workers: usize,
+    /// Id of the next checkpoint.
+    pub next_id: u64,
+    /// The job's lineage, recorded in manifests and the Redis marker.
+    pub lineage: String,
+    /// Complete checkpoints kept.
+    pub retained: usize,
+}
+
 impl Sealer {
-    /// Seals checkpoints of `workers` workers in `dir`, numbering them from
-    /// `next_id` and keeping the newest `retained`.
-    pub fn new(
-        dir: CheckpointDir,
-        workers: usize,
-        next_id: u64,
-        retained: usize,
-        metrics: Arc<JobMetrics>,
-    ) -> Self {
-        Self { dir, workers, next_id, retained, parts: BTreeMap::new(), metrics }
+    /// A sealer writing its Redis marker through `output`.
+    pub fn new(config: SealerConfig, output: Rc<dyn Writer>, metrics: Arc<JobMetrics>) -> Self {
+        let SealerConfig { dir, workers, next_id, lineage, retained } = config;
+        Self { dir, workers, next_id, lineage, retained, parts: BTreeMap::new(), output, metrics }
     }
 
     /// Records a worker's part; seals its checkpoint if it was the last.
@@ -72,6 +95,7 @@ impl Sealer {
         let mut manifest = Manifest {
             format_version: FORMAT_VERSION,
             id: self.next_id,
+            lineage: self.lineage.clone(),
             epoch: boundary,
             workers: self.workers,
             key_groups: KEY_GROUPS,
@@ -91,6 +115,9 @@ impl Sealer {
         metrics.last_completed_id.set(i64::try_from(manifest.id).unwrap_or(i64::MAX));
         metrics.size_bytes.set(i64::try_from(manifest.total_bytes()).unwrap_or(i64::MAX));
         metrics.last_completed_timestamp_seconds.set(manifest.created_unix_ms as f64 / 1000.0);
+        let mut pipeline = redis::pipe();
+        pipeline.set(CHECKPOINT_MARKER, format!("{}:{}", manifest.lineage, manifest.id)).ignore();
+        self.output.redis(RedisBatch { pipeline, commands: 1 });
         tracing::info!(
             id = manifest.id,
             epoch = manifest.epoch,
