@@ -234,6 +234,10 @@ fn run_worker(
             ?elapsed,
             "state restored, Redis rewritten"
         );
+    } else if startup.restored.is_some() {
+        let elapsed = restore_started.elapsed();
+        metrics.checkpoint.observe_restore(elapsed);
+        tracing::info!(worker = index, ?elapsed, "state restored");
     }
     let every = settings.checkpoint_every;
     let snapshots = || {
