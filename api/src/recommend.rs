@@ -1,0 +1,198 @@
+//! The recommendation ranking, kept free of I/O so it can be tested and
+//! reasoned about on its own.
+//!
+//! A user's interest tags are their top-N tags by score (ties by name, as
+//! the dataflow job ranks them). A catalog product carrying at least one of
+//! them is a candidate with
+//!
+//! `score = (sum of the user's scores of the matched tags) × (1 + ln(1 + UV today))`
+//!
+//! so interest dominates and today's popularity lifts products with equal
+//! interest. Ranked by score, then UV, then product id; products the user
+//! purchased are excluded. When fewer than `limit` candidates exist (cold or
+//! unknown users have none), the rest are today's most popular products.
+
+use std::collections::HashMap;
+
+use model::Product;
+use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::popularity::Popularity;
+
+/// One recommended product.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Item<'a> {
+    /// Product id.
+    pub product_id: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Unit price.
+    pub price: f64,
+    /// All the product's tags.
+    pub tags: &'a [String],
+    /// The user's interest tags this product carries (why it is here);
+    /// empty for a popularity fill-in.
+    pub matched_tags: Vec<&'a str>,
+    /// The ranking score (0 for a popularity fill-in).
+    pub score: f64,
+    /// Unique visitors today.
+    pub uv_today: u64,
+}
+
+/// The `n` best tags of `scores`: score descending, then name ascending.
+pub fn top_tags(scores: &[(String, i64)], n: usize) -> Vec<&(String, i64)> {
+    let mut ranked: Vec<&(String, i64)> = scores.iter().collect();
+    ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(n);
+    ranked
+}
+
+/// Ranks recommendations for a user with tag `scores` who purchased `purchased`.
+pub fn recommend<'a>(
+    catalog: &'a Catalog,
+    popularity: &Popularity,
+    scores: &[(String, i64)],
+    top_n: usize,
+    purchased: &[String],
+    limit: usize,
+) -> Vec<Item<'a>> {
+    let interest = top_tags(scores, top_n);
+    let excluded = |i: u32| purchased.iter().any(|p| catalog.by_id.get(p) == Some(&i));
+    // Product position → summed score of the matched interest tags.
+    let mut candidates: HashMap<u32, i64> = HashMap::new();
+    for (tag, score) in &interest {
+        let Some(products) = catalog.by_tag.get(tag.as_str()) else { continue };
+        for &p in products {
+            *candidates.entry(p).or_default() += score;
+        }
+    }
+    let mut ranked: Vec<(f64, u64, u32)> = candidates
+        .into_iter()
+        .filter(|(p, _)| !excluded(*p))
+        .map(|(p, sum)| {
+            let uv = popularity.of(p);
+            (sum as f64 * (1.0 + (uv as f64).ln_1p()), uv, p)
+        })
+        .collect();
+    ranked.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    ranked.truncate(limit);
+    let mut items: Vec<Item<'a>> = ranked
+        .iter()
+        .map(|&(score, uv, p)| {
+            let product = &catalog.products[p as usize];
+            // The product's own strings, in the user's interest order.
+            let matched = interest
+                .iter()
+                .filter_map(|(tag, _)| product.tags.iter().find(|t| *t == tag))
+                .map(String::as_str)
+                .collect();
+            item(product, matched, score, uv)
+        })
+        .collect();
+    if items.len() < limit {
+        for &p in &popularity.ranked {
+            if items.len() >= limit {
+                break;
+            }
+            if excluded(p) || ranked.iter().any(|r| r.2 == p) {
+                continue;
+            }
+            if let Some(product) = catalog.products.get(p as usize) {
+                items.push(item(product, Vec::new(), 0.0, popularity.of(p)));
+            }
+        }
+    }
+    items
+}
+
+fn item<'a>(
+    product: &'a Product,
+    matched_tags: Vec<&'a str>,
+    score: f64,
+    uv_today: u64,
+) -> Item<'a> {
+    Item {
+        product_id: &product.product_id,
+        name: &product.name,
+        price: product.price,
+        tags: &product.tags,
+        matched_tags,
+        score,
+        uv_today,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        let p = |id: &str, tags: &[&str]| Product {
+            product_id: id.into(),
+            name: id.to_uppercase(),
+            price: 10.0,
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        };
+        Catalog::new(vec![
+            p("p1", &["shoes", "nike"]),
+            p("p2", &["shoes"]),
+            p("p3", &["hats"]),
+            p("p4", &["books"]),
+        ])
+    }
+
+    fn scores(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
+        pairs.iter().map(|(t, s)| ((*t).to_owned(), *s)).collect()
+    }
+
+    #[test]
+    fn ranks_by_interest_then_popularity_and_explains() {
+        let catalog = catalog();
+        let popularity = Popularity::from_counts("d".into(), vec![0, 50, 9, 100]);
+        let items = recommend(
+            &catalog,
+            &popularity,
+            &scores(&[("shoes", 5), ("nike", 1), ("hats", 2)]),
+            5,
+            &[],
+            3,
+        );
+        let ids: Vec<&str> = items.iter().map(|i| i.product_id).collect();
+        // p2: 5 × (1 + ln 51) ≈ 24.7; p1: 6 × 1 = 6; p3: 2 × (1 + ln 10) ≈ 6.6.
+        assert_eq!(ids, ["p2", "p3", "p1"]);
+        assert_eq!(items[2].matched_tags, ["shoes", "nike"]);
+        assert_eq!(items[0].uv_today, 50);
+    }
+
+    #[test]
+    fn excludes_purchases_and_fills_with_popular_products() {
+        let catalog = catalog();
+        let popularity = Popularity::from_counts("d".into(), vec![0, 50, 9, 100]);
+        let items =
+            recommend(&catalog, &popularity, &scores(&[("shoes", 5)]), 5, &["p2".into()], 3);
+        let ids: Vec<&str> = items.iter().map(|i| i.product_id).collect();
+        assert_eq!(ids, ["p1", "p4", "p3"]);
+        assert!(items[1].matched_tags.is_empty());
+    }
+
+    #[test]
+    fn cold_users_get_the_most_popular() {
+        let catalog = catalog();
+        let popularity = Popularity::from_counts("d".into(), vec![0, 50, 9, 100]);
+        let items = recommend(&catalog, &popularity, &[], 5, &[], 2);
+        let ids: Vec<&str> = items.iter().map(|i| i.product_id).collect();
+        assert_eq!(ids, ["p4", "p2"]);
+    }
+
+    #[test]
+    fn only_the_top_n_tags_count() {
+        let catalog = catalog();
+        let popularity = Popularity::from_counts("d".into(), vec![0; 4]);
+        let items =
+            recommend(&catalog, &popularity, &scores(&[("books", 1), ("shoes", 9)]), 1, &[], 10);
+        assert_eq!(items[0].matched_tags, ["shoes"]);
+        assert!(items.iter().all(|i| !i.matched_tags.contains(&"books")));
+    }
+}
