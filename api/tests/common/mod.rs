@@ -2,6 +2,8 @@
 //! Redis and Kafka, and calling it.
 #![allow(dead_code)]
 
+pub mod oracle;
+
 use std::net::TcpListener;
 use std::time::Duration;
 
