@@ -1,6 +1,8 @@
 //! Shared helpers of the API's tests: an in-process app over the real
 //! Redis and Kafka, and calling it.
 #![allow(dead_code)]
+// Test helpers: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
 
 pub mod oracle;
 

@@ -1,7 +1,6 @@
 //! An independent recomputation of what the API should answer, from the
 //! raw events and the catalog alone (plain JSON values; no code shared with
 //! the dataflow job or the API).
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
