@@ -2,6 +2,8 @@
 //! `dataflow` binary over them, and the API's answers checked against an
 //! independent recomputation from the events read back from Kafka.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use std::process::Command;

@@ -2,6 +2,8 @@
 //! own) and Kafka (topics of the test's own): ingestion, validation,
 //! profiles, recommendations, unique visitors, metrics, errors.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use std::time::{Duration, Instant};
