@@ -117,7 +117,7 @@ async function lookup(user) {
       getJson("/api/user-profile/" + encodeURIComponent(user)),
       getJson("/api/recommendations/" + encodeURIComponent(user) + "?limit=10"),
     ]);
-    const counts = Object.entries(profile.eventCounts).map(([k, v]) => `${k} ${v}`).join(" · ");
+    const counts = ["view", "add_to_cart", "purchase"].map((k) => `${k} ${profile.eventCounts[k] || 0}`).join(" · ");
     const box = $("profile");
     box.replaceChildren();
     box.appendChild(el("div", { id: "profile-user" }, `${profile.userId}: ${counts}`));

@@ -19,6 +19,9 @@ pub struct Popularity {
     pub uv: Vec<u64>,
     /// Product positions, most visited first (ties by product id).
     pub ranked: Vec<u32>,
+    /// `1 + ln(1 + uv)` per product: the popularity factor of the
+    /// recommendation score, computed once per refresh, not per request.
+    pub boost: Vec<f64>,
 }
 
 /// Today's date in `tz`.
@@ -52,12 +55,18 @@ impl Popularity {
         let mut ranked: Vec<u32> = (0..u32::try_from(uv.len()).unwrap_or(u32::MAX)).collect();
         // Positions follow product-id order, so a stable sort breaks ties by id.
         ranked.sort_by(|&a, &b| uv[b as usize].cmp(&uv[a as usize]));
-        Self { day, uv, ranked }
+        let boost = uv.iter().map(|&n| 1.0 + (n as f64).ln_1p()).collect();
+        Self { day, uv, ranked, boost }
     }
 
     /// UV of the product at `index` (0 when unknown).
     pub fn of(&self, index: u32) -> u64 {
         self.uv.get(index as usize).copied().unwrap_or(0)
+    }
+
+    /// `1 + ln(1 + uv)` of the product at `index` (1 when unknown).
+    pub fn boost_of(&self, index: u32) -> f64 {
+        self.boost.get(index as usize).copied().unwrap_or(1.0)
     }
 }
 

@@ -12,7 +12,7 @@
 //! purchased are excluded. When fewer than `limit` candidates exist (cold or
 //! unknown users have none), the rest are today's most popular products.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
 
 use model::Product;
 use serde::Serialize;
@@ -41,6 +41,18 @@ pub struct Item<'a> {
     pub uv_today: u64,
 }
 
+/// Per-thread buffers, so ranking allocates no per-catalog arrays per request.
+#[derive(Default)]
+struct Scratch {
+    sums: Vec<i64>,
+    hit: Vec<bool>,
+    touched: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
 /// The `n` best tags of `scores`: score descending, then name ascending.
 pub fn top_tags(scores: &[(String, i64)], n: usize) -> Vec<&(String, i64)> {
     let mut ranked: Vec<&(String, i64)> = scores.iter().collect();
@@ -60,24 +72,38 @@ pub fn recommend<'a>(
 ) -> Vec<Item<'a>> {
     let interest = top_tags(scores, top_n);
     let excluded = |i: u32| purchased.iter().any(|p| catalog.by_id.get(p) == Some(&i));
-    // Product position → summed score of the matched interest tags.
-    let mut candidates: HashMap<u32, i64> = HashMap::new();
-    for (tag, score) in &interest {
-        let Some(products) = catalog.by_tag.get(tag.as_str()) else { continue };
-        for &p in products {
-            *candidates.entry(p).or_default() += score;
+    let mut ranked: Vec<(f64, u64, u32)> = SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let Scratch { sums, hit, touched } = &mut *scratch;
+        sums.clear();
+        sums.resize(catalog.len(), 0);
+        hit.clear();
+        hit.resize(catalog.len(), false);
+        touched.clear();
+        // Summed score of the matched interest tags, per product position.
+        for (tag, score) in &interest {
+            let Some(products) = catalog.by_tag.get(tag.as_str()) else { continue };
+            for &p in products {
+                if !std::mem::replace(&mut hit[p as usize], true) {
+                    touched.push(p);
+                }
+                sums[p as usize] += score;
+            }
         }
+        touched
+            .iter()
+            .filter(|&&p| !excluded(p))
+            .map(|&p| (sums[p as usize] as f64 * popularity.boost_of(p), popularity.of(p), p))
+            .collect()
+    });
+    let order = |a: &(f64, u64, u32), b: &(f64, u64, u32)| {
+        b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2))
+    };
+    if ranked.len() > limit {
+        ranked.select_nth_unstable_by(limit, order);
+        ranked.truncate(limit);
     }
-    let mut ranked: Vec<(f64, u64, u32)> = candidates
-        .into_iter()
-        .filter(|(p, _)| !excluded(*p))
-        .map(|(p, sum)| {
-            let uv = popularity.of(p);
-            (sum as f64 * (1.0 + (uv as f64).ln_1p()), uv, p)
-        })
-        .collect();
-    ranked.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
-    ranked.truncate(limit);
+    ranked.sort_unstable_by(order);
     let mut items: Vec<Item<'a>> = ranked
         .iter()
         .map(|&(score, uv, p)| {
