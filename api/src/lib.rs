@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod popularity;
 pub mod recommend;
 pub mod routes;
+pub mod scores;
 pub mod server;
 pub mod state;
 pub mod validate;

@@ -54,25 +54,31 @@ thread_local! {
 }
 
 /// The `n` best tags of `scores`: score descending, then name ascending.
-pub fn top_tags(scores: &[(String, i64)], n: usize) -> Vec<&(String, i64)> {
-    let mut ranked: Vec<&(String, i64)> = scores.iter().collect();
-    ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+pub fn top_tags<S: AsRef<str>>(scores: &[(S, i64)], n: usize) -> Vec<&(S, i64)> {
+    let mut ranked: Vec<&(S, i64)> = scores.iter().collect();
+    ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.as_ref().cmp(b.0.as_ref())));
     ranked.truncate(n);
     ranked
 }
 
 /// Ranks recommendations for a user with tag `scores` who purchased `purchased`.
-pub fn recommend<'a>(
+pub fn recommend<'a, S: AsRef<str>>(
     catalog: &'a Catalog,
     popularity: &Popularity,
-    scores: &[(String, i64)],
+    scores: &[(S, i64)],
     top_n: usize,
     purchased: &[String],
     limit: usize,
 ) -> Vec<Item<'a>> {
     let interest = top_tags(scores, top_n);
     let excluded = |i: u32| purchased.iter().any(|p| catalog.by_id.get(p) == Some(&i));
-    let mut ranked: Vec<(f64, u64, u32)> = SCRATCH.with(|cell| {
+    let order = |a: &(f64, u64, u32), b: &(f64, u64, u32)| {
+        b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2))
+    };
+    // The best `limit` candidates, best first: a small sorted array, so most
+    // candidates cost one comparison with the current worst.
+    let mut ranked: Vec<(f64, u64, u32)> = Vec::with_capacity(limit + 1);
+    SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
         let Scratch { sums, hit, touched } = &mut *scratch;
         sums.clear();
@@ -82,7 +88,7 @@ pub fn recommend<'a>(
         touched.clear();
         // Summed score of the matched interest tags, per product position.
         for (tag, score) in &interest {
-            let Some(products) = catalog.by_tag.get(tag.as_str()) else { continue };
+            let Some(products) = catalog.by_tag.get(tag.as_ref()) else { continue };
             for &p in products {
                 if !std::mem::replace(&mut hit[p as usize], true) {
                     touched.push(p);
@@ -90,20 +96,21 @@ pub fn recommend<'a>(
                 sums[p as usize] += score;
             }
         }
-        touched
-            .iter()
-            .filter(|&&p| !excluded(p))
-            .map(|&p| (sums[p as usize] as f64 * popularity.boost_of(p), popularity.of(p), p))
-            .collect()
+        for &p in touched.iter() {
+            let candidate = (sums[p as usize] as f64 * popularity.boost_of(p), popularity.of(p), p);
+            if ranked.len() == limit
+                && ranked.last().is_some_and(|worst| order(&candidate, worst).is_ge())
+            {
+                continue;
+            }
+            if excluded(p) {
+                continue;
+            }
+            let at = ranked.partition_point(|r| order(r, &candidate).is_lt());
+            ranked.insert(at, candidate);
+            ranked.truncate(limit);
+        }
     });
-    let order = |a: &(f64, u64, u32), b: &(f64, u64, u32)| {
-        b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2))
-    };
-    if ranked.len() > limit {
-        ranked.select_nth_unstable_by(limit, order);
-        ranked.truncate(limit);
-    }
-    ranked.sort_unstable_by(order);
     let mut items: Vec<Item<'a>> = ranked
         .iter()
         .map(|&(score, uv, p)| {
@@ -111,7 +118,7 @@ pub fn recommend<'a>(
             // The product's own strings, in the user's interest order.
             let matched = interest
                 .iter()
-                .filter_map(|(tag, _)| product.tags.iter().find(|t| *t == tag))
+                .filter_map(|(tag, _)| product.tags.iter().find(|t| t.as_str() == tag.as_ref()))
                 .map(String::as_str)
                 .collect();
             item(product, matched, score, uv)
@@ -207,7 +214,7 @@ mod tests {
     fn cold_users_get_the_most_popular() {
         let catalog = catalog();
         let popularity = Popularity::from_counts("d".into(), vec![0, 50, 9, 100]);
-        let items = recommend(&catalog, &popularity, &[], 5, &[], 2);
+        let items = recommend::<&str>(&catalog, &popularity, &[], 5, &[], 2);
         let ids: Vec<&str> = items.iter().map(|i| i.product_id).collect();
         assert_eq!(ids, ["p4", "p2"]);
     }

@@ -194,9 +194,13 @@ async fn recommendations_rank_explain_and_exclude_purchases() {
             .query::<()>(&mut conn)
             .unwrap();
     }
+    let profile = json!({"userId": "u1", "tagScores": {"hats": 2, "nike": 1, "shoes": 5},
+        "topTags": ["shoes", "hats", "nike"], "eventCounts": {"view": 2, "add_to_cart": 1, "purchase": 0},
+        "lastEventAt": TS});
     redis::cmd("HSET")
-        .arg("user:profile:u1")
-        .arg(&["shoes", "5", "nike", "1", "hats", "2"])
+        .arg("user-profiles")
+        .arg("u1")
+        .arg(profile.to_string())
         .query::<()>(&mut conn)
         .unwrap();
     let (_state, app) = app(config(&redis, None)).await;

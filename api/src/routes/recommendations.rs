@@ -1,6 +1,6 @@
 //! `GET /api/recommendations/{userId}?limit=`: one Redis round trip (the
-//! user's tag scores and purchases, pipelined); the catalog and today's
-//! popularity come from the in-memory snapshot.
+//! user's stored profile from `user-profiles` and purchases, pipelined);
+//! the catalog and today's popularity come from the in-memory snapshot.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
 use crate::recommend::{Item, recommend};
+use crate::scores::{TagScores, tag_scores};
 use crate::state::AppState;
 
 /// Most items per answer.
@@ -52,18 +53,28 @@ pub async fn recommendations(
     if user_id.is_empty() || user_id.len() > 256 {
         return Err(AppError::field("userId", "invalid", "a user id is 1 to 256 bytes"));
     }
-    let profile_key = keys::user_profile(&user_id);
+    let field = user_id.clone();
     let purchased_key = format!("{PURCHASED_PREFIX}{user_id}");
-    let (scores, purchased): (Vec<(String, i64)>, Vec<String>) = state
+    let (stored, purchased): (Option<Vec<u8>>, Vec<String>) = state
         .with_redis(|mut conn| async move {
-            redis::pipe().hgetall(profile_key).smembers(purchased_key).query_async(&mut conn).await
+            redis::pipe()
+                .hget(keys::USER_PROFILES, field)
+                .smembers(purchased_key)
+                .query_async(&mut conn)
+                .await
         })
         .await?;
+    let scores = match &stored {
+        Some(json) => tag_scores(json).map_err(|e| {
+            AppError::Internal(format!("stored profile of {user_id:?} is unreadable: {e}"))
+        })?,
+        None => TagScores::default(),
+    };
     let snapshot = state.snapshot();
     let items = recommend(
         &snapshot.catalog,
         &snapshot.popularity,
-        &scores,
+        &scores.0,
         state.config().top_n,
         &purchased,
         limit,
