@@ -28,7 +28,6 @@ async fn run(config: api::Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let state = api::AppState::connect(config).await?;
     tracing::info!(%addr, "listening on http://{addr}");
-    println!("listening on http://{addr}");
     api::serve(listener, state, api::server::shutdown_signal()).await?;
     Ok(())
 }

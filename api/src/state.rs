@@ -180,7 +180,7 @@ impl AppState {
     /// Re-reads today's popularity and, when `catalog` is set, the catalog
     /// from Redis; replaces the snapshot.
     pub async fn refresh(&self, catalog: bool) -> AppResult<()> {
-        let timeout = self.0.config.redis_timeout * 4;
+        let timeout = self.0.config.redis_timeout * 2;
         let work = async {
             let mut conn = self.redis();
             let catalog = if catalog {

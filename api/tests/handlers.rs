@@ -485,3 +485,66 @@ async fn redis_stopped_gives_a_fast_503() {
     );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_rate_follows_the_event_topics_high_watermarks() {
+    let topics = create_topics("api-live", 3).await;
+    let (state, app) = app(config(&redis_database(), Some(&topics))).await;
+    let _background = api::background::spawn(&state);
+    let batch: Vec<Value> = (0..40)
+        .map(|i| event(&format!("e{i}"), &format!("u{i}"), "p1", "view", TS, &["a"]))
+        .collect();
+    assert_eq!(post(&app, "/api/user-behavior", &json!(batch)).await.status, StatusCode::ACCEPTED);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = get(&app, "/api/stats").await.json;
+        if stats["eventsTotal"] == 40 && stats["eventsPerSecond"].is_number() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "live stats never saw the 40 events: {stats}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_silent_dependency_cannot_hang_a_request() {
+    // A listener that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming() {
+            held.push(stream);
+        }
+    });
+    let mut cfg = config(&url, None);
+    cfg.redis_timeout = Duration::from_secs(1);
+    cfg.request_timeout = Duration::from_millis(300);
+    let (_state, app) = app(cfg).await;
+    let started = Instant::now();
+    let reply = get(&app, "/api/user-profile/u1").await;
+    assert_error(&reply, StatusCode::SERVICE_UNAVAILABLE, "timeout");
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_catalog_file_replaces_the_redis_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.json");
+    let products = vec![product("f1", &["shoes"]), product("f2", &["hats"])];
+    std::fs::write(&path, serde_json::to_vec(&products).unwrap()).unwrap();
+    let mut cfg = config(&redis_database(), None);
+    cfg.catalog = Some(path);
+    let (_state, app) = app(cfg).await;
+    let reply = get(&app, "/api/recommendations/anyone?limit=5").await;
+    let ids: Vec<&str> = reply.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["productId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["f1", "f2"]);
+    let mut bad = config(&redis_database(), None);
+    bad.catalog = Some(dir.path().join("missing.json"));
+    assert!(api::AppState::connect(bad).await.is_err());
+}
