@@ -523,7 +523,11 @@ async fn a_silent_dependency_cannot_hang_a_request() {
     let (_state, app) = app(cfg).await;
     let started = Instant::now();
     let reply = get(&app, "/api/user-profile/u1").await;
-    assert_error(&reply, StatusCode::SERVICE_UNAVAILABLE, "timeout");
+    // Either bound may fire first: the request timeout, or the manager's
+    // remembered failure to connect.
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.text);
+    let code = reply.json["error"]["code"].as_str().unwrap();
+    assert!(["timeout", "redis_unavailable"].contains(&code), "{}", reply.text);
     assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
 }
 
