@@ -111,32 +111,30 @@ async fn kafka_unavailable_gives_a_fast_503() {
     );
 }
 
-#[tokio::test]
-async fn redis_stopped_gives_a_fast_503() {
-    // A private redis-server, never the shared one.
-    let port = closed_port();
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--bind",
-            "127.0.0.1",
-        ])
-        .current_dir(dir.path())
+/// Starts `redis-server` on `port` and waits until it answers.
+fn private_redis(port: u16, dir: &std::path::Path, url: &str) -> std::process::Child {
+    let server = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+        .args(["--bind", "127.0.0.1"])
+        .current_dir(dir)
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("redis-server (install redis-server)");
-    let url = format!("redis://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while redis::Client::open(url.as_str()).unwrap().get_connection().is_err() {
+    while redis::Client::open(url).unwrap().get_connection().is_err() {
         assert!(Instant::now() < deadline, "private redis-server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
+    server
+}
+
+#[tokio::test]
+async fn redis_stopped_gives_a_fast_503_and_recovers() {
+    // A private redis-server, never the shared one.
+    let port = closed_port();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut server = private_redis(port, dir.path(), &url);
     let (_state, app) = app(config(&url, None)).await;
     assert_eq!(get(&app, "/api/user-profile/u1").await.status, StatusCode::OK);
     server.kill().unwrap();
@@ -159,6 +157,15 @@ async fn redis_stopped_gives_a_fast_503() {
         );
         assert!(started.elapsed() < Duration::from_secs(3), "{uri} took {:?}", started.elapsed());
     }
+    // Back again: the API recovers without a restart.
+    let mut server = private_redis(port, dir.path(), &url);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(&app, "/api/user-profile/u1").await.status != StatusCode::OK {
+        assert!(Instant::now() < deadline, "the API did not recover after Redis came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
     // An address nothing listens on behaves the same from the start.
     let (_state, app) =
         common::app(config(&format!("redis://127.0.0.1:{}", closed_port()), None)).await;
