@@ -79,7 +79,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "get",
         path: "/api/uv-data",
-        summary: "Products and their unique visitors on a day, highest first.",
+        summary: "Catalog products and their unique visitors on a day, highest first (every product in the hash when no catalog is loaded).",
         query: &[("date", "YYYY-MM-DD, default today"), ("limit", "1 to 1000, default 20")],
         body: None,
         ok: (200, "DayUv"),

@@ -9,6 +9,7 @@ use jiff::civil::Date;
 use model::keys;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Catalog;
 use crate::error::{AppError, AppResult};
 use crate::popularity::today;
 use crate::state::AppState;
@@ -40,7 +41,8 @@ pub struct ProductUv {
     pub uv: u64,
 }
 
-/// The per-day ranking.
+/// The per-day ranking: the catalog's products (every product in the hash
+/// when no catalog is loaded).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DayUv {
@@ -67,8 +69,57 @@ pub async fn by_day(
         Some(text) => parse_date("date", &text)?.to_string(),
         None => today(&state.0.tz),
     };
+    let snapshot = state.snapshot();
+    let fields = if snapshot.catalog.is_empty() {
+        scan_day(&state, &date).await?
+    } else {
+        catalog_day(&state, &snapshot.catalog, &date).await?
+    };
+    let mut products: Vec<ProductUv> = fields
+        .into_iter()
+        .filter(|(_, uv)| *uv > 0)
+        .filter_map(|(field, uv)| {
+            let product_id = field.strip_prefix(&date)?.strip_prefix(':')?.to_owned();
+            let name = snapshot
+                .catalog
+                .by_id
+                .get(&product_id)
+                .map(|&i| snapshot.catalog.products[i as usize].name.clone());
+            Some(ProductUv { product_id, name, uv })
+        })
+        .collect();
+    products.sort_by(|a, b| b.uv.cmp(&a.uv).then_with(|| a.product_id.cmp(&b.product_id)));
+    products.truncate(limit);
+    Ok(Json(DayUv { date, products }))
+}
+
+/// `<day>:<product>` counts of every catalog product: one HMGET whose cost
+/// is bounded by the catalog, however many days the hash holds.
+async fn catalog_day(
+    state: &AppState,
+    catalog: &Catalog,
+    date: &str,
+) -> AppResult<Vec<(String, u64)>> {
+    let fields: Vec<String> =
+        catalog.products.iter().map(|p| keys::hot_pageview_field(date, &p.product_id)).collect();
+    let query = fields.clone();
+    let counts: Vec<Option<u64>> = state
+        .with_redis(|mut conn| async move {
+            redis::cmd("HMGET")
+                .arg(keys::HOT_PAGEVIEW_COUNTS)
+                .arg(query)
+                .query_async(&mut conn)
+                .await
+        })
+        .await?;
+    Ok(fields.into_iter().zip(counts).filter_map(|(f, c)| Some((f, c?))).collect())
+}
+
+/// Every `<day>:*` field, by HSCAN: used only without a catalog, since its
+/// cost grows with every day the hash holds.
+async fn scan_day(state: &AppState, date: &str) -> AppResult<Vec<(String, u64)>> {
     let pattern = format!("{date}:*");
-    let fields: Vec<(String, u64)> = state
+    state
         .with_redis(|mut conn| async move {
             let mut out = Vec::new();
             let mut cursor: u64 = 0;
@@ -89,24 +140,7 @@ pub async fn by_day(
                 cursor = next;
             }
         })
-        .await?;
-    let snapshot = state.snapshot();
-    let mut products: Vec<ProductUv> = fields
-        .into_iter()
-        .filter(|(_, uv)| *uv > 0)
-        .filter_map(|(field, uv)| {
-            let product_id = field.strip_prefix(&date)?.strip_prefix(':')?.to_owned();
-            let name = snapshot
-                .catalog
-                .by_id
-                .get(&product_id)
-                .map(|&i| snapshot.catalog.products[i as usize].name.clone());
-            Some(ProductUv { product_id, name, uv })
-        })
-        .collect();
-    products.sort_by(|a, b| b.uv.cmp(&a.uv).then_with(|| a.product_id.cmp(&b.product_id)));
-    products.truncate(limit);
-    Ok(Json(DayUv { date, products }))
+        .await
 }
 
 /// Query of a product's series.
