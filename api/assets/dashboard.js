@@ -58,15 +58,15 @@ async function pollUv() {
     const data = await getJson("/api/uv-data?limit=10");
     drawUv(data.products);
   } catch (err) {
-    drawUv([]);
+    drawUv([], "unique visitors unavailable: " + err.message);
   }
 }
 
-function drawUv(products) {
+function drawUv(products, problem) {
   const svg = $("uv-chart");
   svg.replaceChildren();
   if (products.length === 0) {
-    svg.appendChild(el("svg:text", { x: 10, y: 30, class: "empty" }, "no visitors recorded today yet"));
+    svg.appendChild(el("svg:text", { x: 10, y: 30, class: "empty" }, problem || "no visitors recorded today yet"));
     return;
   }
   const max = Math.max(...products.map((p) => p.uv));
