@@ -1,5 +1,28 @@
-//! tagflow's HTTP API (axum): profiles, recommendations, unique visitors,
-//! ingestion into Kafka, metrics and the dashboard.
+//! tagflow's HTTP API (axum): ingestion into Kafka, profiles,
+//! recommendations and unique visitors from the dataflow job's Redis
+//! output, Prometheus metrics, an OpenAPI document and the dashboard.
 //!
-//! Not built yet: the crate exists so the workspace has its final shape and
-//! its dependencies are compiled once; the API issue fills it in.
+//! [`server::app`] builds the router for a [`state::AppState`], so tests
+//! run handlers in-process; [`server::serve`] adds the background tasks
+//! (live rate, catalog refresh, probes) and graceful shutdown.
+
+pub mod background;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod dashboard;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod popularity;
+pub mod recommend;
+pub mod routes;
+pub mod scores;
+pub mod server;
+pub mod state;
+pub mod validate;
+
+pub use config::Config;
+pub use error::{AppError, FieldError};
+pub use server::{app, serve};
+pub use state::AppState;

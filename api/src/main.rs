@@ -1,9 +1,33 @@
-//! The `api` binary. Not built yet: it says so and exits non-zero rather
-//! than pretending to serve.
+//! The `api` binary: parses flags, connects, serves until SIGINT/SIGTERM.
 
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    eprintln!("api: the HTTP API is not implemented yet (see the API issue)");
-    ExitCode::from(2)
+use api::cli::Cli;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let config = Cli::parse().config();
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %format!("{err:#}"), "api failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: api::Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let state = api::AppState::connect(config).await?;
+    tracing::info!(%addr, "listening on http://{addr}");
+    api::serve(listener, state, api::server::shutdown_signal()).await?;
+    Ok(())
 }

@@ -1,0 +1,163 @@
+// tagflow dashboard: polls the API's JSON endpoints and draws with SVG.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const $ = (id) => document.getElementById(id);
+const rates = [];
+
+async function getJson(path, options) {
+  const response = await fetch(path, options);
+  const body = await response.json();
+  if (!response.ok) {
+    const message = body && body.error ? body.error.message : response.statusText;
+    throw new Error(message);
+  }
+  return body;
+}
+
+function el(tag, attrs, text) {
+  const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function setStatus(text, ok) {
+  const status = $("status");
+  status.textContent = text;
+  status.style.color = ok ? "#9fe0a9" : "#ffb4ab";
+}
+
+async function pollStats() {
+  try {
+    const stats = await getJson("/api/stats");
+    const rate = stats.eventsPerSecond;
+    $("rate").textContent = rate === null ? "–" : rate.toFixed(rate < 10 ? 1 : 0);
+    $("total").textContent = stats.eventsTotal.toLocaleString();
+    $("uv-day").textContent = stats.popularityDay ? "(" + stats.popularityDay + ")" : "";
+    if (rate !== null) rates.push(rate);
+    if (rates.length > 120) rates.shift();
+    drawSpark();
+    setStatus("live · " + stats.catalogProducts + " products in catalog", true);
+  } catch (err) {
+    setStatus("API unreachable: " + err.message, false);
+  }
+}
+
+function drawSpark() {
+  const svg = $("rate-chart");
+  svg.replaceChildren();
+  if (rates.length < 2) return;
+  const max = Math.max(1, ...rates);
+  const points = rates.map((r, i) => `${(i / (rates.length - 1)) * 300},${58 - (r / max) * 56}`).join(" ");
+  svg.appendChild(el("svg:polyline", { points, fill: "none", stroke: "#2f6fdf", "stroke-width": "2" }));
+}
+
+async function pollUv() {
+  try {
+    const data = await getJson("/api/uv-data?limit=10");
+    drawUv(data.products);
+  } catch (err) {
+    drawUv([], "unique visitors unavailable: " + err.message);
+  }
+}
+
+function drawUv(products, problem) {
+  const svg = $("uv-chart");
+  svg.replaceChildren();
+  if (products.length === 0) {
+    svg.appendChild(el("svg:text", { x: 10, y: 30, class: "empty" }, problem || "no visitors recorded today yet"));
+    return;
+  }
+  const max = Math.max(...products.map((p) => p.uv));
+  const rowHeight = 300 / products.length;
+  products.forEach((p, i) => {
+    const y = 10 + i * rowHeight;
+    const width = Math.max(2, (p.uv / max) * 380);
+    const label = (p.name || p.productId);
+    svg.appendChild(el("svg:text", { x: 0, y: y + rowHeight * 0.6 }, label.length > 28 ? label.slice(0, 27) + "…" : label));
+    svg.appendChild(el("svg:rect", { class: "bar", x: 200, y: y + 2, width, height: Math.max(4, rowHeight - 6), "data-product": p.productId }));
+    svg.appendChild(el("svg:text", { x: 206 + width, y: y + rowHeight * 0.6 }, String(p.uv)));
+  });
+}
+
+async function pollTags() {
+  try {
+    const recent = await getJson("/api/user-behavior?limit=200");
+    const users = [...new Set(recent.events.map((e) => e.userId))].slice(0, 200);
+    if (users.length === 0) {
+      $("tags").replaceChildren(el("li", {}, "no events yet"));
+      return;
+    }
+    const batch = await getJson("/api/user-profiles", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ userIds: users }),
+    });
+    const counts = new Map();
+    for (const profile of batch.profiles) {
+      for (const tag of profile.topTags) counts.set(tag, (counts.get(tag) || 0) + 1);
+    }
+    const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 10);
+    $("tag-users").textContent = users.length;
+    $("tags").replaceChildren(...ranked.map(([tag, n]) => {
+      const li = el("li", {}, tag);
+      li.appendChild(el("span", { class: "n" }, `${n} users`));
+      return li;
+    }));
+  } catch (err) {
+    $("tags").replaceChildren(el("li", { class: "error" }, err.message));
+  }
+}
+
+async function lookup(user) {
+  $("lookup-error").textContent = "";
+  try {
+    const [profile, recs] = await Promise.all([
+      getJson("/api/user-profile/" + encodeURIComponent(user)),
+      getJson("/api/recommendations/" + encodeURIComponent(user) + "?limit=10"),
+    ]);
+    const counts = ["view", "add_to_cart", "purchase"].map((k) => `${k} ${profile.eventCounts[k] || 0}`).join(" · ");
+    const box = $("profile");
+    box.replaceChildren();
+    box.appendChild(el("div", { id: "profile-user" }, `${profile.userId}: ${counts}`));
+    const tags = el("div", { id: "profile-tags" });
+    for (const tag of profile.topTags) tags.appendChild(el("span", { class: "tag" }, `${tag} ${profile.tagScores[tag]}`));
+    if (profile.topTags.length === 0) tags.appendChild(el("span", { class: "muted" }, "no interests yet (cold user): popular products below"));
+    box.appendChild(tags);
+    const body = $("recs").querySelector("tbody");
+    body.replaceChildren(...recs.items.map((item, i) => {
+      const tr = el("tr", { class: "rec" });
+      tr.appendChild(el("td", {}, String(i + 1)));
+      tr.appendChild(el("td", {}, `${item.name} (${item.productId})`));
+      tr.appendChild(el("td", {}, item.price.toFixed(2)));
+      tr.appendChild(el("td", {}, item.matchedTags.join(", ") || "popular"));
+      tr.appendChild(el("td", {}, String(item.uvToday)));
+      return tr;
+    }));
+    $("recs").hidden = false;
+  } catch (err) {
+    $("lookup-error").textContent = err.message;
+  }
+}
+
+$("lookup").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const user = $("user").value.trim();
+  if (user) {
+    history.replaceState(null, "", "?user=" + encodeURIComponent(user));
+    lookup(user);
+  }
+});
+
+const initialUser = new URLSearchParams(location.search).get("user");
+if (initialUser) {
+  $("user").value = initialUser;
+  lookup(initialUser);
+}
+pollStats();
+pollUv();
+pollTags();
+setInterval(pollStats, 1000);
+setInterval(pollUv, 3000);
+setInterval(pollTags, 5000);

@@ -1,0 +1,83 @@
+//! Command-line interface of the `api` binary: flags and `TAGFLOW_*`
+//! environment variables, turned into a [`Config`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::Config;
+
+/// tagflow's HTTP API and dashboard.
+#[derive(Debug, Parser)]
+#[command(name = "api", version, about)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "TAGFLOW_API_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// Redis URL; a path selects the database (redis://127.0.0.1:6379/2).
+    #[arg(long, env = "TAGFLOW_REDIS", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
+    /// Kafka bootstrap servers.
+    #[arg(
+        long,
+        env = "TAGFLOW_BROKERS",
+        default_value = "127.0.0.1:9093,127.0.0.1:9094,127.0.0.1:9095"
+    )]
+    pub brokers: String,
+    /// Prefix of every topic name.
+    #[arg(long, env = "TAGFLOW_TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
+    /// Product catalog as a JSON array (`simulator catalog --out`); without
+    /// it, the catalog the simulator loaded into Redis is read (and re-read
+    /// every 10 s).
+    #[arg(long, env = "TAGFLOW_CATALOG")]
+    pub catalog: Option<PathBuf>,
+    /// An origin allowed to call the API from a browser (repeatable; none by default).
+    #[arg(long = "cors-origin", env = "TAGFLOW_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Bearer token required by POST /api/user-behavior, when set.
+    #[arg(long, env = "TAGFLOW_API_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+    /// Longest a request may take; slower ones get a 503.
+    #[arg(long, env = "TAGFLOW_REQUEST_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Bound on every Redis call.
+    #[arg(long, env = "TAGFLOW_REDIS_TIMEOUT", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub redis_timeout: Duration,
+    /// Bound on Kafka acknowledgements (acks=all) and metadata calls.
+    #[arg(long, env = "TAGFLOW_KAFKA_TIMEOUT", default_value = "1500ms", value_parser = humantime::parse_duration)]
+    pub kafka_timeout: Duration,
+    /// Largest accepted request body in bytes.
+    #[arg(long, env = "TAGFLOW_BODY_LIMIT", default_value_t = 2 * 1024 * 1024)]
+    pub body_limit: usize,
+    /// IANA time zone in which "today" is counted (as the dataflow job's --timezone).
+    #[arg(long, env = "TAGFLOW_TIMEZONE", default_value = "UTC")]
+    pub timezone: String,
+    /// Number of interest tags per user (as the dataflow job's --top-n).
+    #[arg(long, default_value_t = 5)]
+    pub top_n: usize,
+}
+
+impl Cli {
+    /// The typed configuration.
+    pub fn config(self) -> Config {
+        Config {
+            listen: self.listen,
+            redis: self.redis,
+            brokers: self.brokers,
+            topic_prefix: self.topic_prefix,
+            catalog: self.catalog,
+            cors_origins: self.cors_origins.into_iter().filter(|o| !o.is_empty()).collect(),
+            auth_token: self.auth_token.filter(|t| !t.is_empty()),
+            request_timeout: self.request_timeout,
+            redis_timeout: self.redis_timeout,
+            kafka_timeout: self.kafka_timeout,
+            body_limit: self.body_limit,
+            timezone: self.timezone,
+            top_n: self.top_n,
+            ..Config::default()
+        }
+    }
+}

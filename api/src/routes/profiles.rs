@@ -1,0 +1,137 @@
+//! `GET /api/user-profile/{userId}` and `POST /api/user-profiles`: the
+//! profiles the dataflow job keeps in the `user-profiles` hash.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use model::keys;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Most user ids per batch request.
+pub const MAX_IDS: usize = 500;
+
+/// A user's profile. Unknown users get an empty one (tag scores `{}`,
+/// counts 0, `lastEventAt` null), as the original system answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// The user.
+    pub user_id: String,
+    /// Tag → weighted score (view 1, add_to_cart 3, purchase 5).
+    pub tag_scores: BTreeMap<String, i64>,
+    /// The best tags, highest score first (ties by name).
+    pub top_tags: Vec<String>,
+    /// Events seen per type (`view`, `add_to_cart`, `purchase`).
+    pub event_counts: BTreeMap<String, u64>,
+    /// Newest event time in ms, or null for an unknown user.
+    pub last_event_at: Option<i64>,
+}
+
+impl Profile {
+    /// The empty profile of an unknown user.
+    pub fn empty(user_id: &str) -> Self {
+        Self {
+            user_id: user_id.to_owned(),
+            tag_scores: BTreeMap::new(),
+            top_tags: Vec::new(),
+            event_counts: model::EventType::ALL
+                .iter()
+                .map(|t| (t.as_str().to_owned(), 0))
+                .collect(),
+            last_event_at: None,
+        }
+    }
+
+    /// Parses what the job stored for `user_id` (None or unreadable → empty).
+    pub fn from_stored(user_id: &str, stored: Option<&[u8]>) -> AppResult<Self> {
+        let Some(bytes) = stored else { return Ok(Self::empty(user_id)) };
+        let mut profile: Profile = serde_json::from_slice(bytes).map_err(|e| {
+            AppError::Internal(format!("stored profile of {user_id:?} is unreadable: {e}"))
+        })?;
+        profile.user_id = user_id.to_owned();
+        Ok(profile)
+    }
+}
+
+fn check_user_id(user_id: &str) -> AppResult<()> {
+    if user_id.is_empty() || user_id.len() > 256 {
+        return Err(AppError::field("userId", "invalid", "a user id is 1 to 256 bytes"));
+    }
+    Ok(())
+}
+
+/// `GET /api/user-profile/{userId}`.
+pub async fn profile(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> AppResult<Json<Profile>> {
+    check_user_id(&user_id)?;
+    let key = user_id.clone();
+    let stored: Option<Vec<u8>> = state
+        .with_redis(|mut conn| async move {
+            redis::cmd("HGET").arg(keys::USER_PROFILES).arg(key).query_async(&mut conn).await
+        })
+        .await?;
+    Ok(Json(Profile::from_stored(&user_id, stored.as_deref())?))
+}
+
+/// Body of `POST /api/user-profiles`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfilesRequest {
+    /// Up to 500 user ids.
+    pub user_ids: Vec<String>,
+}
+
+/// Answer of `POST /api/user-profiles`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Profiles {
+    /// One profile per requested id, in request order.
+    pub profiles: Vec<Profile>,
+}
+
+/// `POST /api/user-profiles`: `{"userIds":[…]}` → profiles in order.
+pub async fn profiles(
+    State(state): State<AppState>,
+    body: Result<Json<ProfilesRequest>, JsonRejection>,
+) -> AppResult<Json<Profiles>> {
+    let Json(request) = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(state.config().body_limit),
+        _ => AppError::field(
+            "body",
+            "schema",
+            format!("expected {{\"userIds\": [string, …]}}: {}", rejection.body_text()),
+        ),
+    })?;
+    let ids = request.user_ids;
+    if ids.is_empty() || ids.len() > MAX_IDS {
+        return Err(AppError::field(
+            "userIds",
+            "too_many_ids",
+            format!("{} user ids: give 1 to {MAX_IDS}", ids.len()),
+        ));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        check_user_id(id).map_err(|_| {
+            AppError::field(&format!("userIds[{i}]"), "invalid", "a user id is 1 to 256 bytes")
+        })?;
+    }
+    let query_ids = ids.clone();
+    let stored: Vec<Option<Vec<u8>>> = state
+        .with_redis(|mut conn| async move {
+            redis::cmd("HMGET").arg(keys::USER_PROFILES).arg(query_ids).query_async(&mut conn).await
+        })
+        .await?;
+    let profiles = ids
+        .iter()
+        .zip(stored.iter().map(Option::as_deref).chain(std::iter::repeat(None)))
+        .map(|(id, stored)| Profile::from_stored(id, stored))
+        .collect::<AppResult<_>>()?;
+    Ok(Json(Profiles { profiles }))
+}

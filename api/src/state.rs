@@ -1,0 +1,208 @@
+//! Shared state of every handler: the Redis connection, the Kafka producer,
+//! the in-memory catalog snapshot, metrics and configuration.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use model::Topics;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::producer::FutureProducer;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::metrics::ApiMetrics;
+use crate::popularity::{Popularity, today};
+
+/// The catalog and today's popularity of its products, replaced as a whole.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The catalog.
+    pub catalog: Arc<Catalog>,
+    /// Today's UV, aligned with `catalog`.
+    pub popularity: Popularity,
+}
+
+/// Live ingestion rate, sampled from the event topics' high watermarks.
+#[derive(Debug, Default)]
+pub struct LiveRate {
+    /// Sum of the event topics' high watermarks at the last sample.
+    pub total: AtomicU64,
+    /// Events per second over the last sampling interval, times 1000.
+    pub per_second_milli: AtomicU64,
+    /// Whether a sample has succeeded yet.
+    pub sampled: AtomicBool,
+}
+
+/// State shared by every handler (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct AppState(pub Arc<Inner>);
+
+/// What [`AppState`] holds.
+pub struct Inner {
+    /// The configuration.
+    pub config: Config,
+    /// Topic names.
+    pub topics: Topics,
+    /// Multiplexed, reconnecting Redis connection.
+    pub redis: ConnectionManager,
+    /// Producer with acks=all.
+    pub producer: FutureProducer,
+    /// Client for metadata and watermarks (readiness, live rate).
+    pub metadata: BaseConsumer,
+    /// Metrics.
+    pub metrics: ApiMetrics,
+    /// Time zone of "today".
+    pub tz: TimeZone,
+    /// Catalog and popularity.
+    pub snapshot: RwLock<Arc<Snapshot>>,
+    /// Ingestion rate.
+    pub live: LiveRate,
+    /// Catalog loaded from a file (never re-read from Redis).
+    pub catalog_from_file: bool,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").field("config", &self.config).field("topics", &self.topics).finish()
+    }
+}
+
+/// A configuration the API cannot start with.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad Redis URL.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Bad Kafka settings.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// Unreadable catalog file.
+    #[error("catalog: {0}")]
+    Catalog(#[from] CatalogError),
+    /// Unknown time zone.
+    #[error("time zone {0:?}: {1}")]
+    TimeZone(String, String),
+}
+
+impl AppState {
+    /// Creates the clients (lazily connected: the API starts, and reports
+    /// 503s, while Redis or Kafka are down) and makes a first, bounded
+    /// attempt to load the catalog and today's popularity.
+    pub async fn connect(config: Config) -> Result<Self, StartError> {
+        let client = redis::Client::open(config.redis.as_str())?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.redis_timeout))
+            .set_response_timeout(Some(config.redis_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let redis = ConnectionManager::new_lazy_with_config(client, manager_config)?;
+        let kafka_ms = config.kafka_timeout.as_millis().max(1).to_string();
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "2")
+            .set("compression.type", "lz4")
+            .set("message.timeout.ms", &kafka_ms)
+            .set("socket.connection.setup.timeout.ms", &kafka_ms)
+            .set("message.max.bytes", "1000000")
+            .create()?;
+        let metadata: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &config.brokers)
+            .set("socket.timeout.ms", &kafka_ms)
+            .set("socket.connection.setup.timeout.ms", &kafka_ms)
+            .set("allow.auto.create.topics", "false")
+            .create()?;
+        let tz = if config.timezone == "UTC" {
+            TimeZone::UTC
+        } else {
+            TimeZone::get(&config.timezone)
+                .map_err(|e| StartError::TimeZone(config.timezone.clone(), e.to_string()))?
+        };
+        let (catalog, catalog_from_file) = match &config.catalog {
+            Some(path) => (Catalog::from_file(path)?, true),
+            None => (Catalog::default(), false),
+        };
+        let state = AppState(Arc::new(Inner {
+            topics: Topics::with_prefix(&config.topic_prefix),
+            config,
+            redis,
+            producer,
+            metadata,
+            metrics: ApiMetrics::default(),
+            tz,
+            snapshot: RwLock::new(Arc::new(Snapshot {
+                catalog: Arc::new(catalog),
+                popularity: Popularity::default(),
+            })),
+            live: LiveRate::default(),
+            catalog_from_file,
+        }));
+        if let Err(err) = state.refresh(!catalog_from_file).await {
+            tracing::warn!(error = %err, "catalog/popularity not loaded yet; will retry");
+        }
+        Ok(state)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The current catalog snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.0.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A Redis connection handle (multiplexed; cloning is cheap).
+    pub fn redis(&self) -> ConnectionManager {
+        self.0.redis.clone()
+    }
+
+    /// Runs a Redis call bounded by the Redis timeout.
+    pub async fn with_redis<T, F>(&self, f: impl FnOnce(ConnectionManager) -> F) -> AppResult<T>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        let timeout = self.0.config.redis_timeout;
+        match tokio::time::timeout(timeout, f(self.redis())).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(AppError::redis(err)),
+            Err(_) => Err(AppError::redis(format!("no answer within {timeout:?}"))),
+        }
+    }
+
+    /// Re-reads today's popularity and, when `catalog` is set, the catalog
+    /// from Redis; replaces the snapshot.
+    pub async fn refresh(&self, catalog: bool) -> AppResult<()> {
+        let timeout = self.0.config.redis_timeout * 2;
+        let work = async {
+            let mut conn = self.redis();
+            let catalog = if catalog {
+                Arc::new(Catalog::from_redis(&mut conn).await?)
+            } else {
+                self.snapshot().catalog.clone()
+            };
+            let popularity = Popularity::load(&mut conn, &catalog, today(&self.0.tz)).await?;
+            Ok::<_, AppError>(Snapshot { catalog, popularity })
+        };
+        let snapshot = tokio::time::timeout(timeout, work)
+            .await
+            .map_err(|_| AppError::redis(format!("catalog refresh took over {timeout:?}")))??;
+        *self.0.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+        Ok(())
+    }
+
+    /// Events per second, from the last watermark sample (None before one).
+    pub fn events_per_second(&self) -> Option<f64> {
+        let live = &self.0.live;
+        live.sampled
+            .load(Ordering::Relaxed)
+            .then(|| live.per_second_milli.load(Ordering::Relaxed) as f64 / 1000.0)
+    }
+}

@@ -1,0 +1,236 @@
+//! End to end: events in through the API and the simulator, the real
+//! `dataflow` binary over them, and the API's answers checked against an
+//! independent recomputation from the events read back from Kafka.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod common;
+
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::oracle::{Expected, utc_date};
+use common::*;
+use serde_json::{Value, json};
+use simulator::catalog;
+use simulator::generator::{EventGenerator, GeneratorConfig};
+use simulator::mix::Mix;
+use simulator::producer::{ProduceConfig, produce};
+use simulator::shard::Shard;
+use testkit::{EventTopics, Stack, read_topic, redis_database, workspace_binary};
+
+const PRODUCTS: usize = 300;
+const EVENTS: u64 = 20_000;
+
+fn produce_simulated(topics: &EventTopics, start_time_ms: i64) {
+    let config = GeneratorConfig {
+        seed: 23,
+        users: 2_000,
+        start_time_ms,
+        event_time_rate: 40.0,
+        mix: Mix::default(),
+        shard: Shard::default(),
+        user_skew: 0.8,
+        product_skew: 1.0,
+        mean_session_events: 8.0,
+    };
+    let mut generator = EventGenerator::new(config, catalog::generate(23, PRODUCTS));
+    let produce_config = ProduceConfig {
+        brokers: Stack::get().brokers.clone(),
+        topics: topics.topics.clone(),
+        rate: 0.0,
+        count: Some(EVENTS),
+        duration: None,
+        compression: "lz4".into(),
+        delivery_timeout: Duration::from_secs(30),
+        progress: false,
+    };
+    let report =
+        produce(&mut generator, &produce_config, &AtomicBool::new(false)).expect("produce");
+    assert!(report.is_complete(), "{report:?}");
+}
+
+fn run_dataflow(topics: &EventTopics, redis: &str) {
+    let state = tempfile::tempdir().unwrap();
+    let checkpoints = tempfile::tempdir().unwrap();
+    let output = Command::new(workspace_binary("dataflow", "TAGFLOW_DATAFLOW_BIN"))
+        .arg("run")
+        .args([
+            "--brokers",
+            &Stack::get().brokers,
+            "--redis",
+            redis,
+            "--topic-prefix",
+            &topics.prefix,
+        ])
+        .args([
+            "--workers",
+            "3",
+            "--epoch-ms",
+            "100",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--until-caught-up",
+        ])
+        .env("TAGFLOW_STATE_DIR", state.path())
+        .env("TAGFLOW_CHECKPOINT_DIR", checkpoints.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run dataflow");
+    assert!(
+        output.status.success(),
+        "dataflow failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn ids(items: &Value) -> Vec<String> {
+    items.as_array().unwrap().iter().map(|i| i["productId"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_match_a_recomputation_after_the_job_ran() {
+    let redis = redis_database();
+    let topics = create_topics("api-e2e", 3).await;
+    let products = catalog::generate(23, PRODUCTS);
+    simulator::catalog::load_into_redis(&mut redis_conn(&redis), &products).unwrap();
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+
+    // Events through the API first: they must reach Kafka and the job.
+    let (_state, app) = app(config(&redis, Some(&topics))).await;
+    let p = &products[7];
+    let tags: Vec<&str> = p.tags.iter().map(String::as_str).collect();
+    let batch = json!([
+        event("api-1", "api-user", &p.product_id, "view", now_ms - 2_000, &tags),
+        event("api-2", "api-user", &p.product_id, "add_to_cart", now_ms - 1_000, &tags),
+        event("api-3", "api-user", &p.product_id, "purchase", now_ms, &tags),
+    ]);
+    let reply = post(&app, "/api/user-behavior", &batch).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+
+    let start = (now_ms - 30 * 60 * 1000) / 1000 * 1000;
+    let produce_topics = topics.clone();
+    tokio::task::spawn_blocking(move || produce_simulated(&produce_topics, start)).await.unwrap();
+    let read_topics = topics.clone();
+    let raw: Vec<Vec<u8>> = tokio::task::spawn_blocking(move || {
+        read_topics
+            .topics
+            .event_topics()
+            .iter()
+            .flat_map(|t| read_topic(t))
+            .filter_map(|m| m.payload)
+            .collect()
+    })
+    .await
+    .unwrap();
+    assert_eq!(raw.len() as u64, EVENTS + 3);
+    assert!(
+        raw.iter().any(|r| r.windows(7).any(|w| w == b"\"api-3\"")),
+        "the API's event is in Kafka"
+    );
+    let expected = Expected::from_raw(&raw);
+
+    let job_topics = topics.clone();
+    let job_redis = redis.clone();
+    tokio::task::spawn_blocking(move || run_dataflow(&job_topics, &job_redis)).await.unwrap();
+
+    // A fresh app loads the catalog and today's popularity at start.
+    let (_state, app) = common::app(config(&redis, Some(&topics))).await;
+
+    // Profiles: the most active users, the API's user, and an unknown one.
+    let mut users: Vec<(&String, u64)> =
+        expected.counts.iter().map(|(u, c)| (u, c.iter().sum())).collect();
+    users.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut checked: Vec<String> = users.iter().take(15).map(|(u, _)| (*u).clone()).collect();
+    checked.push("api-user".into());
+    checked.push(users.last().unwrap().0.clone());
+    for user in &checked {
+        let reply = get(&app, &format!("/api/user-profile/{user}")).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        let scores: serde_json::Map<String, Value> =
+            expected.scores[user].iter().map(|(t, s)| (t.clone(), json!(s))).collect();
+        assert_eq!(reply.json["tagScores"], Value::Object(scores), "{user}");
+        let top: Vec<String> = expected.top_tags(user, 5).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(reply.json["topTags"], json!(top), "{user}");
+        let c = expected.counts[user];
+        assert_eq!(
+            reply.json["eventCounts"],
+            json!({"view": c[0], "add_to_cart": c[1], "purchase": c[2]}),
+            "{user}"
+        );
+        assert_eq!(reply.json["lastEventAt"], json!(expected.last[user]), "{user}");
+    }
+    assert_eq!(get(&app, "/api/user-profile/never-seen").await.json["topTags"], json!([]));
+    let batch = post(&app, "/api/user-profiles", &json!({"userIds": checked})).await;
+    let order: Vec<&str> = batch.json["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["userId"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, checked.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // Unique visitors of every day the events cover, and a series.
+    for day in expected.visitors.keys() {
+        let reply = get(&app, &format!("/api/uv-data?date={day}&limit=1000")).await;
+        let got: Vec<(String, u64)> = reply.json["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["productId"].as_str().unwrap().to_owned(), p["uv"].as_u64().unwrap()))
+            .collect();
+        let want: Vec<(String, u64)> = expected.uv_ranking(day).into_iter().take(1000).collect();
+        assert_eq!(got, want, "uv-data of {day}");
+        assert!(reply.json["products"][0]["name"].is_string());
+    }
+    let first_day = expected.visitors.keys().next().unwrap().clone();
+    let (top_product, _) = expected.uv_ranking(&first_day)[0].clone();
+    let series =
+        get(&app, &format!("/api/uv-data/{top_product}?from={first_day}&to={}", utc_date(now_ms)))
+            .await;
+    for point in series.json["series"].as_array().unwrap() {
+        let day = point["date"].as_str().unwrap();
+        assert_eq!(
+            point["uv"].as_u64().unwrap(),
+            expected.uv(day, &top_product),
+            "{top_product} on {day}"
+        );
+    }
+
+    // Recommendations, for active users, the API's user and a cold user.
+    let mut recommended: Vec<String> = users.iter().take(10).map(|(u, _)| (*u).clone()).collect();
+    recommended.push("api-user".into());
+    recommended.push("cold-user".into());
+    for user in &recommended {
+        let reply = get(&app, &format!("/api/recommendations/{user}?limit=12")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let day = reply.json["popularityDay"].as_str().unwrap().to_owned();
+        let want = expected.recommendations(&products, user, &day, 12);
+        let want_ids: Vec<String> = want.iter().map(|(p, _)| p.clone()).collect();
+        assert_eq!(ids(&reply.json["items"]), want_ids, "recommendations of {user} on {day}");
+        for (item, (_, matched)) in reply.json["items"].as_array().unwrap().iter().zip(&want) {
+            assert_eq!(item["matchedTags"], json!(matched), "{user}");
+            let product = products.iter().find(|p| p.product_id == item["productId"]).unwrap();
+            assert_eq!(item["name"], product.name.as_str());
+            assert_eq!(item["tags"], json!(product.tags));
+            assert_eq!(item["uvToday"].as_u64().unwrap(), expected.uv(&day, &product.product_id));
+        }
+        let strategy = if user == "cold-user" { "popular" } else { "interest" };
+        assert_eq!(reply.json["strategy"], strategy, "{user}");
+    }
+
+    // The most recent events, newest first.
+    let mut times = expected.times.clone();
+    times.sort_by(|a, b| b.cmp(a));
+    let recent = get(&app, "/api/user-behavior?limit=5").await;
+    let got: Vec<&str> = recent.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["eventId"].as_str().unwrap())
+        .collect();
+    let want: Vec<&str> = times.iter().take(5).map(|(_, id)| id.as_str()).collect();
+    assert_eq!(got, want);
+}
