@@ -108,6 +108,22 @@ impl StateBatch {
         Ok(())
     }
 
+    /// Moves every operation of `other` to the end of this batch, so several
+    /// operators' changes can be committed as one atomic write.
+    pub fn append(&mut self, other: StateBatch) {
+        if self.ops.is_empty() {
+            *self = other;
+            return;
+        }
+        let shift = self.data.len();
+        self.data.extend_from_slice(&other.data);
+        self.ops.extend(other.ops.into_iter().map(|op| Op {
+            key_end: op.key_end + shift,
+            value_end: op.value_end + shift,
+            ..op
+        }));
+    }
+
     /// Number of operations (puts, deletes and offsets) in the batch.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -176,6 +192,27 @@ mod tests {
         assert_eq!(op.family, Family::Offsets);
         assert_eq!(parse_offset_key(key), Some(("events".to_owned(), 3)));
         assert_eq!(parse_offset_value(value), Some(100));
+    }
+
+    #[test]
+    fn append_keeps_every_entry_in_order() {
+        let mut first = StateBatch::new();
+        first.put(Family::Profiles, b"alice", b"1");
+        let mut second = StateBatch::new();
+        second.delete(Family::UniqueVisitors, b"bob");
+        second.set_offset("t", 2, 7);
+        first.append(second);
+        first.append(StateBatch::new());
+        let mut empty = StateBatch::new();
+        empty.append(std::mem::take(&mut first));
+        let entries: Vec<(Family, Vec<u8>, Vec<u8>)> =
+            empty.entries().map(|(op, k, v)| (op.family, k.to_vec(), v.to_vec())).collect();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(split_state_key(&entries[0].1).unwrap().1, b"alice");
+        assert_eq!(entries[0].2, b"1");
+        assert_eq!(split_state_key(&entries[1].1).unwrap().1, b"bob");
+        assert_eq!(parse_offset_key(&entries[2].1), Some(("t".to_owned(), 2)));
+        assert_eq!(parse_offset_value(&entries[2].2), Some(7));
     }
 
     #[test]

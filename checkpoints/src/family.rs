@@ -11,8 +11,11 @@ use std::fmt;
 pub enum Family {
     /// Per-user tag scores (keyed state).
     Profiles,
-    /// Daily unique visitors (keyed state).
+    /// Daily unique visitors: one membership entry per (day, product, user)
+    /// (keyed state).
     UniqueVisitors,
+    /// Daily unique-visitor counts per (day, product) (keyed state).
+    VisitorCounts,
     /// Recent events per key, e.g. for de-duplication (keyed state).
     RecentEvents,
     /// Source offsets (`topic`, `partition`) → next offset to read. Written
@@ -25,9 +28,10 @@ pub enum Family {
 
 impl Family {
     /// Every family, in a fixed order (the order of [`Family::index`]).
-    pub const ALL: [Family; 5] = [
+    pub const ALL: [Family; 6] = [
         Family::Profiles,
         Family::UniqueVisitors,
+        Family::VisitorCounts,
         Family::RecentEvents,
         Family::Offsets,
         Family::Meta,
@@ -39,10 +43,18 @@ impl Family {
         match self {
             Family::Profiles => "profiles",
             Family::UniqueVisitors => "unique_visitors",
+            Family::VisitorCounts => "visitor_counts",
             Family::RecentEvents => "recent_events",
             Family::Offsets => "offsets",
             Family::Meta => "meta",
         }
+    }
+
+    /// Whether entries are keyed state, sharded by key group (the others are
+    /// worker-level: offsets and metadata).
+    #[must_use]
+    pub const fn is_keyed(self) -> bool {
+        !matches!(self, Family::Offsets | Family::Meta)
     }
 
     /// The position of this family in [`Family::ALL`].
@@ -71,7 +83,10 @@ mod tests {
     #[test]
     fn names_are_stable_and_unique() {
         let names: Vec<_> = Family::ALL.iter().map(|f| f.name()).collect();
-        assert_eq!(names, ["profiles", "unique_visitors", "recent_events", "offsets", "meta"]);
+        assert_eq!(
+            names,
+            ["profiles", "unique_visitors", "visitor_counts", "recent_events", "offsets", "meta"]
+        );
         for (i, family) in Family::ALL.into_iter().enumerate() {
             assert_eq!(family.index(), i);
             assert_eq!(Family::from_name(family.name()), Some(family));

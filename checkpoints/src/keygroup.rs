@@ -13,6 +13,14 @@
 //! finalizer, because the low bits of plain FNV-1a only depend on the low bits
 //! of the input bytes and `% KEY_GROUPS` keeps only low bits. Both steps are
 //! implemented here and pinned by test vectors.
+//!
+//! # Composite keys
+//!
+//! A state key may carry a suffix after a [`ROUTING_SEPARATOR`] byte (0x1F,
+//! the ASCII unit separator): only the part before it — the *routing key* —
+//! decides the group. So `2026-11-26:p7\x1fu42` (a visitor of a product on a
+//! day) lives in the same group, hence on the same worker, as the count
+//! `2026-11-26:p7`, and the dataflow routes views by that routing key.
 
 use std::ops::Range;
 
@@ -44,11 +52,34 @@ const fn fmix64(mut h: u64) -> u64 {
     h
 }
 
-/// The key group (in `0..KEY_GROUPS`) of a state key. Stable forever.
+/// Ends the routing part of a composite state key (see the module docs).
+pub const ROUTING_SEPARATOR: u8 = 0x1f;
+
+/// The key group (in `0..KEY_GROUPS`) of a state key: the group of its
+/// routing key (the bytes before the first [`ROUTING_SEPARATOR`]). Stable
+/// forever.
 #[must_use]
 pub fn key_group(key: &[u8]) -> u16 {
+    let routing = key.split(|&b| b == ROUTING_SEPARATOR).next().unwrap_or(key);
+    group_of_hash(fnv1a64(routing))
+}
+
+/// The key group of the routing key made of `parts` concatenated, without
+/// building it: `key_group_of_parts(&[a, b])` equals `key_group(a ++ b)` when
+/// no part contains a [`ROUTING_SEPARATOR`].
+#[must_use]
+pub fn key_group_of_parts(parts: &[&[u8]]) -> u16 {
+    let mut hash = FNV_OFFSET_BASIS;
+    for &byte in parts.iter().flat_map(|part| part.iter()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    group_of_hash(hash)
+}
+
+fn group_of_hash(fnv: u64) -> u16 {
     // The remainder is < KEY_GROUPS, so the narrowing cannot truncate.
-    (fmix64(fnv1a64(key)) % u64::from(KEY_GROUPS)) as u16
+    (fmix64(fnv) % u64::from(KEY_GROUPS)) as u16
 }
 
 /// The worker (in `0..workers`) that owns `group` when running with `workers`
@@ -106,6 +137,18 @@ mod tests {
     }
 
     const PINNED: [u16; 5] = [38, 91, 43, 13, 63];
+
+    #[test]
+    fn composite_keys_follow_their_routing_key() {
+        let count = b"2026-11-26:p7";
+        let member = b"2026-11-26:p7\x1fu42";
+        assert_eq!(key_group(member), key_group(count));
+        assert_eq!(key_group_of_parts(&[b"2026-11-26", b":", b"p7"]), key_group(count));
+        assert_eq!(key_group_of_parts(&[]), key_group(b""));
+        let groups: std::collections::BTreeSet<u16> =
+            (0..50).map(|u| key_group(format!("day:p\x1fu{u}").as_bytes())).collect();
+        assert_eq!(groups.len(), 1, "the suffix must not change the group");
+    }
 
     #[test]
     fn every_group_maps_to_a_valid_worker_in_contiguous_ranges() {

@@ -15,29 +15,49 @@
 //!   with no double counting and no gap.
 //! - [`Table`]: a typed write-back cache over one family, used on the hot path
 //!   (one lookup per event). It reads RocksDB only on a miss and writes dirty
-//!   entries into a batch on flush (about once per second).
+//!   entries into a batch at each checkpoint.
+//! - Checkpoints: [`write_part`] turns a committed store into one worker's
+//!   part of a checkpoint (a RocksDB checkpoint: hard links), a [`Manifest`]
+//!   seals the parts of all workers into one checkpoint with offsets and file
+//!   checksums, [`CheckpointDir`] finds, verifies, completes and prunes them,
+//!   and [`restore_store`] rebuilds a worker's store from one, re-sharding by
+//!   key group when the worker count changed.
 //!
-//! A typical worker loop: `table.get_mut(&store, user)?` per event; at each
-//! flush, `table.flush_into(&mut batch)?` for every table, then
-//! `batch.set_offset(..)` for every partition read, then
-//! `store.commit(batch)?`. Checkpoints (RocksDB checkpoints plus manifests)
-//! are built on top of committed stores by a later layer.
+//! A typical worker: `table.get_mut(&store, user)?` per event; at a
+//! checkpoint boundary, `table.flush_into(&mut batch)?` for every table and
+//! `batch.set_offset(..)` for every partition read, `store.commit(batch)?`,
+//! then [`write_part`].
 
 mod batch;
+mod catalog;
+mod checkpoint_error;
+pub mod checksum;
 pub mod codec;
 mod error;
 mod family;
 pub mod keygroup;
 mod keys;
+mod manifest;
 mod options;
+mod part;
+mod restore;
 mod store;
 mod table;
 
 pub use batch::StateBatch;
+pub use catalog::{CheckpointDir, Listed};
+pub use checkpoint_error::CheckpointError;
+pub use checksum::{DigestCache, FileDigest};
 pub use codec::CodecError;
 pub use error::StateError;
 pub use family::Family;
-pub use keygroup::{KEY_GROUPS, groups_for_worker, key_group, worker_for_group, worker_for_key};
+pub use keygroup::{
+    KEY_GROUPS, ROUTING_SEPARATOR, groups_for_worker, key_group, key_group_of_parts,
+    worker_for_group, worker_for_key,
+};
+pub use manifest::{FORMAT_VERSION, MANIFEST_FILE, Manifest, PartitionOffset};
 pub use options::StoreOptions;
+pub use part::write_part;
+pub use restore::restore_store;
 pub use store::StateStore;
 pub use table::Table;

@@ -6,11 +6,13 @@
 //! a shared LRU block cache with index and filter blocks charged to it (bounded
 //! memory), LZ4 everywhere (cheap CPU), and few background jobs (2 cores).
 //!
-//! Memory per store is roughly `block_cache_bytes` plus, for each of the three
+//! Memory per store is roughly `block_cache_bytes` plus, for each of the four
 //! keyed families, up to `max_write_buffers * write_buffer_bytes` of memtables
-//! (the small `offsets` and `meta` families use 4 MiB memtables). With the
-//! defaults that is about 512 MiB + 3 × 3 × 64 MiB ≈ 1.1 GiB per worker, which
-//! leaves most RAM to the in-heap `Table` caches.
+//! (the small `offsets` and `meta` families use 4 MiB memtables): at most
+//! 64 MiB + 4 × 3 × 32 MiB ≈ 450 MiB per worker, usually far less since
+//! memtables fill only between checkpoints. The block cache is small because
+//! the dataflow keeps its whole state in the in-heap `Table` caches and reads
+//! RocksDB only when restoring.
 
 use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options};
 
@@ -35,18 +37,24 @@ pub struct StoreOptions {
     /// checkpoints, and an unsynced tail lost in a machine crash is replayed
     /// from the source offsets committed with the state.
     pub sync_writes: bool,
+    /// Log commits to a write-ahead log. Off by default: a worker's store is
+    /// scratch space rebuilt from the last checkpoint after any crash, and
+    /// taking a checkpoint flushes the memtables first, so the log would only
+    /// cost a second write of every change.
+    pub write_ahead_log: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
-            block_cache_bytes: 512 << 20,
-            write_buffer_bytes: 64 << 20,
+            block_cache_bytes: 64 << 20,
+            write_buffer_bytes: 32 << 20,
             max_write_buffers: 3,
             background_jobs: 2,
             lz4_compression: true,
             bloom_bits_per_key: 10.0,
             sync_writes: false,
+            write_ahead_log: false,
         }
     }
 }
@@ -80,7 +88,7 @@ impl StoreOptions {
 
         let mut opts = self.db_options();
         opts.set_block_based_table_factory(&table);
-        let keyed = !matches!(family, Family::Offsets | Family::Meta);
+        let keyed = family.is_keyed();
         opts.set_write_buffer_size(if keyed {
             self.write_buffer_bytes
         } else {

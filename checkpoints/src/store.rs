@@ -71,8 +71,25 @@ impl StateStore {
 
         let mut write_opts = WriteOptions::default();
         write_opts.set_sync(options.sync_writes);
+        write_opts.disable_wal(!options.write_ahead_log);
         tracing::debug!(path = %dir.display(), "state store opened");
         Ok(Self { db, path: dir.to_owned(), read_opts: ReadOptions::default(), write_opts })
+    }
+
+    /// Opens an existing store (e.g. one worker's part of a checkpoint)
+    /// without writing anything to `dir`.
+    pub fn open_read_only(dir: &Path) -> Result<Self, StateError> {
+        let rocks_err = |op| move |source| StateError::Rocks { op, path: dir.to_owned(), source };
+        let opts = rocksdb::Options::default();
+        let families = DB::list_cf(&opts, dir).map_err(rocks_err("list column families"))?;
+        let db = DB::open_cf_for_read_only(&opts, dir, families, false)
+            .map_err(rocks_err("open read-only"))?;
+        Ok(Self {
+            db,
+            path: dir.to_owned(),
+            read_opts: ReadOptions::default(),
+            write_opts: WriteOptions::default(),
+        })
     }
 
     /// The store directory.
@@ -82,7 +99,6 @@ impl StateStore {
     }
 
     /// The underlying database, for the checkpoint protocol.
-    #[allow(dead_code, reason = "used by the checkpoint protocol (next issue)")]
     pub(crate) fn db(&self) -> &DB {
         &self.db
     }

@@ -210,3 +210,25 @@ fn eviction_drops_only_clean_entries_and_reloads_them() {
         assert_eq!(table.get(&store, &format!("k{i}")).unwrap(), Some(&i));
     }
 }
+
+#[test]
+fn preload_caches_everything_the_store_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut table = Table::<Profile>::with_empty_backing(Family::Profiles);
+    for i in 0..500 {
+        bump(&mut table, &store, &format!("user-{i}"), "shoes");
+    }
+    let mut batch = StateBatch::new();
+    table.flush_into(&mut batch).unwrap();
+    store.commit(batch).unwrap();
+
+    let mut restored = Table::<Profile>::new(Family::Profiles);
+    assert_eq!(restored.preload(&store).unwrap(), 500);
+    assert_eq!(restored.len(), 500);
+    assert_eq!(restored.dirty_len(), 0, "preloaded entries are clean");
+    assert_eq!(restored.get(&store, "user-7").unwrap().unwrap().events, 1);
+    assert!(restored.get(&store, "nobody").unwrap().is_none());
+    bump(&mut restored, &store, "user-7", "shoes");
+    assert_eq!(restored.dirty_len(), 1);
+}

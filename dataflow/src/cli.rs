@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use model::Topics;
 
-use crate::config::{Cluster, JobConfig};
+use crate::config::{CheckpointConfig, Cluster, JobConfig, RestoreFrom};
 use crate::weights::Weights;
 
 /// tagflow's stream-processing job.
@@ -23,7 +23,60 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the job: Kafka events in, profiles and unique visitors out to Redis.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// List, inspect or delete checkpoints.
+    Checkpoints(CheckpointsArgs),
+    /// Rewrite every Redis key of the job from a checkpoint (repairs a Redis
+    /// that lost data without running the job).
+    ResyncRedis(ResyncArgs),
+}
+
+/// `dataflow checkpoints`.
+#[derive(Debug, Args)]
+pub struct CheckpointsArgs {
+    /// Directory of the checkpoints.
+    #[arg(long, env = "TAGFLOW_CHECKPOINT_DIR", default_value_os_t = default_data_dir("checkpoints"))]
+    pub checkpoint_dir: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: CheckpointsAction,
+}
+
+/// `dataflow checkpoints <action>`.
+#[derive(Debug, Subcommand)]
+pub enum CheckpointsAction {
+    /// One line per checkpoint: id, status, epoch, workers, size, age.
+    List,
+    /// A checkpoint's manifest, after verifying every file.
+    Inspect {
+        /// The checkpoint id.
+        id: u64,
+    },
+    /// Delete a checkpoint.
+    Delete {
+        /// The checkpoint id.
+        id: u64,
+    },
+}
+
+/// `dataflow resync-redis`.
+#[derive(Debug, Args)]
+pub struct ResyncArgs {
+    /// Redis URL; a path selects the database (redis://127.0.0.1:6379/2).
+    #[arg(long, env = "TAGFLOW_REDIS", default_value = "redis://127.0.0.1:6379")]
+    pub redis: String,
+    /// Directory of the checkpoints.
+    #[arg(long, env = "TAGFLOW_CHECKPOINT_DIR", default_value_os_t = default_data_dir("checkpoints"))]
+    pub checkpoint_dir: PathBuf,
+    /// Checkpoint to rewrite from: latest (the newest intact one) or an id.
+    #[arg(long, default_value = "latest")]
+    pub checkpoint: RestoreFrom,
+    /// Number of interest tags kept per user (as the job's --top-n).
+    #[arg(long, default_value_t = 5)]
+    pub top_n: usize,
+    /// Length of the Redis `events` list (as the job's --events-capacity).
+    #[arg(long, default_value_t = 10_000)]
+    pub events_capacity: usize,
 }
 
 /// `dataflow run`.
@@ -76,9 +129,28 @@ pub struct RunArgs {
     /// Length of the Redis `events` list of recent events.
     #[arg(long, default_value_t = 10_000)]
     pub events_capacity: usize,
-    /// Directory of the per-worker RocksDB state.
-    #[arg(long, env = "TAGFLOW_STATE_DIR", default_value_os_t = default_state_dir())]
+    /// Directory of the per-worker RocksDB state (scratch space, rebuilt
+    /// from the restored checkpoint at every start).
+    #[arg(long, env = "TAGFLOW_STATE_DIR", default_value_os_t = default_data_dir("state"))]
     pub state_dir: PathBuf,
+    /// Directory of the checkpoints; must be shared by every process of the job.
+    #[arg(long, env = "TAGFLOW_CHECKPOINT_DIR", default_value_os_t = default_data_dir("checkpoints"))]
+    pub checkpoint_dir: PathBuf,
+    /// Time between checkpoints.
+    #[arg(
+        long,
+        env = "TAGFLOW_CHECKPOINT_INTERVAL",
+        default_value = "10s",
+        value_parser = humantime::parse_duration
+    )]
+    pub checkpoint_interval: Duration,
+    /// Number of complete checkpoints kept (the newest ones).
+    #[arg(long, env = "TAGFLOW_CHECKPOINTS_RETAINED", default_value_t = 3)]
+    pub checkpoints_retained: usize,
+    /// Checkpoint to start from: `latest` (the newest intact one; empty state
+    /// if there is none), `none` (empty state), or a checkpoint id.
+    #[arg(long, env = "TAGFLOW_RESTORE", default_value = "latest")]
+    pub restore: RestoreFrom,
     /// Stop once every partition is read up to where it ended at start
     /// (catch-up runs, benchmarks and tests).
     #[arg(long)]
@@ -91,13 +163,14 @@ pub struct RunArgs {
     pub discovery_interval: Duration,
 }
 
-/// `$XDG_DATA_HOME/tagflow/state`, else `~/.local/share/tagflow/state`.
-fn default_state_dir() -> PathBuf {
+/// `$XDG_DATA_HOME/tagflow/<name>`, else `~/.local/share/tagflow/<name>`.
+fn default_data_dir(name: &str) -> PathBuf {
     std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
         .unwrap_or_else(|| PathBuf::from("."))
-        .join("tagflow/state")
+        .join("tagflow")
+        .join(name)
 }
 
 /// A command line that does not describe a runnable job.
@@ -112,17 +185,23 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// Cluster flags disagree.
+    /// Flags disagree with each other.
     #[error("{0}")]
-    Cluster(String),
+    Invalid(String),
 }
 
 impl RunArgs {
     /// The job configuration these flags describe.
     pub fn into_config(self) -> Result<JobConfig, ConfigError> {
+        if self.checkpoint_interval < Duration::from_millis(self.epoch_ms.max(1)) {
+            return Err(ConfigError::Invalid(format!(
+                "--checkpoint-interval {:?} is shorter than one epoch (--epoch-ms {})",
+                self.checkpoint_interval, self.epoch_ms
+            )));
+        }
         let cluster = if self.processes > 1 {
             let path = self.hostfile.ok_or_else(|| {
-                ConfigError::Cluster(
+                ConfigError::Invalid(
                     "--processes > 1 needs --hostfile with one host:port per process".into(),
                 )
             })?;
@@ -131,7 +210,7 @@ impl RunArgs {
             let addresses: Vec<String> =
                 text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
             if addresses.len() != self.processes || self.process >= self.processes {
-                return Err(ConfigError::Cluster(format!(
+                return Err(ConfigError::Invalid(format!(
                     "{} has {} addresses for --processes {} (this is --process {})",
                     path.display(),
                     addresses.len(),
@@ -160,6 +239,12 @@ impl RunArgs {
             until_caught_up: self.until_caught_up,
             max_batch: self.max_batch.max(1),
             discovery_interval: self.discovery_interval,
+            checkpoints: CheckpointConfig {
+                dir: self.checkpoint_dir,
+                interval: self.checkpoint_interval,
+                retained: self.checkpoints_retained.max(1),
+                restore: self.restore,
+            },
         })
     }
 }
@@ -177,7 +262,7 @@ mod tests {
     #[test]
     fn several_processes_need_a_matching_hostfile() {
         let cli = Cli::try_parse_from(["dataflow", "run", "--processes", "2"]).unwrap();
-        let Command::Run(args) = cli.command;
+        let Command::Run(args) = cli.command else { panic!("not run") };
         assert!(args.into_config().is_err());
     }
 }

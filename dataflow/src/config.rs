@@ -54,4 +54,46 @@ pub struct JobConfig {
     pub max_batch: usize,
     /// How often new partitions are looked for.
     pub discovery_interval: Duration,
+    /// Checkpoints.
+    pub checkpoints: CheckpointConfig,
+}
+
+/// Where checkpoints go, how often, and which one a run starts from.
+#[derive(Debug, Clone)]
+pub struct CheckpointConfig {
+    /// Directory of the checkpoints (shared by every process of the job).
+    pub dir: PathBuf,
+    /// Time between checkpoints.
+    pub interval: Duration,
+    /// Complete checkpoints kept (the newest ones).
+    pub retained: usize,
+    /// Which checkpoint to restore at start.
+    pub restore: RestoreFrom,
+}
+
+/// The checkpoint a run starts from (`--restore`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreFrom {
+    /// The newest intact checkpoint if there is any; falls back past damaged
+    /// ones (and says so); an empty start only if there is none at all.
+    Latest,
+    /// No checkpoint: empty state, earliest offsets.
+    None,
+    /// Exactly this checkpoint; damaged or missing is an error.
+    Id(u64),
+}
+
+impl std::str::FromStr for RestoreFrom {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "latest" => Ok(Self::Latest),
+            "none" => Ok(Self::None),
+            id => id
+                .parse()
+                .map(Self::Id)
+                .map_err(|_| format!("expected latest, none or a checkpoint id, got {id:?}")),
+        }
+    }
 }

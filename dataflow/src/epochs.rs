@@ -1,15 +1,25 @@
-//! Applying a stream to state epoch by epoch, and acting when an epoch ends.
+//! Applying a stream to state epoch by epoch, acting when an epoch ends, and
+//! snapshotting state at checkpoint boundaries.
 //!
 //! [`epoch_sink`] is the shape shared by the stateful operators: records of
 //! the earliest unfinished epoch are applied as they arrive; records of later
 //! epochs (from workers that are ahead) wait in a stash until their epoch is
 //! the earliest. So when the frontier passes an epoch, the state holds
 //! exactly the effects of that epoch and all before it, and
-//! [`EpochState::complete`] writes them out. That invariant is what lets a
-//! checkpoint at an epoch boundary pair state with source offsets exactly.
+//! [`EpochState::complete`] writes them out.
+//!
+//! Every `every`-th epoch number is a checkpoint boundary `B`. Once the
+//! frontier reaches `B` — every record of the epochs before `B` has arrived
+//! and been applied — and before any record of `B` or later is applied, the
+//! operator takes a [`EpochState::snapshot`]: its changes since the previous
+//! boundary. Every source reports its offsets at the same boundary (see
+//! `source.rs`), so the snapshots and offsets of all workers describe one
+//! consistent cut of the input, with no record on both sides of it.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
+use checkpoints::StateBatch;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Operator;
@@ -25,17 +35,40 @@ pub trait EpochState: 'static {
 
     /// Every record of `epoch` and before has been applied: write out.
     fn complete(&mut self, epoch: u64);
+
+    /// Writes every state change since the previous snapshot into `batch`.
+    fn snapshot(&mut self, batch: &mut StateBatch);
 }
 
-/// Routes `stream` with `route` (the worker index of a record) into `state`.
-pub fn epoch_sink<S, R>(stream: Stream<'_, u64, Vec<S::Record>>, name: &str, route: R, mut state: S)
-where
+/// Where an operator's checkpoint snapshots go.
+#[allow(missing_debug_implementations, reason = "holds closures")]
+pub struct Snapshots {
+    /// Epochs between checkpoint boundaries (boundaries are its multiples).
+    pub every: u64,
+    /// Receives (boundary, changes) at each boundary, and how long the
+    /// operator was paused taking them.
+    pub on_snapshot: Box<dyn FnMut(u64, StateBatch, std::time::Duration)>,
+    /// Called once when the input is exhausted.
+    pub on_finish: Box<dyn FnMut()>,
+}
+
+/// Routes `stream` with `route` (the worker index of a record) into `state`,
+/// snapshotting it at checkpoint boundaries if `snapshots` is given.
+pub fn epoch_sink<S, R>(
+    stream: Stream<'_, u64, Vec<S::Record>>,
+    name: &str,
+    route: R,
+    mut state: S,
+    mut snapshots: Option<Snapshots>,
+) where
     S: EpochState,
     R: Fn(&S::Record) -> u64 + 'static,
 {
     let mut stash: BTreeMap<u64, Vec<Vec<S::Record>>> = BTreeMap::new();
     // The epoch whose records were applied but not yet completed.
     let mut open: Option<u64> = None;
+    let mut next_boundary = snapshots.as_ref().map(|s| s.every.max(1));
+    let mut finished = false;
     stream.sink(
         Exchange::new(move |record: &S::Record| route(record)),
         name,
@@ -43,17 +76,7 @@ where
             input.for_each_stamp(|capability, batches| {
                 // Sources always send under a capability, so every stamp has a least epoch.
                 let Some(&epoch) = capability.least() else { return };
-                // Apply now only records of the earliest unfinished epoch, and
-                // only if no other epoch is applied but not yet completed.
-                let earliest = !frontier.less_than(&epoch) && open.is_none_or(|e| e == epoch);
-                if earliest {
-                    for batch in batches {
-                        state.apply(batch);
-                    }
-                    open = Some(epoch);
-                } else {
-                    stash.entry(epoch).or_default().extend(batches.map(std::mem::take));
-                }
+                stash.entry(epoch).or_default().extend(batches.map(std::mem::take));
             });
             loop {
                 if let Some(epoch) = open
@@ -62,17 +85,46 @@ where
                     state.complete(epoch);
                     open = None;
                 }
-                // Apply the stashed epoch that has become the earliest, if any.
-                let Some(mut entry) = stash.first_entry() else { break };
-                let epoch = *entry.key();
-                if open.is_some() || frontier.less_than(&epoch) {
+                let first_stashed = stash.first_key_value().map(|(&epoch, _)| epoch);
+                // Snapshot at the next boundary once the frontier reached it,
+                // nothing before it is still open, and nothing at or after it
+                // has been applied.
+                if let Some(boundary) = next_boundary
+                    && open.is_none()
+                    && !frontier.is_empty()
+                    && !frontier.less_than(&boundary)
+                    && first_stashed.is_none_or(|epoch| epoch >= boundary)
+                    && let Some(snapshots) = snapshots.as_mut()
+                {
+                    let started = Instant::now();
+                    let mut batch = StateBatch::new();
+                    state.snapshot(&mut batch);
+                    (snapshots.on_snapshot)(boundary, batch, started.elapsed());
+                    next_boundary = Some(boundary + snapshots.every.max(1));
+                    continue;
+                }
+                // Apply the earliest stashed epoch if the frontier allows it.
+                let Some(epoch) = first_stashed else { break };
+                if frontier.less_than(&epoch) || open.is_some_and(|o| o != epoch) {
                     break;
                 }
-                for mut batch in entry.get_mut().drain(..) {
-                    state.apply(&mut batch);
+                if next_boundary.is_some_and(|b| epoch >= b) {
+                    // The input ended before the boundary could be taken:
+                    // no more checkpoints from this operator.
+                    next_boundary = None;
                 }
-                entry.remove();
+                if let Some(batches) = stash.remove(&epoch) {
+                    for mut batch in batches {
+                        state.apply(&mut batch);
+                    }
+                }
                 open = Some(epoch);
+            }
+            if frontier.is_empty() && stash.is_empty() && open.is_none() && !finished {
+                finished = true;
+                if let Some(snapshots) = snapshots.as_mut() {
+                    (snapshots.on_finish)();
+                }
             }
         },
     );
@@ -80,7 +132,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
     use std::rc::Rc;
 
     use timely::dataflow::InputHandleVec;
@@ -88,47 +140,94 @@ mod tests {
 
     use super::*;
 
-    /// Records (epoch, sum of values applied since the last completion).
+    /// Records (epoch, sum of values applied since the last completion), and
+    /// keeps the running total of everything applied in `total`.
     struct Summer {
         pending: u64,
+        total: Rc<Cell<u64>>,
         log: Rc<RefCell<Vec<(u64, u64)>>>,
     }
 
     impl EpochState for Summer {
         type Record = u64;
         fn apply(&mut self, records: &mut Vec<u64>) {
-            self.pending += records.drain(..).sum::<u64>();
+            let sum = records.drain(..).sum::<u64>();
+            self.pending += sum;
+            self.total.set(self.total.get() + sum);
         }
         fn complete(&mut self, epoch: u64) {
             self.log.borrow_mut().push((epoch, std::mem::take(&mut self.pending)));
         }
+        fn snapshot(&mut self, batch: &mut StateBatch) {
+            batch.put(checkpoints::Family::Meta, b"total", &self.total.get().to_be_bytes());
+        }
     }
 
-    #[test]
-    fn each_epoch_completes_once_with_exactly_its_records() {
-        let log = timely::execute_directly(move |worker| {
+    /// What a run observed: completions (epoch, sum), snapshots (boundary,
+    /// running total), and whether the operator reported its end.
+    type Observed = (Vec<(u64, u64)>, Vec<(u64, u64)>, bool);
+
+    /// Sends ten values at each of `epochs` (in order), stepping in between.
+    fn run(epochs: &'static [u64], every: u64) -> Observed {
+        timely::execute_directly(move |worker| {
             let log = Rc::new(RefCell::new(Vec::new()));
-            let seen = Rc::clone(&log);
+            let snaps = Rc::new(RefCell::new(Vec::new()));
+            let finished = Rc::new(Cell::new(false));
+            let total = Rc::new(Cell::new(0));
             let mut input = InputHandleVec::<u64, u64>::new();
             worker.dataflow(|scope| {
                 let stream = scope.input_from(&mut input);
-                epoch_sink(stream, "Summer", |_| 0, Summer { pending: 0, log: Rc::clone(&seen) });
+                let (seen_total, seen_snaps, seen_finish) =
+                    (Rc::clone(&total), Rc::clone(&snaps), Rc::clone(&finished));
+                let snapshots = Snapshots {
+                    every,
+                    on_snapshot: Box::new(move |boundary, batch, _| {
+                        assert_eq!(batch.len(), 1);
+                        seen_snaps.borrow_mut().push((boundary, seen_total.get()));
+                    }),
+                    on_finish: Box::new(move || seen_finish.set(true)),
+                };
+                let summer = Summer { pending: 0, total: Rc::clone(&total), log: Rc::clone(&log) };
+                epoch_sink(stream, "Summer", |_| 0, summer, Some(snapshots));
             });
-            for epoch in 0..4_u64 {
+            for &epoch in epochs {
+                input.advance_to(epoch);
                 for v in 0..10 {
                     input.send(epoch * 100 + v);
                 }
-                input.advance_to(epoch + 1);
                 for _ in 0..10 {
                     worker.step();
                 }
             }
             drop(input);
             while worker.step() {}
-            log.take()
-        });
-        let expected: Vec<(u64, u64)> =
-            (0..4).map(|e| (e, (0..10).map(|v| e * 100 + v).sum())).collect();
+            (log.take(), snaps.take(), finished.get())
+        })
+    }
+
+    fn sum_of(epoch: u64) -> u64 {
+        (0..10).map(|v| epoch * 100 + v).sum()
+    }
+
+    #[test]
+    fn each_epoch_completes_once_with_exactly_its_records() {
+        let (log, _, finished) = run(&[0, 1, 2, 3], 100);
+        let expected: Vec<(u64, u64)> = (0..4).map(|e| (e, sum_of(e))).collect();
         assert_eq!(log, expected);
+        assert!(finished);
+    }
+
+    #[test]
+    fn snapshots_hold_exactly_the_epochs_before_their_boundary() {
+        let (_, snaps, _) = run(&[0, 1, 2, 3, 4, 5, 6, 7], 3);
+        let upto = |b: u64| (0..b).map(sum_of).sum::<u64>();
+        assert_eq!(snaps, [(3, upto(3)), (6, upto(6))]);
+    }
+
+    #[test]
+    fn a_jump_over_several_boundaries_snapshots_each_of_them() {
+        let (log, snaps, _) = run(&[1, 8, 9], 3);
+        assert_eq!(snaps, [(3, sum_of(1)), (6, sum_of(1)), (9, sum_of(1) + sum_of(8))]);
+        assert_eq!(log, [(1, sum_of(1)), (8, sum_of(8)), (9, sum_of(9))]);
     }
 }

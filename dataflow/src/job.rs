@@ -1,28 +1,33 @@
 //! Running the job: timely workers, each with its Kafka partitions, its
-//! RocksDB store, its Redis writer, and the dataflow between them.
+//! RocksDB store (restored from a checkpoint or empty), its Redis writer,
+//! and the dataflow between them.
 //!
 //! ```text
 //!   KafkaSource ──profiles──▶ exchange(user)         ──▶ ProfilesState ──▶ Redis, tags topic
-//!        │     ──views─────▶ exchange(product)      ──▶ VisitorsState ──▶ Redis
+//!        │     ──views─────▶ exchange(day:product)  ──▶ VisitorsState ──▶ Redis
 //!        │     ──recent────▶ exchange(→ worker 0)   ──▶ RecentState   ──▶ Redis `events`
 //!        └──── bad messages ──▶ dead-letter-events
+//!   offsets and snapshots at boundaries ──▶ Coordinator ──▶ PartWriter ──▶ Sealer (worker 0)
 //! ```
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use checkpoints::{StateStore, StoreOptions, worker_for_key};
+use checkpoints::{CheckpointError, StateStore, StoreOptions, restore_store, worker_for_key};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use timely::communication::Config as CommunicationConfig;
 use timely::{Config as TimelyConfig, WorkerConfig};
 
+use crate::checkpointing::{
+    Coordinator, PartWriter, Sealer, Startup, checkpoint_flow, epochs_between, startup, unix_ms,
+};
 use crate::config::JobConfig;
 use crate::day::Calendar;
-use crate::epochs::epoch_sink;
+use crate::epochs::{Snapshots, epoch_sink};
 use crate::kafka_output::KafkaOutput;
 use crate::kafka_reader::{PartitionReader, ReaderConfig};
 use crate::metrics::JobMetrics;
@@ -30,7 +35,7 @@ use crate::profiles_state::ProfilesState;
 use crate::recent_state::RecentState;
 use crate::redis_sink::RedisSink;
 use crate::source::{SourceHandles, SourceSettings, kafka_source};
-use crate::visitors_state::VisitorsState;
+use crate::visitors_state::{self, VisitorsState};
 use crate::writer::{JobWriter, Writer};
 
 /// Why the job could not run.
@@ -51,6 +56,9 @@ pub enum JobError {
     /// The time zone is unknown.
     #[error(transparent)]
     TimeZone(#[from] crate::day::UnknownTimeZone),
+    /// No usable checkpoint, or the checkpoint directory is unusable.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     /// timely could not start or a worker failed.
     #[error("dataflow failed: {0}")]
     Timely(String),
@@ -103,12 +111,17 @@ pub fn run(
         },
         _ => CommunicationConfig::Process(workers),
     };
+    let startup = Arc::new(startup::prepare(&config.checkpoints)?);
+    metrics.checkpoint.interval_seconds.set(config.checkpoints.interval.as_secs_f64());
+    // Until the first checkpoint of this run, "last completed" counts from
+    // the start, so a staleness alert does not fire on a fresh start.
+    metrics.checkpoint.last_completed_timestamp_seconds.set(unix_ms() as f64 / 1000.0);
     tracing::info!(workers, cluster = ?config.cluster, epoch = ?config.epoch, "starting dataflow");
     let timely_config = TimelyConfig { communication, worker: WorkerConfig::default() };
     let guards = timely::execute(timely_config, move |worker| {
         let index = worker.index();
         let peers = worker.peers();
-        if let Err(err) = run_worker(worker, &config, &metrics, &shutdown) {
+        if let Err(err) = run_worker(worker, &config, &startup, &metrics, &shutdown) {
             tracing::error!(worker = index, peers, %err, "worker failed");
             return Err(err);
         }
@@ -129,20 +142,14 @@ pub fn run(
 fn run_worker(
     worker: &mut timely::worker::Worker,
     config: &JobConfig,
+    startup: &Startup,
     metrics: &Arc<JobMetrics>,
     shutdown: &Arc<AtomicBool>,
 ) -> Result<(), String> {
     let index = worker.index();
     let peers = worker.peers();
-    let store_dir = config.state_dir.join(format!("worker-{index}"));
-    // Until checkpoint restore exists, every run starts from empty state and
-    // the earliest offsets, so stale state must not survive.
-    if store_dir.exists() {
-        std::fs::remove_dir_all(&store_dir)
-            .map_err(|e| format!("cannot clear {}: {e}", store_dir.display()))?;
-    }
-    let store =
-        Rc::new(StateStore::open(&store_dir, &StoreOptions::default()).map_err(|e| e.to_string())?);
+    let restore_started = Instant::now();
+    let store = Arc::new(open_store(config, startup, index, peers).map_err(|e| e.to_string())?);
     let dead_letters = Rc::new(
         KafkaOutput::new(&config.brokers, &config.topics.dead_letter).map_err(|e| e.to_string())?,
     );
@@ -160,7 +167,7 @@ fn run_worker(
         topics: config.topics.event_topics().map(String::from).to_vec(),
         worker: index,
         workers: peers,
-        start_offsets: Default::default(),
+        start_offsets: startup.restored.as_ref().map(|m| m.offsets_map()).unwrap_or_default(),
         until_caught_up: config.until_caught_up,
     })
     .map_err(|e| e.to_string())?;
@@ -170,39 +177,88 @@ fn run_worker(
         discovery_interval: config.discovery_interval,
         recent_capacity: config.events_capacity,
         calendar: Calendar::new(&config.timezone).map_err(|e| e.to_string())?,
+        checkpoint_every: epochs_between(config.checkpoints.interval, config.epoch),
     };
+    let part_writer = PartWriter::start(index, Arc::clone(&store), startup.dir.clone())
+        .map_err(|e| format!("cannot start the checkpoint thread: {e}"))?;
+    let coordinator = Rc::new(RefCell::new(Coordinator::new(
+        index,
+        STATEFUL_OPERATORS,
+        part_writer,
+        Arc::clone(metrics),
+    )));
+    let sealer = Sealer::new(
+        startup.dir.clone(),
+        peers,
+        startup.next_id,
+        config.checkpoints.retained,
+        Arc::clone(metrics),
+    );
     let handles = SourceHandles {
         dead_letters: Rc::clone(&dead_letters),
         metrics: Arc::clone(metrics),
         shutdown: Arc::clone(shutdown),
+        coordinator: Rc::clone(&coordinator),
     };
     let output: Rc<dyn Writer> = writer.clone();
+    let err = |e: checkpoints::StateError| e.to_string();
+    let mut profiles = ProfilesState::new(
+        Arc::clone(&store),
+        config.weights,
+        config.top_n,
+        Rc::clone(&output),
+        Arc::clone(metrics),
+    )
+    .map_err(err)?;
+    let mut visitors =
+        VisitorsState::new(Arc::clone(&store), Rc::clone(&output), Arc::clone(metrics))
+            .map_err(err)?;
+    let mut recent =
+        RecentState::new(config.events_capacity, &store, Rc::clone(&output)).map_err(err)?;
+    if startup.restored.is_some() {
+        let users = profiles.rewrite_all();
+        let pairs = visitors.rewrite_all();
+        let events = recent.rewrite_all();
+        let elapsed = restore_started.elapsed();
+        metrics.checkpoint.observe_restore(elapsed);
+        tracing::info!(
+            worker = index,
+            users,
+            pairs,
+            events,
+            ?elapsed,
+            "state restored, Redis rewritten"
+        );
+    }
+    let every = settings.checkpoint_every;
+    let snapshots = || {
+        let (on_snapshot, on_finish) = (Rc::clone(&coordinator), Rc::clone(&coordinator));
+        Some(Snapshots {
+            every,
+            on_snapshot: Box::new(move |boundary, batch, pause| {
+                on_snapshot.borrow_mut().snapshot(boundary, batch, pause);
+            }),
+            on_finish: Box::new(move || on_finish.borrow_mut().operator_finished()),
+        })
+    };
     worker.dataflow::<u64, _, _>(|scope| {
         let streams = kafka_source(scope, reader, settings, handles);
-        let profiles = ProfilesState::new(
-            Rc::clone(&store),
-            true,
-            config.weights,
-            config.top_n,
-            Rc::clone(&output),
-            Arc::clone(metrics),
-        );
         epoch_sink(
             streams.profiles,
             "Profiles",
             move |e| route(e.user.as_bytes(), peers),
             profiles,
+            snapshots(),
         );
-        let visitors =
-            VisitorsState::new(Rc::clone(&store), true, Rc::clone(&output), Arc::clone(metrics));
         epoch_sink(
             streams.views,
             "UniqueVisitors",
-            move |v| route(v.product.as_bytes(), peers),
+            move |v| visitors_state::route(v, peers),
             visitors,
+            snapshots(),
         );
-        let recent = RecentState::new(config.events_capacity, Rc::clone(&output));
-        epoch_sink(streams.recent, "RecentEvents", |_| 0, recent);
+        epoch_sink(streams.recent, "RecentEvents", |_| 0, recent, snapshots());
+        checkpoint_flow(scope, Rc::clone(&coordinator), sealer);
     });
     while worker.step_or_park(Some(Duration::from_millis(100))) {}
 
@@ -218,6 +274,31 @@ fn run_worker(
     Ok(())
 }
 
+/// Operators that snapshot state at checkpoint boundaries (profiles, unique
+/// visitors, recent events).
+const STATEFUL_OPERATORS: usize = 3;
+
 fn route(key: &[u8], peers: usize) -> u64 {
     worker_for_key(key, peers) as u64
+}
+
+/// This worker's store: rebuilt from the checkpoint being restored, or empty.
+/// The state directory is scratch space; checkpoints are the durable copy.
+fn open_store(
+    config: &JobConfig,
+    startup: &Startup,
+    index: usize,
+    peers: usize,
+) -> Result<StateStore, CheckpointError> {
+    let store_dir = config.state_dir.join(format!("worker-{index}"));
+    let options = StoreOptions::default();
+    if let Some(manifest) = &startup.restored {
+        let checkpoint = startup.dir.path_of(manifest.id);
+        return restore_store(&checkpoint, manifest, index, peers, &store_dir, &options);
+    }
+    if store_dir.exists() {
+        std::fs::remove_dir_all(&store_dir)
+            .map_err(|source| CheckpointError::Io { path: store_dir.clone(), source })?;
+    }
+    Ok(StateStore::open(&store_dir, &options)?)
 }

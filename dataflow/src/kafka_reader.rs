@@ -15,7 +15,9 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-use crate::assignment::{TopicPartition, newly_owned};
+use checkpoints::PartitionOffset;
+
+use crate::assignment::{TopicPartition, newly_owned, owner};
 
 /// How long metadata and watermark requests may block the worker.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
@@ -161,6 +163,29 @@ impl PartitionReader {
     /// Every owned partition's position.
     pub fn positions(&self) -> &[Position] {
         &self.positions
+    }
+
+    /// The next offset of every partition this worker owns, for a checkpoint:
+    /// the partitions it reads, and restored partitions it owns but has not
+    /// been able to assign yet (so a checkpoint never forgets a position).
+    pub fn checkpoint_offsets(&self) -> Vec<PartitionOffset> {
+        let reading = self.positions.iter().map(|p| PartitionOffset {
+            topic: p.tp.topic.clone(),
+            partition: p.tp.partition,
+            next_offset: p.next_offset,
+        });
+        let waiting =
+            self.config.start_offsets.iter().filter_map(|((topic, partition), &offset)| {
+                let tp = TopicPartition { topic: topic.clone(), partition: *partition };
+                let mine = owner(*partition, self.config.workers) == self.config.worker;
+                let waiting = mine && !self.owned.contains(&tp);
+                waiting.then_some(PartitionOffset {
+                    topic: tp.topic,
+                    partition: tp.partition,
+                    next_offset: offset,
+                })
+            });
+        reading.chain(waiting).collect()
     }
 
     /// In caught-up mode: whether every partition reached its start-time end.

@@ -7,7 +7,9 @@
 //! `checkpoints` crate's per-worker RocksDB store. `docs/design.md` explains
 //! the whole.
 
+pub mod admin;
 pub mod assignment;
+pub mod checkpointing;
 pub mod cli;
 pub mod config;
 pub mod day;

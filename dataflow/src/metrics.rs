@@ -15,6 +15,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::checkpointing::CheckpointMetrics;
+
 /// Label pairs of a metric family.
 pub type Labels = Vec<(&'static str, String)>;
 
@@ -42,6 +44,8 @@ pub struct JobMetrics {
     pub epoch: Gauge,
     /// Output messages whose delivery failed.
     pub output_failures: Counter,
+    /// Checkpoints and restores.
+    pub checkpoint: CheckpointMetrics,
     cpu_seconds: Counter<f64, AtomicU64>,
     resident_bytes: Gauge,
     cpu_seen: Mutex<f64>,
@@ -70,6 +74,7 @@ impl Default for JobMetrics {
             state_keys: Family::default(),
             epoch: Gauge::default(),
             output_failures: Counter::default(),
+            checkpoint: CheckpointMetrics::default(),
             cpu_seconds: Counter::default(),
             resident_bytes: Gauge::default(),
             cpu_seen: Mutex::new(0.0),
@@ -131,6 +136,7 @@ impl Default for JobMetrics {
             "Resident memory",
             metrics.resident_bytes.clone(),
         );
+        metrics.checkpoint.register(&mut registry);
         Self { registry, ..metrics }
     }
 }

@@ -4,14 +4,15 @@
 //! once: `user:profile:<u>` (tag → score), its top-N in `UserInterestTag`,
 //! its JSON profile in `user-profiles` (the two shared hashes get one HSET
 //! per epoch with every changed user), and, when its top-N changed, a
-//! message on `user-interest-tags-topic`. All writes are absolute values.
+//! message on `user-interest-tags-topic`. All writes are absolute values, so
+//! replaying events after a restore converges to exactly the same keys.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use checkpoints::{Family, StateBatch, StateStore, Table};
+use checkpoints::{Family, StateBatch, StateError, StateStore, Table};
 use compact_str::CompactString;
 use model::{EventType, keys};
 use rustc_hash::FxHashSet;
@@ -27,10 +28,12 @@ use crate::writer::Writer;
 
 /// Fields per HSET command on the shared hashes.
 const FIELDS_PER_COMMAND: usize = 500;
+/// Users per Redis pipeline when rewriting the whole state.
+const USERS_PER_REWRITE: usize = 5_000;
 
 /// The profile operator's state on one worker.
 pub struct ProfilesState {
-    store: Rc<StateStore>,
+    store: Arc<StateStore>,
     table: Table<UserProfile>,
     weights: Weights,
     top_n: usize,
@@ -66,21 +69,18 @@ struct InterestTagsJson<'a> {
 }
 
 impl ProfilesState {
-    /// State over `store`; `fresh` means the store is known to be empty.
+    /// State over `store`, loading everything it holds into memory.
     pub fn new(
-        store: Rc<StateStore>,
-        fresh: bool,
+        store: Arc<StateStore>,
         weights: Weights,
         top_n: usize,
         writer: Rc<dyn Writer>,
         metrics: Arc<JobMetrics>,
-    ) -> Self {
-        let table = if fresh {
-            Table::with_empty_backing(Family::Profiles)
-        } else {
-            Table::new(Family::Profiles)
-        };
-        Self {
+    ) -> Result<Self, StateError> {
+        let mut table = Table::new(Family::Profiles);
+        table.preload(&store)?;
+        metrics.set_state_keys("users", table.len());
+        Ok(Self {
             store,
             table,
             weights,
@@ -89,7 +89,20 @@ impl ProfilesState {
             writer,
             metrics,
             epoch_started: None,
+        })
+    }
+
+    /// Writes every user's Redis keys from state (after a restore, so a
+    /// Redis that lost data is repaired); returns the number of users.
+    pub fn rewrite_all(&mut self) -> usize {
+        let users: Vec<CompactString> = self.table.iter().map(|(u, _)| u.into()).collect();
+        for chunk in users.chunks(USERS_PER_REWRITE) {
+            self.changed.extend(chunk.iter().cloned());
+            let (batch, _unchanged_tags) = self.render();
+            self.writer.redis(batch);
+            self.changed.clear();
         }
+        users.len()
     }
 
     fn render(&mut self) -> (RedisBatch, Vec<(CompactString, Vec<u8>)>) {
@@ -127,17 +140,6 @@ impl ProfilesState {
         commands += hset_chunks(&mut pipeline, keys::USER_INTEREST_TAG, &interest);
         commands += hset_chunks(&mut pipeline, keys::USER_PROFILES, &profiles);
         (RedisBatch { pipeline, commands }, published)
-    }
-
-    fn persist(&mut self) {
-        let mut batch = StateBatch::new();
-        let flushed = self.table.flush_into(&mut batch);
-        let committed = flushed.and_then(|_| self.store.commit(batch));
-        if let Err(err) = committed {
-            // The cache no longer knows what RocksDB lacks: stop rather than
-            // continue with state that cannot be checkpointed.
-            panic!("cannot persist profile state: {err}");
-        }
     }
 }
 
@@ -189,10 +191,15 @@ impl EpochState for ProfilesState {
             }
         }
         self.changed.clear();
-        self.persist();
         self.metrics.set_state_keys("users", self.table.len());
         self.metrics.observe_epoch("profiles", self.epoch_started.take());
         self.metrics.epoch.set(i64::try_from(epoch).unwrap_or(i64::MAX));
         tracing::trace!(epoch, "profiles epoch complete");
+    }
+
+    fn snapshot(&mut self, batch: &mut StateBatch) {
+        if let Err(err) = self.table.flush_into(batch) {
+            panic!("cannot snapshot profile state: {err}");
+        }
     }
 }

@@ -4,9 +4,12 @@
 //! global newest `capacity` and, when they changed, rewrites the list in one
 //! MULTI/EXEC (DEL + RPUSH, newest first): readers never see a half-written
 //! list, and the result never depends on arrival order or on replays.
+//! The kept events are part of worker 0's checkpointed state (one `meta`
+//! entry, rewritten at a boundary only if they changed).
 
 use std::rc::Rc;
 
+use checkpoints::{Family, StateBatch, StateError, StateStore, codec};
 use model::keys;
 
 use crate::epochs::EpochState;
@@ -17,11 +20,16 @@ use crate::writer::Writer;
 
 /// Events per RPUSH command.
 const EVENTS_PER_COMMAND: usize = 1_000;
+/// The `meta` key the kept events are checkpointed under.
+const STATE_KEY: &[u8] = b"recent_events";
 
 /// Worker 0's recent-events state.
 pub struct RecentState {
     recent: RecentEvents,
+    /// Changed since the list was last written to Redis.
     changed: bool,
+    /// Changed since the last snapshot.
+    unsaved: bool,
     writer: Rc<dyn Writer>,
 }
 
@@ -32,28 +40,37 @@ impl std::fmt::Debug for RecentState {
 }
 
 impl RecentState {
-    /// Keeps the newest `capacity` events.
-    pub fn new(capacity: usize, writer: Rc<dyn Writer>) -> Self {
-        Self { recent: RecentEvents::new(capacity), changed: false, writer }
-    }
-}
-
-impl EpochState for RecentState {
-    type Record = RecentEvent;
-
-    fn apply(&mut self, records: &mut Vec<RecentEvent>) {
-        for event in records.drain(..) {
-            if self.recent.admits(event.timestamp, &event.event_id) {
-                self.recent.insert(event);
-                self.changed = true;
+    /// Keeps the newest `capacity` events, starting from those in `store`.
+    pub fn new(
+        capacity: usize,
+        store: &StateStore,
+        writer: Rc<dyn Writer>,
+    ) -> Result<Self, StateError> {
+        let mut recent = RecentEvents::new(capacity);
+        let saved = store.get_with(Family::Meta, STATE_KEY, codec::decode::<Vec<RecentEvent>>)?;
+        if let Some(events) = saved {
+            let events = events.map_err(|source| StateError::Codec {
+                family: Family::Meta,
+                key: String::from_utf8_lossy(STATE_KEY).into_owned(),
+                source,
+            })?;
+            for event in events {
+                recent.insert(event);
             }
         }
+        Ok(Self { recent, changed: false, unsaved: false, writer })
     }
 
-    fn complete(&mut self, _epoch: u64) {
-        if !std::mem::take(&mut self.changed) {
-            return;
+    /// Writes the list from state (after a restore, so a Redis that lost
+    /// data is repaired); returns the number of events.
+    pub fn rewrite_all(&mut self) -> usize {
+        if !self.recent.is_empty() {
+            self.write();
         }
+        self.recent.len()
+    }
+
+    fn write(&self) {
         let mut pipeline = redis::pipe();
         pipeline.atomic();
         pipeline.del(keys::EVENTS).ignore();
@@ -65,5 +82,36 @@ impl EpochState for RecentState {
             commands += 1;
         }
         self.writer.redis(RedisBatch { pipeline, commands });
+    }
+}
+
+impl EpochState for RecentState {
+    type Record = RecentEvent;
+
+    fn apply(&mut self, records: &mut Vec<RecentEvent>) {
+        for event in records.drain(..) {
+            if self.recent.admits(event.timestamp, &event.event_id) {
+                self.recent.insert(event);
+                self.changed = true;
+                self.unsaved = true;
+            }
+        }
+    }
+
+    fn complete(&mut self, _epoch: u64) {
+        if std::mem::take(&mut self.changed) {
+            self.write();
+        }
+    }
+
+    fn snapshot(&mut self, batch: &mut StateBatch) {
+        if !std::mem::take(&mut self.unsaved) {
+            return;
+        }
+        let events: Vec<&RecentEvent> = self.recent.newest_first();
+        match codec::encode(&events) {
+            Ok(bytes) => batch.put(Family::Meta, STATE_KEY, &bytes),
+            Err(err) => panic!("cannot snapshot recent events: {err}"),
+        }
     }
 }

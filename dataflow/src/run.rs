@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use crate::admin::{self, AdminError};
 use crate::cli::{Cli, Command, ConfigError};
 use crate::job::{self, JobError};
 use crate::metrics::JobMetrics;
@@ -18,6 +19,9 @@ pub enum RunError {
     /// The job failed.
     #[error(transparent)]
     Job(#[from] JobError),
+    /// A checkpoint command failed.
+    #[error(transparent)]
+    Admin(#[from] AdminError),
     /// The metrics endpoint or signal handler could not be set up.
     #[error("cannot start: {0}")]
     Setup(#[from] std::io::Error),
@@ -37,6 +41,17 @@ pub fn run(cli: Cli) -> Result<ExitCode, RunError> {
             tracing::info!(%bound, "serving metrics at http://{bound}/metrics");
             job::run(config, metrics, shutdown)?;
             tracing::info!("dataflow stopped cleanly");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Checkpoints(args) => {
+            admin::checkpoints(&args, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ResyncRedis(args) => {
+            let (users, pairs, events) = admin::resync_redis(&args)?;
+            println!(
+                "rewrote {users} user profiles, {pairs} daily product visitor sets, {events} recent events"
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -10,7 +10,13 @@
 //! Valid events become a [`ProfileEvent`] and, for views, a [`ViewEvent`];
 //! each worker also keeps the epoch's newest events and emits them when the
 //! epoch closes. Invalid messages go to the dead-letter topic.
+//!
+//! When its epoch crosses a checkpoint boundary (a multiple of
+//! `checkpoint_every`), the source reports its partitions' next offsets to the
+//! worker's checkpoint [`Coordinator`] *before* downgrading its capabilities:
+//! those offsets are exactly the input of every epoch before the boundary.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +30,7 @@ use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::{Scope, Stream};
 
+use crate::checkpointing::Coordinator;
 use crate::day::Calendar;
 use crate::kafka_output::{KafkaOutput, Origin};
 use crate::kafka_reader::PartitionReader;
@@ -44,6 +51,8 @@ pub struct SourceSettings {
     pub recent_capacity: usize,
     /// Maps event times to days for unique visitors.
     pub calendar: Calendar,
+    /// Epochs between checkpoint boundaries.
+    pub checkpoint_every: u64,
 }
 
 /// What the source hands to the rest of the dataflow.
@@ -66,6 +75,8 @@ pub struct SourceHandles {
     pub metrics: Arc<JobMetrics>,
     /// Set on SIGINT/SIGTERM: finish the epoch and stop.
     pub shutdown: Arc<AtomicBool>,
+    /// Receives the offsets at checkpoint boundaries.
+    pub coordinator: Rc<RefCell<Coordinator>>,
 }
 
 type Out<D> = OutputBuilder<u64, timely::container::CapacityContainerBuilder<Vec<D>>>;
@@ -89,8 +100,15 @@ pub fn kafka_source<'scope>(
 
     builder.build(move |capabilities| {
         let mut capabilities: Option<Vec<Capability<u64>>> = Some(capabilities);
-        let SourceSettings { epoch, max_batch, discovery_interval, recent_capacity, mut calendar } =
-            settings;
+        let SourceSettings {
+            epoch,
+            max_batch,
+            discovery_interval,
+            recent_capacity,
+            mut calendar,
+            checkpoint_every,
+        } = settings;
+        let every = checkpoint_every.max(1);
         let epoch_ms = epoch.as_millis().max(1);
         let started = Instant::now();
         let mut current_epoch = 0_u64;
@@ -98,7 +116,7 @@ pub fn kafka_source<'scope>(
         let mut counters: Vec<Counter> = Vec::new();
         let mut counts: Vec<u64> = Vec::new();
         let mut last_discovery = Instant::now();
-        let SourceHandles { dead_letters, metrics, shutdown } = handles;
+        let SourceHandles { dead_letters, metrics, shutdown, coordinator } = handles;
 
         move |_frontiers| {
             let Some(caps) = capabilities.as_mut() else { return };
@@ -107,6 +125,10 @@ pub fn kafka_source<'scope>(
             let now_epoch = (started.elapsed().as_millis() / epoch_ms) as u64;
             if now_epoch > current_epoch {
                 emit_recent(&mut recent_out, &caps[2], &mut newest);
+                if now_epoch / every > current_epoch / every {
+                    let offsets = reader.checkpoint_offsets();
+                    coordinator.borrow_mut().positions(current_epoch, now_epoch, offsets);
+                }
                 for cap in caps.iter_mut() {
                     cap.downgrade(&now_epoch);
                 }
@@ -184,6 +206,7 @@ pub fn kafka_source<'scope>(
                 shutdown.load(Ordering::Relaxed) || (reader.is_bounded() && reader.caught_up());
             if finished {
                 emit_recent(&mut recent_out, &caps[2], &mut newest);
+                coordinator.borrow_mut().source_finished(reader.checkpoint_offsets());
                 tracing::info!(worker, epoch = current_epoch, "source finished");
                 capabilities = None;
             } else if handled == max_batch {

@@ -1,8 +1,11 @@
 //! Daily unique visitors: the UV operator's state and its Redis output.
 //!
-//! Views arrive routed by (day, product). State holds one membership entry
-//! per (day, product, user) and one count per (day, product), so a
-//! persisted flush writes only what changed, never whole sets. Each epoch,
+//! Views arrive routed by the routing key `<day>:<product>` ([`route`]).
+//! State holds one membership entry per (day, product, user), keyed
+//! `<day>:<product>\x1f<user>` so that it shares the key group of its
+//! routing key, and one count per (day, product): a snapshot writes only what
+//! changed, never whole sets, and a rescaled restore moves each (day,
+//! product) with all its visitors to the worker that now owns it. Each epoch,
 //! each changed (day, product) gets one `SADD pageviews:<day>:<product>`
 //! with its new visitors, and the counts go out in one coalesced
 //! `HSET hot:pageview_counts`.
@@ -12,7 +15,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use checkpoints::{Family, StateBatch, StateStore, Table};
+use arrayvec::ArrayString;
+use checkpoints::{
+    Family, ROUTING_SEPARATOR, StateBatch, StateError, StateStore, Table, key_group_of_parts,
+    worker_for_group,
+};
 use compact_str::CompactString;
 use model::keys;
 use rustc_hash::FxHashMap;
@@ -26,11 +33,21 @@ use crate::redis_sink::RedisBatch;
 use crate::writer::Writer;
 
 /// Separates the user from `<day>:<product>` in membership keys.
-const MEMBER_SEPARATOR: char = '\u{1f}';
+const MEMBER_SEPARATOR: char = ROUTING_SEPARATOR as char;
+/// (Day, product) pairs per Redis pipeline when rewriting the whole state.
+const FIELDS_PER_REWRITE: usize = 2_000;
+
+/// The worker (of `peers`) that owns the views of `view`'s (day, product).
+pub fn route(view: &ViewEvent, peers: usize) -> u64 {
+    let mut day = ArrayString::<16>::new();
+    let _ = write!(day, "{}", view.day);
+    let group = key_group_of_parts(&[day.as_bytes(), b":", view.product.as_bytes()]);
+    worker_for_group(group, peers) as u64
+}
 
 /// The UV operator's state on one worker.
 pub struct VisitorsState {
-    store: Rc<StateStore>,
+    store: Arc<StateStore>,
     counts: Table<u64>,
     members: Table<bool>,
     /// New visitors this epoch, by `<day>:<product>`.
@@ -50,22 +67,18 @@ impl std::fmt::Debug for VisitorsState {
 }
 
 impl VisitorsState {
-    /// State over `store`; `fresh` means the store is known to be empty.
+    /// State over `store`, loading everything it holds into memory.
     pub fn new(
-        store: Rc<StateStore>,
-        fresh: bool,
+        store: Arc<StateStore>,
         writer: Rc<dyn Writer>,
         metrics: Arc<JobMetrics>,
-    ) -> Self {
-        let (counts, members) = if fresh {
-            (
-                Table::with_empty_backing(Family::UniqueVisitors),
-                Table::with_empty_backing(Family::UniqueVisitors),
-            )
-        } else {
-            (Table::new(Family::UniqueVisitors), Table::new(Family::UniqueVisitors))
-        };
-        Self {
+    ) -> Result<Self, StateError> {
+        let mut counts = Table::new(Family::VisitorCounts);
+        counts.preload(&store)?;
+        let mut members = Table::new(Family::UniqueVisitors);
+        members.preload(&store)?;
+        metrics.set_state_keys("daily_visitors", members.len());
+        Ok(Self {
             store,
             counts,
             members,
@@ -76,7 +89,30 @@ impl VisitorsState {
             writer,
             metrics,
             epoch_started: None,
+        })
+    }
+
+    /// Writes every (day, product)'s visitor set and count from state
+    /// (after a restore, so a Redis that lost data is repaired); returns the
+    /// number of (day, product) pairs.
+    pub fn rewrite_all(&mut self) -> usize {
+        let mut all: FxHashMap<String, Vec<CompactString>> = FxHashMap::default();
+        for (member, _) in self.members.iter() {
+            if let Some((field, user)) = member.split_once(MEMBER_SEPARATOR) {
+                all.entry(field.to_owned()).or_default().push(user.into());
+            }
         }
+        let pairs = all.len();
+        let mut all = all.into_iter();
+        loop {
+            self.changed.extend(all.by_ref().take(FIELDS_PER_REWRITE));
+            if self.changed.is_empty() {
+                break;
+            }
+            let batch = self.render();
+            self.writer.redis(batch);
+        }
+        pairs
     }
 
     /// Sets `self.field` to `<day>:<product>` (the `hot:pageview_counts`
@@ -144,17 +180,15 @@ impl EpochState for VisitorsState {
             let batch = self.render();
             self.writer.redis(batch);
         }
-        let mut batch = StateBatch::new();
-        let flushed = self
-            .counts
-            .flush_into(&mut batch)
-            .and_then(|_| self.members.flush_into(&mut batch))
-            .and_then(|_| self.store.commit(batch));
-        if let Err(err) = flushed {
-            panic!("cannot persist unique-visitor state: {err}");
-        }
         self.metrics.set_state_keys("daily_visitors", self.members.len());
         self.metrics.observe_epoch("unique_visitors", self.epoch_started.take());
         tracing::trace!(epoch, "unique visitors epoch complete");
+    }
+
+    fn snapshot(&mut self, batch: &mut StateBatch) {
+        let flushed = self.counts.flush_into(batch).and_then(|_| self.members.flush_into(batch));
+        if let Err(err) = flushed {
+            panic!("cannot snapshot unique-visitor state: {err}");
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Bad events mixed into the topics go to the dead-letter topic with the
 //! right reason and origin headers; good events' results are unaffected.
 
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
 mod common;
 
 use std::collections::{BTreeMap, HashMap};

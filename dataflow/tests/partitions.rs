@@ -2,6 +2,8 @@
 //! their earliest offset without a restart; SIGTERM then stops the job
 //! cleanly (exit 0).
 
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
 mod common;
 
 use std::process::Stdio;

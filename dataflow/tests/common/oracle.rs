@@ -111,10 +111,10 @@ pub fn valid_event(raw: &[u8]) -> Option<Value> {
     {
         return None;
     }
-    if let Some(price) = object.get("price").filter(|p| !p.is_null()) {
-        if price.as_f64()? < 0.0 {
-            return None;
-        }
+    if let Some(price) = object.get("price").filter(|p| !p.is_null())
+        && price.as_f64()? < 0.0
+    {
+        return None;
     }
     if let Some(quantity) = object.get("quantity").filter(|q| !q.is_null()) {
         u32::try_from(quantity.as_u64()?).ok()?;

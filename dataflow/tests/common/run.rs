@@ -76,18 +76,44 @@ pub fn standard_dataset() -> &'static Dataset {
     DATASET.get_or_init(|| produce_dataset("dataflow-e2e", 200_000, 3))
 }
 
-/// A `dataflow run --until-caught-up` command over `topics` into `redis`.
-pub fn job_command(topics: &EventTopics, redis: &str, state_dir: &Path) -> Command {
+/// A `dataflow run --until-caught-up` command over `topics` into `redis`,
+/// with its state in `work_dir/state` and checkpoints (one a second) in
+/// `work_dir/checkpoints`.
+pub fn job_command(topics: &EventTopics, redis: &str, work_dir: &Path) -> Command {
+    let mut command = job_command_every(topics, redis, work_dir, "1s");
+    command.arg("--until-caught-up");
+    command
+}
+
+/// Like [`job_command`], without `--until-caught-up`.
+pub fn job_command_unbounded(topics: &EventTopics, redis: &str, work_dir: &Path) -> Command {
+    job_command_every(topics, redis, work_dir, "1s")
+}
+
+/// A `dataflow run` command (unbounded) checkpointing every `interval`.
+pub fn job_command_every(
+    topics: &EventTopics,
+    redis: &str,
+    work_dir: &Path,
+    interval: &str,
+) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dataflow"));
     command
         .arg("run")
         .args(["--brokers", &Stack::get().brokers, "--redis", redis])
         .args(["--topic-prefix", &topics.prefix, "--metrics-addr", "127.0.0.1:0"])
-        .args(["--epoch-ms", "100", "--until-caught-up"])
+        .args(["--epoch-ms", "100", "--checkpoint-interval", interval])
         .arg("--state-dir")
-        .arg(state_dir)
+        .arg(work_dir.join("state"))
+        .arg("--checkpoint-dir")
+        .arg(checkpoint_dir(work_dir))
         .env("RUST_LOG", "warn");
     command
+}
+
+/// Where [`job_command`] keeps checkpoints.
+pub fn checkpoint_dir(work_dir: &Path) -> std::path::PathBuf {
+    work_dir.join("checkpoints")
 }
 
 /// Runs a command to completion (at most `limit`), returning its output.

@@ -1,0 +1,60 @@
+//! The error type of checkpoints: finding, verifying, writing and restoring
+//! them.
+//!
+//! Every variant names the checkpoint (its id or directory), so an operator
+//! can act on a log line alone: which checkpoint is damaged and why.
+
+use std::path::PathBuf;
+
+use crate::error::StateError;
+
+/// An error about a checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The checkpoint exists but must not be trusted.
+    #[error("checkpoint {id} at {dir} is damaged: {reason}")]
+    Damaged {
+        /// Its id.
+        id: u64,
+        /// Its directory.
+        dir: PathBuf,
+        /// What is wrong (missing or truncated file, checksum, manifest).
+        reason: String,
+    },
+    /// No checkpoint with this id exists.
+    #[error("checkpoint {id} not found in {root}")]
+    NotFound {
+        /// The id asked for.
+        id: u64,
+        /// The checkpoint directory searched.
+        root: PathBuf,
+    },
+    /// Checkpoints exist but every one of them is damaged.
+    #[error("no intact checkpoint in {root}: {details}")]
+    NoneIntact {
+        /// The checkpoint directory.
+        root: PathBuf,
+        /// Why each one was rejected.
+        details: String,
+    },
+    /// A filesystem operation failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state store failed while writing or restoring a checkpoint.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl CheckpointError {
+    /// An I/O error on `path`, for `map_err`.
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io { path, source }
+    }
+}

@@ -1,0 +1,37 @@
+//! One worker's part of a checkpoint: a RocksDB checkpoint of its store.
+//!
+//! RocksDB checkpoints flush the memtables and hard-link the (immutable) SST
+//! files, so taking one costs a flush, not a copy of the state. The part is
+//! written into the pending directory of its boundary; the worker then
+//! reports its files' digests, and worker 0 seals the whole checkpoint with a
+//! manifest once every part exists (see `catalog.rs`).
+
+use std::path::Path;
+
+use rocksdb::checkpoint::Checkpoint;
+
+use crate::checkpoint_error::CheckpointError;
+use crate::checksum::{DigestCache, FileDigest};
+use crate::error::StateError;
+use crate::store::StateStore;
+
+/// Writes `store` as part `worker` under `pending` (`pending/worker-<i>/`)
+/// and returns the digests of its files.
+pub fn write_part(
+    store: &StateStore,
+    pending: &Path,
+    worker: usize,
+    digests: &mut DigestCache,
+) -> Result<Vec<FileDigest>, CheckpointError> {
+    let name = format!("worker-{worker}");
+    let dir = pending.join(&name);
+    std::fs::create_dir_all(pending).map_err(CheckpointError::io(pending))?;
+    if dir.exists() {
+        // Left by an earlier attempt at the same boundary: RocksDB needs a
+        // fresh directory.
+        std::fs::remove_dir_all(&dir).map_err(CheckpointError::io(&dir))?;
+    }
+    let rocks = |source| StateError::Rocks { op: "checkpoint", path: dir.clone(), source };
+    Checkpoint::new(store.db()).and_then(|c| c.create_checkpoint(&dir)).map_err(rocks)?;
+    digests.digest_dir(&dir, &name).map_err(CheckpointError::io(&dir))
+}

@@ -1,0 +1,87 @@
+//! Rebuilding a worker's store from a checkpoint, with the same or a
+//! different number of workers.
+//!
+//! With the worker count of the checkpoint, worker `i` gets a copy of part
+//! `i` (SST files hard-linked, the small mutable files copied), which is
+//! nearly free. With another count (rescaling), worker `i` owns the key groups
+//! [`groups_for_worker`]`(i, workers)`; it reads exactly those groups from
+//! every old part that held some of them (a range scan per family, since keys
+//! are prefixed by their group) and writes them into a fresh store. Worker-
+//! level metadata stays with worker 0. Source offsets are not copied: they
+//! come from the manifest, which has every partition's.
+
+use std::path::Path;
+
+use crate::batch::StateBatch;
+use crate::checkpoint_error::CheckpointError;
+use crate::family::Family;
+use crate::keygroup::{KEY_GROUPS, groups_for_worker};
+use crate::manifest::Manifest;
+use crate::options::StoreOptions;
+use crate::store::StateStore;
+
+/// Entries per write batch while re-sharding (bounds memory).
+const ENTRIES_PER_BATCH: usize = 100_000;
+
+/// Builds worker `worker`'s store (of `workers`) in `target` (replaced if it
+/// exists) from checkpoint `manifest` found in `checkpoint`.
+pub fn restore_store(
+    checkpoint: &Path,
+    manifest: &Manifest,
+    worker: usize,
+    workers: usize,
+    target: &Path,
+    options: &StoreOptions,
+) -> Result<StateStore, CheckpointError> {
+    if target.exists() {
+        std::fs::remove_dir_all(target).map_err(CheckpointError::io(target))?;
+    }
+    if manifest.workers == workers {
+        link_or_copy_dir(&checkpoint.join(format!("worker-{worker}")), target)?;
+        return Ok(StateStore::open(target, options)?);
+    }
+    let store = StateStore::open(target, options)?;
+    let mine = groups_for_worker(worker, workers);
+    for old in 0..manifest.workers {
+        let theirs = groups_for_worker(old, manifest.workers);
+        let overlap = mine.start.max(theirs.start)..mine.end.min(theirs.end);
+        let keeps_meta = worker == 0 && old == 0;
+        if overlap.is_empty() && !keeps_meta {
+            continue;
+        }
+        let part = StateStore::open_read_only(&checkpoint.join(format!("worker-{old}")))?;
+        let mut batch = StateBatch::new();
+        for family in Family::ALL {
+            let groups = match family {
+                Family::Meta if keeps_meta => 0..KEY_GROUPS,
+                _ if family.is_keyed() => overlap.clone(),
+                _ => continue,
+            };
+            for entry in part.scan(family, groups) {
+                let (key, value) = entry?;
+                batch.put(family, &key, &value);
+                if batch.len() >= ENTRIES_PER_BATCH {
+                    store.commit(std::mem::take(&mut batch))?;
+                }
+            }
+        }
+        store.commit(batch)?;
+    }
+    Ok(store)
+}
+
+/// Copies directory `from` to `to`, hard-linking SST files (immutable in
+/// RocksDB) and copying the rest.
+fn link_or_copy_dir(from: &Path, to: &Path) -> Result<(), CheckpointError> {
+    std::fs::create_dir_all(to).map_err(CheckpointError::io(to))?;
+    for entry in std::fs::read_dir(from).map_err(CheckpointError::io(from))? {
+        let entry = entry.map_err(CheckpointError::io(from))?;
+        let source = entry.path();
+        let dest = to.join(entry.file_name());
+        let is_sst = source.extension().is_some_and(|e| e == "sst");
+        if !(is_sst && std::fs::hard_link(&source, &dest).is_ok()) {
+            std::fs::copy(&source, &dest).map_err(CheckpointError::io(&source))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! The operator's commands around checkpoints: `dataflow checkpoints
+//! list|inspect|delete` and `dataflow resync-redis`.
+//!
+//! `resync-redis` rebuilds every Redis key of the job from a checkpoint with
+//! the same code the job uses after a restore, so it repairs a Redis that lost
+//! data (or fills a new one) without running the job.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use checkpoints::{CheckpointDir, CheckpointError, Manifest, StateStore};
+
+use crate::checkpointing::unix_ms;
+use crate::cli::{CheckpointsAction, CheckpointsArgs, ResyncArgs};
+use crate::config::RestoreFrom;
+use crate::metrics::JobMetrics;
+use crate::profiles_state::ProfilesState;
+use crate::recent_state::RecentState;
+use crate::redis_sink::{RedisBatch, RedisSink};
+use crate::visitors_state::VisitorsState;
+use crate::weights::Weights;
+use crate::writer::Writer;
+
+/// Why an administrative command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The checkpoint is missing, damaged, or the directory unusable.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Redis could not be written.
+    #[error("redis: {0}")]
+    Redis(String),
+    /// Writing the report failed.
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+    /// Nothing to resync from.
+    #[error("no checkpoint in {0}")]
+    NoCheckpoint(String),
+}
+
+/// Runs `dataflow checkpoints …`, printing to `out`.
+pub fn checkpoints(
+    args: &CheckpointsArgs,
+    out: &mut impl std::io::Write,
+) -> Result<(), AdminError> {
+    let dir = CheckpointDir::new(&args.checkpoint_dir);
+    match args.action {
+        CheckpointsAction::List => {
+            writeln!(
+                out,
+                "{:>6}  {:<10}  {:>8}  {:>7}  {:>12}  {:>8}",
+                "ID", "STATUS", "EPOCH", "WORKERS", "BYTES", "AGE"
+            )?;
+            let now = unix_ms();
+            for listed in dir.list()? {
+                match listed.manifest {
+                    Ok(m) => writeln!(
+                        out,
+                        "{:>6}  {:<10}  {:>8}  {:>7}  {:>12}  {:>7}s",
+                        m.id,
+                        "complete",
+                        m.epoch,
+                        m.workers,
+                        m.total_bytes(),
+                        now.saturating_sub(m.created_unix_ms) / 1000
+                    )?,
+                    Err(err) => writeln!(out, "{:>6}  {:<10}  {err}", listed.id, "unusable")?,
+                }
+            }
+        }
+        CheckpointsAction::Inspect { id } => {
+            let manifest = dir.verified(id)?;
+            serde_json::to_writer_pretty(&mut *out, &manifest)
+                .map_err(|e| AdminError::Output(e.into()))?;
+            writeln!(out)?;
+            writeln!(
+                out,
+                "checkpoint {id}: every file verified ({} bytes)",
+                manifest.total_bytes()
+            )?;
+        }
+        CheckpointsAction::Delete { id } => {
+            dir.delete(id)?;
+            writeln!(out, "checkpoint {id} deleted")?;
+        }
+    }
+    Ok(())
+}
+
+/// Redis only: `resync-redis` publishes nothing to Kafka.
+struct RedisOnly(std::cell::RefCell<RedisSink>);
+
+impl Writer for RedisOnly {
+    fn redis(&self, batch: RedisBatch) {
+        self.0.borrow().send(batch);
+    }
+    fn interest_tags(&self, _user: &str, _json: &[u8]) {}
+}
+
+/// Runs `dataflow resync-redis`; returns (users, day-product pairs, events).
+pub fn resync_redis(args: &ResyncArgs) -> Result<(usize, usize, usize), AdminError> {
+    let dir = CheckpointDir::new(&args.checkpoint_dir);
+    let manifest: Manifest = match args.checkpoint {
+        RestoreFrom::Id(id) => dir.verified(id)?,
+        RestoreFrom::Latest | RestoreFrom::None => match dir.latest_intact()? {
+            Some((manifest, rejected)) => {
+                for err in rejected {
+                    tracing::error!(%err, "skipping a damaged checkpoint");
+                }
+                manifest
+            }
+            None => return Err(AdminError::NoCheckpoint(dir.root().display().to_string())),
+        },
+    };
+    tracing::info!(id = manifest.id, workers = manifest.workers, "rewriting Redis from checkpoint");
+    let metrics = Arc::new(JobMetrics::default());
+    let sink = RedisSink::start(&args.redis, 0, Arc::clone(&metrics))
+        .map_err(|e| AdminError::Redis(e.to_string()))?;
+    let writer = Rc::new(RedisOnly(std::cell::RefCell::new(sink)));
+    let output: Rc<dyn Writer> = writer.clone();
+    let mut totals = (0, 0, 0);
+    for worker in 0..manifest.workers {
+        let part = dir.path_of(manifest.id).join(format!("worker-{worker}"));
+        let store = Arc::new(StateStore::open_read_only(&part).map_err(CheckpointError::from)?);
+        let state_err = |e: checkpoints::StateError| AdminError::Checkpoint(e.into());
+        let weights = Weights::default();
+        let mut profiles = ProfilesState::new(
+            Arc::clone(&store),
+            weights,
+            args.top_n,
+            Rc::clone(&output),
+            Arc::clone(&metrics),
+        )
+        .map_err(state_err)?;
+        totals.0 += profiles.rewrite_all();
+        let mut visitors =
+            VisitorsState::new(Arc::clone(&store), Rc::clone(&output), Arc::clone(&metrics))
+                .map_err(state_err)?;
+        totals.1 += visitors.rewrite_all();
+        let mut recent = RecentState::new(args.events_capacity, &store, Rc::clone(&output))
+            .map_err(state_err)?;
+        totals.2 += recent.rewrite_all();
+    }
+    writer.0.borrow_mut().finish();
+    Ok(totals)
+}

@@ -1,0 +1,106 @@
+//! Prometheus metrics of checkpoints and restores.
+//!
+//! Registered with the job's other metrics (see `crate::metrics`). The age of
+//! the last checkpoint is left to Prometheus (`time() -
+//! tagflow_checkpoint_last_completed_timestamp_seconds`), next to the
+//! configured interval, so an alert can fire on "no checkpoint for 3×
+//! the interval" without the job having to be alive to report it.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Checkpoint and restore metrics.
+#[derive(Debug)]
+pub struct CheckpointMetrics {
+    /// From the first snapshot of a boundary to its sealed manifest.
+    pub duration_seconds: Histogram,
+    /// Time an operator stops processing to snapshot its state.
+    pub pause_seconds: Histogram,
+    /// Bytes of the last completed checkpoint's files.
+    pub size_bytes: Gauge,
+    /// Id of the last completed checkpoint.
+    pub last_completed_id: Gauge,
+    /// Completion time of the last checkpoint, in Unix seconds (the job's
+    /// start time until its first checkpoint).
+    pub last_completed_timestamp_seconds: Gauge<f64, AtomicU64>,
+    /// The configured checkpoint interval.
+    pub interval_seconds: Gauge<f64, AtomicU64>,
+    /// Checkpoints that could not be completed.
+    pub failed: Counter,
+    /// Time this process took to restore its state at start (0: none).
+    pub restore_duration_seconds: Gauge<f64, AtomicU64>,
+}
+
+impl Default for CheckpointMetrics {
+    fn default() -> Self {
+        Self {
+            duration_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
+            pause_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 18)),
+            size_bytes: Gauge::default(),
+            last_completed_id: Gauge::default(),
+            last_completed_timestamp_seconds: Gauge::default(),
+            interval_seconds: Gauge::default(),
+            failed: Counter::default(),
+            restore_duration_seconds: Gauge::default(),
+        }
+    }
+}
+
+impl CheckpointMetrics {
+    /// Adds every metric to `registry` under `tagflow_checkpoint*` names.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "tagflow_checkpoint_duration_seconds",
+            "Time from a checkpoint boundary's first snapshot to its sealed manifest",
+            self.duration_seconds.clone(),
+        );
+        registry.register(
+            "tagflow_checkpoint_pause_seconds",
+            "Time an operator paused processing to snapshot its state",
+            self.pause_seconds.clone(),
+        );
+        registry.register(
+            "tagflow_checkpoint_size_bytes",
+            "Bytes of the files of the last completed checkpoint",
+            self.size_bytes.clone(),
+        );
+        registry.register(
+            "tagflow_checkpoint_last_completed_id",
+            "Id of the last completed checkpoint",
+            self.last_completed_id.clone(),
+        );
+        registry.register(
+            "tagflow_checkpoint_last_completed_timestamp_seconds",
+            "Unix time the last checkpoint was completed (the start time until the first one)",
+            self.last_completed_timestamp_seconds.clone(),
+        );
+        registry.register(
+            "tagflow_checkpoint_interval_seconds",
+            "Configured time between checkpoints",
+            self.interval_seconds.clone(),
+        );
+        registry.register(
+            "tagflow_checkpoints_failed",
+            "Checkpoints that could not be completed",
+            self.failed.clone(),
+        );
+        registry.register(
+            "tagflow_restore_duration_seconds",
+            "Time taken to restore state from a checkpoint at start (0 if none)",
+            self.restore_duration_seconds.clone(),
+        );
+    }
+
+    /// Records a restore that took `elapsed` (the slowest worker's counts).
+    pub fn observe_restore(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        if seconds > self.restore_duration_seconds.get() {
+            self.restore_duration_seconds.set(seconds);
+        }
+    }
+}

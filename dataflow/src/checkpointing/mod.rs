@@ -1,0 +1,45 @@
+//! Consistent checkpoints of the running job, and restoring from them.
+//!
+//! The protocol, in the order things happen:
+//!
+//! 1. Epoch numbers that are multiples of `every` (checkpoint interval ÷
+//!    epoch length) are *boundaries*. A source crossing one reports its
+//!    next offsets to its worker's [`Coordinator`] before downgrading its
+//!    capabilities (`crate::source`).
+//! 2. Each stateful operator, once its input frontier reaches the boundary
+//!    and before applying anything later, hands its changes since the last
+//!    boundary to the coordinator (`crate::epochs`). This is the only pause.
+//! 3. With every operator's changes in, the worker's [`PartWriter`] thread
+//!    commits them and the offsets in one atomic RocksDB batch and takes a
+//!    RocksDB checkpoint into `<dir>/pending-<boundary>/worker-<i>/`.
+//! 4. Parts travel to worker 0 ([`checkpoint_flow`]), whose [`Sealer`] renames
+//!    the directory to the next id and writes the manifest atomically: the
+//!    checkpoint exists from that moment, and old ones are pruned.
+//!
+//! At start, [`startup::prepare`] picks and verifies the checkpoint to
+//! restore; each worker rebuilds its store from it (re-sharding by key group
+//! if the worker count changed), rewrites Redis from the restored state, and
+//! resumes every partition at the manifest's offset.
+
+mod coordinator;
+mod flow;
+mod metrics;
+mod part_writer;
+mod sealer;
+pub mod startup;
+
+pub use coordinator::Coordinator;
+pub use flow::checkpoint_flow;
+pub use metrics::CheckpointMetrics;
+pub use part_writer::{PartWriter, WorkerPart, unix_ms};
+pub use sealer::Sealer;
+pub use startup::Startup;
+
+use std::time::Duration;
+
+/// Epochs between checkpoint boundaries for an interval and epoch length.
+#[must_use]
+pub fn epochs_between(interval: Duration, epoch: Duration) -> u64 {
+    let epochs = interval.as_millis() / epoch.as_millis().max(1);
+    u64::try_from(epochs).unwrap_or(u64::MAX).max(1)
+}

@@ -1,0 +1,149 @@
+//! The per-worker thread that makes a worker's part of each checkpoint.
+//!
+//! Operators only pause to copy their changes into a [`StateBatch`]; this
+//! thread then commits the batch together with the source offsets (one
+//! atomic RocksDB write), takes the RocksDB checkpoint (a memtable flush and
+//! hard links) and checksums the files, while the worker keeps processing.
+//! Jobs run in order, so part `B` is always committed before part `B + 1`.
+//! A failure is fatal for the job: the operators' caches already consider
+//! those changes persisted, so continuing could only produce a checkpoint that
+//! misses them. The job restarts from the last completed checkpoint instead.
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use checkpoints::{
+    CheckpointDir, CheckpointError, DigestCache, FileDigest, PartitionOffset, StateBatch,
+    StateStore, write_part,
+};
+use serde::{Deserialize, Serialize};
+
+/// What a worker reports once its part of a checkpoint is on disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerPart {
+    /// The checkpoint boundary (epoch).
+    pub boundary: u64,
+    /// The worker.
+    pub worker: usize,
+    /// Next offsets of the partitions this worker reads.
+    pub offsets: Vec<PartitionOffset>,
+    /// The part's files.
+    pub files: Vec<FileDigest>,
+    /// When the first operator of this worker snapshotted (Unix ms).
+    pub started_unix_ms: u64,
+    /// The longest pause of one of this worker's operators for it (µs).
+    pub longest_pause_us: u64,
+}
+
+/// One part to write.
+#[derive(Debug)]
+pub struct PartJob {
+    /// The checkpoint boundary.
+    pub boundary: u64,
+    /// Every operator's changes since the previous boundary.
+    pub batch: StateBatch,
+    /// The source offsets at the boundary.
+    pub offsets: Vec<PartitionOffset>,
+    /// When the first snapshot of the boundary was taken (Unix ms).
+    pub started_unix_ms: u64,
+    /// The longest operator pause for it (µs).
+    pub longest_pause_us: u64,
+}
+
+/// Handle of a worker's part-writing thread.
+#[derive(Debug)]
+pub struct PartWriter {
+    jobs: Option<Sender<PartJob>>,
+    results: Receiver<Result<WorkerPart, CheckpointError>>,
+    in_flight: usize,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PartWriter {
+    /// Starts worker `worker`'s thread, writing parts of `store` into `dir`.
+    pub fn start(
+        worker: usize,
+        store: Arc<StateStore>,
+        dir: CheckpointDir,
+    ) -> std::io::Result<Self> {
+        let (jobs, job_rx) = mpsc::channel::<PartJob>();
+        let (result_tx, results) = mpsc::channel();
+        let thread =
+            std::thread::Builder::new().name(format!("checkpoint-{worker}")).spawn(move || {
+                let mut digests = DigestCache::default();
+                for job in job_rx {
+                    let result = write(&store, &dir, worker, job, &mut digests);
+                    if result_tx.send(result).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Self { jobs: Some(jobs), results, in_flight: 0, thread: Some(thread) })
+    }
+
+    /// Queues a part.
+    pub fn submit(&mut self, job: PartJob) {
+        if let Some(jobs) = &self.jobs
+            && jobs.send(job).is_ok()
+        {
+            self.in_flight += 1;
+        }
+    }
+
+    /// Parts finished since the last call. Panics if one failed (see the
+    /// module documentation).
+    pub fn finished(&mut self) -> Vec<WorkerPart> {
+        let mut parts = Vec::new();
+        while let Ok(result) = self.results.try_recv() {
+            self.in_flight -= 1;
+            match result {
+                Ok(part) => parts.push(part),
+                Err(err) => panic!(
+                    "cannot write this worker's part of a checkpoint: {err}; \
+                     restart the job to restore the last completed checkpoint"
+                ),
+            }
+        }
+        parts
+    }
+
+    /// Whether every queued part has been reported by [`Self::finished`].
+    pub fn is_idle(&self) -> bool {
+        self.in_flight == 0
+    }
+}
+
+impl Drop for PartWriter {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn write(
+    store: &StateStore,
+    dir: &CheckpointDir,
+    worker: usize,
+    job: PartJob,
+    digests: &mut DigestCache,
+) -> Result<WorkerPart, CheckpointError> {
+    let PartJob { boundary, mut batch, offsets, started_unix_ms, longest_pause_us } = job;
+    for offset in &offsets {
+        batch.set_offset(&offset.topic, offset.partition, offset.next_offset);
+    }
+    store.commit(batch)?;
+    let files = write_part(store, &dir.pending_path(boundary), worker, digests)?;
+    tracing::debug!(worker, boundary, files = files.len(), "checkpoint part written");
+    Ok(WorkerPart { boundary, worker, offsets, files, started_unix_ms, longest_pause_us })
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,111 @@
+//! [`Sealer`]: worker 0's last step of every checkpoint.
+//!
+//! Every worker reports its written part; when the parts of all workers for
+//! a boundary are in, the pending directory becomes checkpoint `<id>` and
+//! gets its manifest (written atomically: from then on the checkpoint is
+//! complete), and checkpoints beyond the retention count are deleted.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use checkpoints::{CheckpointDir, CheckpointError, FORMAT_VERSION, KEY_GROUPS, Manifest};
+
+use crate::checkpointing::part_writer::{WorkerPart, unix_ms};
+use crate::metrics::JobMetrics;
+
+/// Seals checkpoints once all their parts are written.
+#[derive(Debug)]
+pub struct Sealer {
+    dir: CheckpointDir,
+    workers: usize,
+    next_id: u64,
+    retained: usize,
+    parts: BTreeMap<u64, Vec<WorkerPart>>,
+    metrics: Arc<JobMetrics>,
+}
+
+impl Sealer {
+    /// Seals checkpoints of `workers` workers in `dir`, numbering them from
+    /// `next_id` and keeping the newest `retained`.
+    pub fn new(
+        dir: CheckpointDir,
+        workers: usize,
+        next_id: u64,
+        retained: usize,
+        metrics: Arc<JobMetrics>,
+    ) -> Self {
+        Self { dir, workers, next_id, retained, parts: BTreeMap::new(), metrics }
+    }
+
+    /// Records a worker's part; seals its checkpoint if it was the last.
+    pub fn receive(&mut self, part: WorkerPart) {
+        let boundary = part.boundary;
+        let parts = self.parts.entry(boundary).or_default();
+        parts.push(part);
+        if parts.len() < self.workers {
+            return;
+        }
+        let parts = self.parts.remove(&boundary).unwrap_or_default();
+        let longest_pause_us = parts.iter().map(|p| p.longest_pause_us).max().unwrap_or(0);
+        let started = parts.iter().map(|p| p.started_unix_ms).min().unwrap_or_else(unix_ms);
+        match self.seal(boundary, parts) {
+            Ok(manifest) => {
+                let duration_ms = manifest.created_unix_ms.saturating_sub(started);
+                self.completed(&manifest, duration_ms, longest_pause_us);
+            }
+            Err(err) => {
+                self.metrics.checkpoint.failed.inc();
+                tracing::error!(boundary, %err, "checkpoint could not be completed");
+                let pending = self.dir.pending_path(boundary);
+                if let Err(err) = std::fs::remove_dir_all(&pending) {
+                    tracing::warn!(path = %pending.display(), %err, "cannot remove pending checkpoint");
+                }
+            }
+        }
+    }
+
+    fn seal(&mut self, boundary: u64, parts: Vec<WorkerPart>) -> Result<Manifest, CheckpointError> {
+        let mut offsets: Vec<_> = parts.iter().flat_map(|p| p.offsets.iter().cloned()).collect();
+        offsets.sort();
+        let mut files: Vec<_> = parts.into_iter().flat_map(|p| p.files).collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            id: self.next_id,
+            epoch: boundary,
+            workers: self.workers,
+            key_groups: KEY_GROUPS,
+            created_unix_ms: unix_ms(),
+            offsets,
+            files,
+            checksum: String::new(),
+        };
+        self.next_id += 1;
+        self.dir.complete(boundary, &mut manifest)?;
+        Ok(manifest)
+    }
+
+    fn completed(&self, manifest: &Manifest, duration_ms: u64, longest_pause_us: u64) {
+        let metrics = &self.metrics.checkpoint;
+        metrics.duration_seconds.observe(duration_ms as f64 / 1000.0);
+        metrics.last_completed_id.set(i64::try_from(manifest.id).unwrap_or(i64::MAX));
+        metrics.size_bytes.set(i64::try_from(manifest.total_bytes()).unwrap_or(i64::MAX));
+        metrics.last_completed_timestamp_seconds.set(manifest.created_unix_ms as f64 / 1000.0);
+        tracing::info!(
+            id = manifest.id,
+            epoch = manifest.epoch,
+            bytes = manifest.total_bytes(),
+            partitions = manifest.offsets.len(),
+            duration_ms,
+            longest_pause_us,
+            "checkpoint completed"
+        );
+        match self.dir.retain_newest(self.retained) {
+            Ok(deleted) if !deleted.is_empty() => {
+                tracing::debug!(?deleted, "old checkpoints deleted")
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "cannot delete old checkpoints"),
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! YAML to JSON through `python3` and PyYAML (`python3-yaml`, installed by
+//! `scripts/install-deps`), so the workspace needs no YAML crate.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// Reads a YAML file (`yaml.safe_load`: anchors and `<<` merge keys are
+/// resolved) and returns it as JSON.
+///
+/// # Errors
+/// When python3 or PyYAML is missing, or the file is not valid YAML.
+pub fn load(path: &Path) -> anyhow::Result<Value> {
+    const SCRIPT: &str =
+        "import json, sys, yaml\njson.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)";
+    let output = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(path)
+        .output()
+        .context("running python3 (install python3 and python3-yaml: scripts/install-deps)")?;
+    if !output.status.success() {
+        bail!(
+            "python3 could not read {} as YAML (is python3-yaml installed? scripts/install-deps): {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    serde_json::from_slice(&output.stdout).context("python3's JSON")
+}
