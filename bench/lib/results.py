@@ -78,6 +78,8 @@ def main():
             "catch_up_s": ms / 1000.0,
             "peak_rss_mib": int(v["ours_rss_mib"]),
             "cpu_s": num(v["ours_cpu_s"]),
+            "completed_checkpoints": int(v.get("ours_checkpoints") or 0),
+            "binary_sha256_prefix": v.get("dataflow_sha256"),
         }
     f = v.get("flink_json")
     if f:
