@@ -79,6 +79,7 @@ def main():
             "peak_rss_mib": int(v["ours_rss_mib"]),
             "cpu_s": num(v["ours_cpu_s"]),
             "completed_checkpoints": int(v.get("ours_checkpoints") or 0),
+            "redis_server_cpu_s": num(v.get("ours_redis_cpu_s")),
             "binary_sha256_prefix": v.get("dataflow_sha256"),
         }
     f = v.get("flink_json")
@@ -93,6 +94,7 @@ def main():
             "job_net_runtime_s": f["net_runtime_ms"] / 1000.0,
             "events_processed": f["events"],
             "completed_checkpoints": int(v.get("flink_checkpoints") or 0),
+            "redis_server_cpu_s": num(v.get("flink_redis_cpu_s")),
             "peak_rss_mib": int(v["flink_rss_mib"]),
             "cpu_s": num(v["flink_cpu_s"]),
         }
@@ -118,12 +120,12 @@ def main():
           f"{m['rustc']}, {m['java']}, Kafka {m['kafka']}, Flink {m['flink']} "
           f"(flink-connector-kafka {m['flink_connector_kafka']})")
     print(f"backlog: {events:,} events; command: {out['command']}\n")
-    print("| | events/s | catch-up (s) | peak RSS (MiB) | CPU (s) |")
-    print("|---|---|---|---|---|")
-    print(f"| raw consume ceiling | {cell('ceiling', 'events_per_s')} | {cell('ceiling', 'seconds')} | | |")
+    print("| | events/s | catch-up (s) | peak RSS (MiB) | CPU (s) | Redis server CPU (s) |")
+    print("|---|---|---|---|---|---|")
+    print(f"| raw consume ceiling | {cell('ceiling', 'events_per_s')} | {cell('ceiling', 'seconds')} | | | |")
     for name, key in (("tagflow (ours)", "ours"), ("Flink", "flink")):
         print(f"| {name} | {cell(key, 'events_per_s')} | {cell(key, 'catch_up_s')} | "
-              f"{cell(key, 'peak_rss_mib')} | {cell(key, 'cpu_s')} |")
+              f"{cell(key, 'peak_rss_mib')} | {cell(key, 'cpu_s')} | {cell(key, 'redis_server_cpu_s')} |")
     r = out["ratios"]
     print(f"\nours / Flink = {r['ours_over_flink']}, ours / ceiling = {r['ours_over_ceiling']}, "
           f"Flink / ceiling = {r['flink_over_ceiling']}")
