@@ -25,6 +25,8 @@ pub struct UserProfile {
     /// The top tags last published to `user-interest-tags-topic`, to publish
     /// only changes.
     pub published_top: Vec<CompactString>,
+    /// Products purchased, sorted, each once.
+    pub purchased: Vec<CompactString>,
 }
 
 impl UserProfile {
@@ -33,6 +35,11 @@ impl UserProfile {
     pub fn apply(&mut self, event: &ProfileEvent, weights: &Weights) {
         let weight = weights.of(event.kind);
         self.counts[event.kind.index()] += 1;
+        if let Some(product) = &event.purchased
+            && let Err(at) = self.purchased.binary_search(product)
+        {
+            self.purchased.insert(at, product.clone());
+        }
         self.last_event_at = self.last_event_at.max(event.timestamp);
         for tag in &event.tags {
             match self.scores.iter_mut().find(|(t, _)| t == tag) {
@@ -66,6 +73,7 @@ mod tests {
             kind,
             timestamp,
             tags: tags.iter().map(|t| CompactString::from(*t)).collect::<Tags>(),
+            purchased: (kind == EventType::Purchase).then(|| format!("p{timestamp}").into()),
         }
     }
 
@@ -79,6 +87,7 @@ mod tests {
         assert_eq!(profile.scores, [("shoes".into(), 6), ("nike".into(), 1), ("hats".into(), 3)]);
         assert_eq!(profile.counts, [1, 1, 1]);
         assert_eq!(profile.last_event_at, 20);
+        assert_eq!(profile.purchased, ["p10"]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Per-user tag scores: the profile operator's state and its Redis output.
 //!
 //! Events arrive routed by user. Each epoch, every changed user is written
-//! once: `user:profile:<u>` (tag → score), its top-N in `UserInterestTag`,
+//! once: `user:profile:<u>` (tag → score), `user:purchased:<u>` (products
+//! bought, if any), its top-N in `UserInterestTag`,
 //! its JSON profile in `user-profiles` (the two shared hashes get one HSET
 //! per epoch with every changed user), and, when its top-N changed, a
 //! message on `user-interest-tags-topic`. All writes are absolute values, so
@@ -124,6 +125,11 @@ impl ProfilesState {
             }
             pipeline.add_command(scores).ignore();
             commands += 1;
+            if !profile.purchased.is_empty() {
+                let products: Vec<&str> = profile.purchased.iter().map(|p| p.as_str()).collect();
+                pipeline.sadd(keys::user_purchased(user), products).ignore();
+                commands += 1;
+            }
             let top = profile.top_tags(self.top_n);
             let top_json = serde_json::to_string(&top).unwrap_or_default();
             let counts = EventType::ALL.iter().map(|t| (t.as_str(), profile.count(*t))).collect();

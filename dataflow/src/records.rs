@@ -26,6 +26,9 @@ pub struct ProfileEvent {
     pub timestamp: i64,
     /// The product's tags, each listed once.
     pub tags: Tags,
+    /// The product, for purchases only (purchases are excluded from the
+    /// user's recommendations).
+    pub purchased: Option<CompactString>,
 }
 
 impl ProfileEvent {
@@ -43,6 +46,8 @@ impl ProfileEvent {
             kind: event.event_type,
             timestamp: event.timestamp,
             tags,
+            purchased: (event.event_type == EventType::Purchase)
+                .then(|| CompactString::from(event.product_id.as_ref())),
         }
     }
 }

@@ -22,6 +22,8 @@ pub const CHECKPOINT_MARKER: &str = "tagflow:checkpoint";
 
 /// Prefix of the per-user tag score hashes (`user:profile:<userId>`).
 pub const USER_PROFILE_PREFIX: &str = "user:profile:";
+/// Prefix of the per-user purchased-product sets (`user:purchased:<userId>`).
+pub const USER_PURCHASED_PREFIX: &str = "user:purchased:";
 /// Prefix of the daily unique-visitor sets (`pageviews:<day>:<productId>`).
 pub const PAGEVIEWS_PREFIX: &str = "pageviews:";
 /// Prefix of product hashes (`product:<productId>`).
@@ -32,6 +34,12 @@ pub const TAG_INDEX_PREFIX: &str = "products:tag:";
 /// `user:profile:<userId>`: hash tag → score.
 pub fn user_profile(user_id: &str) -> String {
     format!("{USER_PROFILE_PREFIX}{user_id}")
+}
+
+/// `user:purchased:<userId>`: set of the productIds the user has purchased
+/// (recommendations leave them out).
+pub fn user_purchased(user_id: &str) -> String {
+    format!("{USER_PURCHASED_PREFIX}{user_id}")
 }
 
 /// `pageviews:<day>:<productId>`: set of the userIds that viewed the product that day.
@@ -69,6 +77,7 @@ mod tests {
     #[test]
     fn keys_follow_the_original_scheme() {
         assert_eq!(user_profile("u1"), "user:profile:u1");
+        assert_eq!(user_purchased("u1"), "user:purchased:u1");
         assert_eq!(pageviews("2026-11-26", "p7"), "pageviews:2026-11-26:p7");
         assert_eq!(hot_pageview_field("2026-11-26", "p7"), "2026-11-26:p7");
         assert_eq!(product("p7"), "product:p7");

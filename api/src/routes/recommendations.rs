@@ -17,10 +17,6 @@ use crate::state::AppState;
 /// Most items per answer.
 pub const MAX_LIMIT: usize = 100;
 
-/// Prefix of the per-user purchased-products sets (`user:purchased:<userId>`).
-/// Read when present; the dataflow job does not write it yet.
-pub const PURCHASED_PREFIX: &str = "user:purchased:";
-
 /// Query of the endpoint.
 #[derive(Debug, Deserialize)]
 pub struct RecommendationQuery {
@@ -54,7 +50,7 @@ pub async fn recommendations(
         return Err(AppError::field("userId", "invalid", "a user id is 1 to 256 bytes"));
     }
     let field = user_id.clone();
-    let purchased_key = format!("{PURCHASED_PREFIX}{user_id}");
+    let purchased_key = model::keys::user_purchased(&user_id);
     let (stored, purchased): (Option<Vec<u8>>, Vec<String>) = state
         .with_redis(|mut conn| async move {
             redis::pipe()

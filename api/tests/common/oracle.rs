@@ -20,6 +20,8 @@ pub struct Expected {
     pub visitors: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
     /// (timestamp, eventId) of every event.
     pub times: Vec<(i64, String)>,
+    /// userId → products purchased.
+    pub purchased: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// `YYYY-MM-DD` (UTC) of a millisecond timestamp (civil-from-days).
@@ -56,6 +58,10 @@ impl Expected {
                 *scores.entry(t.to_owned()).or_default() += w;
             }
             e.counts.entry(user.clone()).or_default()[i] += 1;
+            if i == 2 {
+                let product = v["productId"].as_str().unwrap().to_owned();
+                e.purchased.entry(user.clone()).or_default().insert(product);
+            }
             let last = e.last.entry(user.clone()).or_insert(ts);
             *last = (*last).max(ts);
             if i == 0 {
@@ -111,8 +117,10 @@ impl Expected {
         limit: usize,
     ) -> Vec<(String, Vec<String>)> {
         let interest = self.top_tags(user, 5);
+        let bought = self.purchased.get(user);
+        let purchased = |id: &str| bought.is_some_and(|b| b.contains(id));
         let mut scored: Vec<(f64, u64, String, Vec<String>)> = Vec::new();
-        for product in catalog {
+        for product in catalog.iter().filter(|p| !purchased(&p.product_id)) {
             let matched: Vec<(String, i64)> =
                 interest.iter().filter(|(t, _)| product.tags.contains(t)).cloned().collect();
             if matched.is_empty() {
@@ -138,7 +146,7 @@ impl Expected {
             if out.len() >= limit {
                 break;
             }
-            if !out.iter().any(|(p, _)| p == id) {
+            if !purchased(id) && !out.iter().any(|(p, _)| p == id) {
                 out.push((id.to_owned(), Vec::new()));
             }
         }

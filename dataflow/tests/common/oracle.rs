@@ -21,6 +21,8 @@ pub struct Expected {
     pub visitors: BTreeMap<String, BTreeSet<String>>,
     /// Raw JSON of the newest events, newest first.
     pub events: Vec<Vec<u8>>,
+    /// userId → products purchased (users with at least one purchase).
+    pub purchased: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Expected {
@@ -74,8 +76,12 @@ pub fn recompute(raw_events: &[Vec<u8>], events_capacity: usize) -> Expected {
         expected.counts.entry(user.clone()).or_default()[index] += 1;
         let last = expected.last_event_at.entry(user.clone()).or_insert(ts);
         *last = (*last).max(ts);
+        let product = event["productId"].as_str().unwrap().to_owned();
+        if kind == "purchase" {
+            expected.purchased.entry(user.clone()).or_default().insert(product.clone());
+        }
         if kind == "view" {
-            let field = format!("{}:{}", utc_date(ts), event["productId"].as_str().unwrap());
+            let field = format!("{}:{}", utc_date(ts), product);
             expected.visitors.entry(field).or_default().insert(user);
         }
         recent.push((ts, event["eventId"].as_str().unwrap().to_owned(), raw.clone()));

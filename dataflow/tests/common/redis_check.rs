@@ -97,11 +97,23 @@ pub fn differences(redis_url: &str, expected: &Expected, top_n: usize) -> Vec<St
         ));
     }
 
+    let mut pipe = redis::pipe();
+    for user in expected.purchased.keys() {
+        pipe.smembers(format!("user:purchased:{user}"));
+    }
+    let stored: Vec<BTreeSet<String>> = pipe.query(&mut conn).unwrap();
+    for ((user, products), stored) in expected.purchased.iter().zip(stored) {
+        if &stored != products {
+            note(format!("user:purchased:{user} = {stored:?}, expected {products:?}"));
+        }
+    }
+
     // The job's checkpoint marker (`tagflow:checkpoint`) is bookkeeping,
     // not a result: it exists only once a checkpoint completed.
     let marker: bool = conn.exists("tagflow:checkpoint").unwrap();
     let keys = redis::cmd("DBSIZE").query::<usize>(&mut conn).unwrap() - usize::from(marker);
     let wanted_keys = expected.scores.len()
+        + expected.purchased.len()
         + expected.visitors.len()
         + 3
         + usize::from(!expected.events.is_empty());
