@@ -103,6 +103,21 @@ fn consumer() -> BaseConsumer {
         .expect("consumer")
 }
 
+/// The low and high watermarks of a partition, retrying for up to 20 s
+/// while a just-created topic is not yet known to the partition's leader.
+fn watermarks(consumer: &BaseConsumer, topic: &str, partition: i32) -> (i64, i64) {
+    let started = Instant::now();
+    loop {
+        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
+            Ok(marks) => return marks,
+            Err(_) if started.elapsed() < Duration::from_secs(20) => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(err) => panic!("watermarks of {topic}/{partition}: {err}"),
+        }
+    }
+}
+
 /// Reads every message of `topic` from the beginning to the high watermark
 /// that each partition had when the call started.
 ///
@@ -116,8 +131,7 @@ pub fn read_topic(topic: &str) -> Vec<ReadBack> {
     let mut ends = HashMap::new();
     let mut assignment = TopicPartitionList::new();
     for &p in &partitions {
-        let (low, high) =
-            consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).expect("watermarks");
+        let (low, high) = watermarks(&consumer, topic, p);
         if high > low {
             ends.insert(p, high);
             assignment.add_partition_offset(topic, p, Offset::Offset(low)).expect("assignment");
