@@ -17,7 +17,8 @@ Redis (a Lua script sorts the members and hashes them), so millions of keys
 need no transfer of their contents; the three shared hashes are read with
 HSCAN and compared field by field. Keys outside these families (tagflow's
 `events` list) are listed, not compared. Prints a summary; exits 1 on any
-difference. Only the Python standard library is used.
+difference, 2 when Redis could not be read. Only the Python standard
+library is used.
 """
 
 import argparse
@@ -200,4 +201,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except OSError as err:
+        # Redis went away (e.g. restarted): not a difference; the caller may retry.
+        print(f"redis connection failed: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -6,9 +6,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Parses and validates one Kafka message with the rules of tagflow's
@@ -27,7 +25,7 @@ public final class EventParser implements Serializable {
     public static final long MIN_TIMESTAMP_MS = 946_684_800_000L;
     public static final long MAX_TIMESTAMP_MS = 4_102_444_800_000L;
     private static final int MAX_TAGS = 8;
-    private static final Set<String> KNOWN = Set.of(
+    private static final List<String> KNOWN = List.of(
             "eventId", "userId", "productId", "eventType", "timestamp", "tags", "price",
             "quantity", "sessionId");
 
@@ -56,14 +54,16 @@ public final class EventParser implements Serializable {
         Event e = new Event();
         e.type = -1;
         boolean hasTimestamp = false;
-        Set<String> seen = new HashSet<>(16);
+        int seen = 0; // bit i: KNOWN.get(i) was read
         JsonToken t;
         while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
             String name = p.currentName();
             JsonToken v = p.nextToken();
-            if (KNOWN.contains(name) && !seen.add(name)) {
+            int bit = 1 << KNOWN.indexOf(name); // 1 << -1 is bit 31, never a known field
+            if ((seen & bit) != 0 && bit != 1 << 31) {
                 return null; // a known field that appears twice is an error
             }
+            seen |= bit;
             switch (name) {
                 case "eventId" -> e.eventId = string(p, v);
                 case "userId" -> e.userId = string(p, v);
