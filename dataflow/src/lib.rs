@@ -20,6 +20,7 @@ pub mod kafka_reader;
 pub mod metrics;
 pub mod metrics_server;
 pub mod profile;
+pub mod profile_json;
 pub mod profiles_state;
 pub mod recent;
 pub mod recent_state;

@@ -8,27 +8,25 @@
 //! message on `user-interest-tags-topic`. All writes are absolute values, so
 //! replaying events after a restore converges to exactly the same keys.
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
 use checkpoints::{Family, StateBatch, StateError, StateStore, Table};
 use compact_str::CompactString;
-use model::{EventType, keys};
+use model::keys;
 use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use crate::epochs::EpochState;
 use crate::metrics::JobMetrics;
 use crate::profile::UserProfile;
+use crate::profile_json::{self, FIELDS_PER_COMMAND, SharedHash};
 use crate::records::ProfileEvent;
 use crate::redis_sink::RedisBatch;
 use crate::weights::Weights;
 use crate::writer::Writer;
 
-/// Fields per HSET command on the shared hashes.
-const FIELDS_PER_COMMAND: usize = 500;
 /// Users per Redis pipeline when rewriting the whole state.
 const USERS_PER_REWRITE: usize = 5_000;
 
@@ -44,6 +42,7 @@ pub struct ProfilesState {
     epoch_started: Option<Instant>,
     /// Keys this worker last reported to the state-size metric.
     reported_keys: usize,
+    buffers: Render,
 }
 
 impl std::fmt::Debug for ProfilesState {
@@ -52,15 +51,12 @@ impl std::fmt::Debug for ProfilesState {
     }
 }
 
-/// The JSON stored in the `user-profiles` hash.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ProfileJson<'a> {
-    user_id: &'a str,
-    tag_scores: BTreeMap<&'a str, i64>,
-    top_tags: &'a [&'a str],
-    event_counts: BTreeMap<&'static str, u64>,
-    last_event_at: i64,
+/// Buffers reused by every render.
+#[derive(Debug, Default)]
+struct Render {
+    key: String,
+    json: Vec<u8>,
+    order: Vec<usize>,
 }
 
 /// The JSON published on `user-interest-tags-topic`.
@@ -94,6 +90,7 @@ impl ProfilesState {
             metrics,
             epoch_started: None,
             reported_keys,
+            buffers: Render::default(),
         })
     }
 
@@ -113,13 +110,17 @@ impl ProfilesState {
     fn render(&mut self) -> (RedisBatch, Vec<(CompactString, Vec<u8>)>) {
         let mut pipeline = redis::pipe();
         let mut commands = 0;
-        let mut interest = Vec::with_capacity(self.changed.len());
-        let mut profiles = Vec::with_capacity(self.changed.len());
+        let mut interest = SharedHash::new(keys::USER_INTEREST_TAG);
+        let mut profiles = SharedHash::new(keys::USER_PROFILES);
         let mut published = Vec::new();
+        let Render { key, json, order } = &mut self.buffers;
         for user in &self.changed {
             let Ok(Some(profile)) = self.table.get(&self.store, user) else { continue };
+            key.clear();
+            key.push_str(keys::USER_PROFILE_PREFIX);
+            key.push_str(user);
             let mut scores = redis::cmd("HSET");
-            scores.arg(keys::user_profile(user));
+            scores.arg(key.as_str());
             for (tag, score) in &profile.scores {
                 scores.arg(tag.as_str()).arg(*score);
             }
@@ -131,24 +132,20 @@ impl ProfilesState {
                 commands += 1;
             }
             let top = profile.top_tags(self.top_n);
-            let top_json = serde_json::to_string(&top).unwrap_or_default();
-            let counts = EventType::ALL.iter().map(|t| (t.as_str(), profile.count(*t))).collect();
-            let json = ProfileJson {
-                user_id: user,
-                tag_scores: profile.scores.iter().map(|(t, s)| (t.as_str(), *s)).collect(),
-                top_tags: &top,
-                event_counts: counts,
-                last_event_at: profile.last_event_at,
-            };
-            profiles.push((user.clone(), serde_json::to_string(&json).unwrap_or_default()));
+            json.clear();
+            profile_json::write_tags(json, &top);
+            interest.set(&mut pipeline, user, json);
+            json.clear();
+            profile_json::write_profile(json, user, profile, &top, order);
+            profiles.set(&mut pipeline, user, json);
             if profile.published_top.iter().map(CompactString::as_str).ne(top.iter().copied()) {
                 let message = InterestTagsJson { user_id: user, top_tags: &top };
                 published.push((user.clone(), serde_json::to_vec(&message).unwrap_or_default()));
             }
-            interest.push((user.clone(), top_json));
         }
-        commands += hset_chunks(&mut pipeline, keys::USER_INTEREST_TAG, &interest);
-        commands += hset_chunks(&mut pipeline, keys::USER_PROFILES, &profiles);
+        interest.flush(&mut pipeline);
+        profiles.flush(&mut pipeline);
+        commands += interest.commands + profiles.commands;
         (RedisBatch { pipeline, commands }, published)
     }
 }
