@@ -2,9 +2,9 @@
 //!
 //! A batch collects puts, deletes and source offsets and is applied by
 //! `StateStore::commit` as one RocksDB `WriteBatch`, so the state and the
-//! offsets it corresponds to become durable together or not at all. That is
-//! what makes recovery exact: after a crash, the store holds the state as of
-//! some commit *and* the offsets to resume reading from.
+//! offsets it corresponds to land together or not at all. That is what makes
+//! recovery exact: a checkpoint taken after a commit holds the state as of
+//! that commit *and* the offsets to resume reading from.
 //!
 //! The batch is a byte arena independent of the store (no borrowed column
 //! family handles), so it can be built by several tables before the store is

@@ -10,9 +10,11 @@
 //!   ([`StateStore::scan`], [`groups_for_worker`]).
 //! - [`StateBatch`]: the only way to write. It carries state changes *and*
 //!   the source offsets they correspond to, and is committed as one atomic
-//!   RocksDB write. After any crash the store therefore holds some committed
-//!   state together with the exact offsets to resume from: recovery is exact,
-//!   with no double counting and no gap.
+//!   RocksDB write, so a checkpoint taken after a commit ([`write_part`])
+//!   holds some committed state together with the exact offsets to resume
+//!   from: recovery is exact, with no double counting and no gap. (The live
+//!   store itself runs without a write-ahead log and is rebuilt from the last
+//!   checkpoint after a crash.)
 //! - [`Table`]: a typed write-back cache over one family, used on the hot path
 //!   (one lookup per event). It reads RocksDB only on a miss and writes dirty
 //!   entries into a batch at each checkpoint.

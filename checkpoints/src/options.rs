@@ -34,9 +34,8 @@ pub struct StoreOptions {
     pub lz4_compression: bool,
     /// Bloom filter bits per key (0 disables filters). 10 gives ~1% false positives.
     pub bloom_bits_per_key: f64,
-    /// `fsync` the WAL on every commit. Off by default: durability points are
-    /// checkpoints, and an unsynced tail lost in a machine crash is replayed
-    /// from the source offsets committed with the state.
+    /// `fsync` the WAL on every commit (only meaningful with
+    /// `write_ahead_log`). Off by default: durability points are checkpoints.
     pub sync_writes: bool,
     /// Log commits to a write-ahead log. Off by default: a worker's store is
     /// scratch space rebuilt from the last checkpoint after any crash, and

@@ -6,7 +6,9 @@
 //! comparisons.
 
 use std::fmt;
+use std::fmt::Write as _;
 
+use arrayvec::ArrayString;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -30,6 +32,28 @@ impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let date = self.date();
         write!(f, "{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
+    }
+}
+
+/// A day's `YYYY-MM-DD` text, formatted again only when the day changes:
+/// views arrive mostly in day order, and formatting a date costs far more
+/// than comparing two days.
+#[derive(Debug, Default)]
+pub struct DayText {
+    cached: Option<(Day, ArrayString<16>)>,
+}
+
+impl DayText {
+    /// The text of `day`.
+    #[inline]
+    pub fn of(&mut self, day: Day) -> &str {
+        if self.cached.as_ref().is_none_or(|(cached, _)| *cached != day) {
+            let mut text = ArrayString::new();
+            // Days of valid events have 4-digit years: the text always fits.
+            let _ = write!(text, "{day}");
+            self.cached = Some((day, text));
+        }
+        self.cached.as_ref().map_or("", |(_, text)| text.as_str())
     }
 }
 
@@ -100,6 +124,14 @@ mod tests {
         assert_eq!(before.to_string(), "2026-11-25");
         assert_eq!(after.to_string(), "2026-11-26");
         assert_eq!(calendar.day_of(0).to_string(), "1970-01-01");
+    }
+
+    #[test]
+    fn day_text_follows_the_day() {
+        let mut text = DayText::default();
+        assert_eq!(text.of(Day(20_417)), "2025-11-25");
+        assert_eq!(text.of(Day(20_417)), "2025-11-25");
+        assert_eq!(text.of(Day(0)), "1970-01-01");
     }
 
     #[test]

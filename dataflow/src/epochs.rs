@@ -57,12 +57,12 @@ pub struct Snapshots {
 pub fn epoch_sink<S, R>(
     stream: Stream<'_, u64, Vec<S::Record>>,
     name: &str,
-    route: R,
+    mut route: R,
     mut state: S,
     mut snapshots: Option<Snapshots>,
 ) where
     S: EpochState,
-    R: Fn(&S::Record) -> u64 + 'static,
+    R: FnMut(&S::Record) -> u64 + 'static,
 {
     let mut stash: BTreeMap<u64, Vec<Vec<S::Record>>> = BTreeMap::new();
     // The epoch whose records were applied but not yet completed.

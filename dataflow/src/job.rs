@@ -220,21 +220,13 @@ fn run_worker(
     let mut recent =
         RecentState::new(config.events_capacity, &store, Rc::clone(&output)).map_err(err)?;
     let sealer = Sealer::new(sealer_config, Rc::clone(&output), Arc::clone(metrics));
-    if startup.restored.is_some() && startup.rewrite_redis {
-        let users = profiles.rewrite_all();
-        let pairs = visitors.rewrite_all();
-        let events = recent.rewrite_all();
-        let elapsed = restore_started.elapsed();
-        metrics.checkpoint.observe_restore(elapsed);
-        tracing::info!(
-            worker = index,
-            users,
-            pairs,
-            events,
-            ?elapsed,
-            "state restored, Redis rewritten"
-        );
-    } else if startup.restored.is_some() {
+    if startup.restored.is_some() {
+        if startup.rewrite_redis {
+            let users = profiles.rewrite_all();
+            let pairs = visitors.rewrite_all();
+            let events = recent.rewrite_all();
+            tracing::info!(worker = index, users, pairs, events, "Redis rewritten from state");
+        }
         let elapsed = restore_started.elapsed();
         metrics.checkpoint.observe_restore(elapsed);
         tracing::info!(worker = index, ?elapsed, "state restored");
@@ -262,7 +254,10 @@ fn run_worker(
         epoch_sink(
             streams.views,
             "UniqueVisitors",
-            move |v| visitors_state::route(v, peers),
+            {
+                let mut router = visitors_state::ViewRouter::new(peers);
+                move |v| router.route(v)
+            },
             visitors,
             snapshots(),
         );

@@ -13,9 +13,6 @@ use model::EventType;
 
 use crate::profile::UserProfile;
 
-/// Fields per HSET command on a shared hash.
-pub const FIELDS_PER_COMMAND: usize = 500;
-
 /// Event types in the order their names sort (the `eventCounts` key order).
 const COUNT_ORDER: [EventType; 3] = [EventType::AddToCart, EventType::Purchase, EventType::View];
 
@@ -73,48 +70,6 @@ pub fn write_profile(
     let _ = write!(out, "}},\"lastEventAt\":{}}}", profile.last_event_at);
 }
 
-/// `HSET key field value …` over one shared hash, split into commands of
-/// `FIELDS_PER_COMMAND` fields, appended to a pipeline as fields come.
-#[derive(Debug)]
-pub struct SharedHash {
-    key: &'static str,
-    command: Option<redis::Cmd>,
-    fields: usize,
-    /// Commands added to the pipeline so far.
-    pub commands: usize,
-}
-
-impl SharedHash {
-    /// Fields of hash `key`.
-    pub fn new(key: &'static str) -> Self {
-        Self { key, command: None, fields: 0, commands: 0 }
-    }
-
-    /// Sets `field` to `value`.
-    pub fn set(&mut self, pipeline: &mut redis::Pipeline, field: &str, value: &[u8]) {
-        let key = self.key;
-        let command = self.command.get_or_insert_with(|| {
-            let mut command = redis::cmd("HSET");
-            command.arg(key);
-            command
-        });
-        command.arg(field).arg(value);
-        self.fields += 1;
-        if self.fields == FIELDS_PER_COMMAND {
-            self.flush(pipeline);
-        }
-    }
-
-    /// Adds the last, partial command.
-    pub fn flush(&mut self, pipeline: &mut redis::Pipeline) {
-        if let Some(command) = self.command.take() {
-            pipeline.add_command(command).ignore();
-            self.commands += 1;
-            self.fields = 0;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -165,18 +120,5 @@ mod tests {
         let mut empty = Vec::new();
         write_tags(&mut empty, &[]);
         assert_eq!(empty, b"[]");
-    }
-
-    #[test]
-    fn shared_hash_splits_into_commands() {
-        let mut pipeline = redis::pipe();
-        let mut hash = SharedHash::new("h");
-        for i in 0..(FIELDS_PER_COMMAND * 2 + 1) {
-            hash.set(&mut pipeline, &i.to_string(), b"v");
-        }
-        hash.flush(&mut pipeline);
-        hash.flush(&mut pipeline);
-        assert_eq!(hash.commands, 3);
-        assert_eq!(pipeline.cmd_iter().count(), 3);
     }
 }

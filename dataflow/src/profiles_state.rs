@@ -21,9 +21,9 @@ use serde::Serialize;
 use crate::epochs::EpochState;
 use crate::metrics::JobMetrics;
 use crate::profile::UserProfile;
-use crate::profile_json::{self, FIELDS_PER_COMMAND, SharedHash};
+use crate::profile_json;
 use crate::records::ProfileEvent;
-use crate::redis_sink::RedisBatch;
+use crate::redis_sink::{RedisBatch, SharedHash};
 use crate::weights::Weights;
 use crate::writer::Writer;
 
@@ -127,8 +127,11 @@ impl ProfilesState {
             pipeline.add_command(scores).ignore();
             commands += 1;
             if !profile.purchased.is_empty() {
+                key.clear();
+                key.push_str(keys::USER_PURCHASED_PREFIX);
+                key.push_str(user);
                 let products: Vec<&str> = profile.purchased.iter().map(|p| p.as_str()).collect();
-                pipeline.sadd(keys::user_purchased(user), products).ignore();
+                pipeline.sadd(key.as_str(), products).ignore();
                 commands += 1;
             }
             let top = profile.top_tags(self.top_n);
@@ -148,25 +151,6 @@ impl ProfilesState {
         commands += interest.commands + profiles.commands;
         (RedisBatch { pipeline, commands }, published)
     }
-}
-
-/// Adds `HSET key f1 v1 f2 v2 …` commands, `FIELDS_PER_COMMAND` fields each.
-pub fn hset_chunks<V: redis::ToRedisArgs>(
-    pipeline: &mut redis::Pipeline,
-    key: &str,
-    fields: &[(CompactString, V)],
-) -> usize {
-    let mut commands = 0;
-    for chunk in fields.chunks(FIELDS_PER_COMMAND) {
-        let mut cmd = redis::cmd("HSET");
-        cmd.arg(key);
-        for (field, value) in chunk {
-            cmd.arg(field.as_str()).arg(value);
-        }
-        pipeline.add_command(cmd).ignore();
-        commands += 1;
-    }
-    commands
 }
 
 impl EpochState for ProfilesState {

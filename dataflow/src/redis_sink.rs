@@ -7,7 +7,8 @@
 //! that is retried after a connection error is harmless. A
 //! [`RedisSink::barrier`] tells when everything queued before it is in
 //! Redis: checkpoints wait for it, so a completed checkpoint's outputs are
-//! never lost with a crashed writer's queue.
+//! never lost with a crashed writer's queue. [`SharedHash`] builds the
+//! chunked HSET commands of the hashes every user or product shares.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
@@ -37,6 +38,51 @@ enum Job {
     Write(RedisBatch),
     /// Signal once every earlier job is done.
     Barrier(Sender<()>),
+}
+
+/// Fields per HSET command on a shared hash.
+const FIELDS_PER_COMMAND: usize = 500;
+
+/// `HSET key field value …` over one shared hash, split into commands of
+/// `FIELDS_PER_COMMAND` fields, appended to a pipeline as fields come.
+#[derive(Debug)]
+pub struct SharedHash {
+    key: &'static str,
+    command: Option<redis::Cmd>,
+    fields: usize,
+    /// Commands added to the pipeline so far.
+    pub commands: usize,
+}
+
+impl SharedHash {
+    /// Fields of hash `key`.
+    pub fn new(key: &'static str) -> Self {
+        Self { key, command: None, fields: 0, commands: 0 }
+    }
+
+    /// Sets `field` to `value`.
+    pub fn set(&mut self, pipeline: &mut redis::Pipeline, field: &str, value: &[u8]) {
+        let key = self.key;
+        let command = self.command.get_or_insert_with(|| {
+            let mut command = redis::cmd("HSET");
+            command.arg(key);
+            command
+        });
+        command.arg(field).arg(value);
+        self.fields += 1;
+        if self.fields == FIELDS_PER_COMMAND {
+            self.flush(pipeline);
+        }
+    }
+
+    /// Adds the last, partial command.
+    pub fn flush(&mut self, pipeline: &mut redis::Pipeline) {
+        if let Some(command) = self.command.take() {
+            pipeline.add_command(command).ignore();
+            self.commands += 1;
+            self.fields = 0;
+        }
+    }
 }
 
 /// One worker's Redis writer thread.
@@ -153,4 +199,22 @@ fn is_transient(err: &redis::RedisError) -> bool {
         || err.is_connection_dropped()
         || err.is_connection_refusal()
         || err.is_timeout()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_hash_splits_into_commands() {
+        let mut pipeline = redis::pipe();
+        let mut hash = SharedHash::new("h");
+        for i in 0..(FIELDS_PER_COMMAND * 2 + 1) {
+            hash.set(&mut pipeline, &i.to_string(), b"v");
+        }
+        hash.flush(&mut pipeline);
+        hash.flush(&mut pipeline);
+        assert_eq!(hash.commands, 3);
+        assert_eq!(pipeline.cmd_iter().count(), 3);
+    }
 }

@@ -15,7 +15,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrayvec::ArrayString;
 use checkpoints::{
     Family, ROUTING_SEPARATOR, StateBatch, StateError, StateStore, Table, key_group_of_parts,
     worker_for_group,
@@ -24,12 +23,11 @@ use compact_str::CompactString;
 use model::keys;
 use rustc_hash::FxHashMap;
 
-use crate::day::Day;
+use crate::day::DayText;
 use crate::epochs::EpochState;
 use crate::metrics::JobMetrics;
-use crate::profiles_state::hset_chunks;
 use crate::records::ViewEvent;
-use crate::redis_sink::RedisBatch;
+use crate::redis_sink::{RedisBatch, SharedHash};
 use crate::writer::Writer;
 
 /// Separates the user from `<day>:<product>` in membership keys.
@@ -37,12 +35,25 @@ const MEMBER_SEPARATOR: char = ROUTING_SEPARATOR as char;
 /// (Day, product) pairs per Redis pipeline when rewriting the whole state.
 const FIELDS_PER_REWRITE: usize = 2_000;
 
-/// The worker (of `peers`) that owns the views of `view`'s (day, product).
-pub fn route(view: &ViewEvent, peers: usize) -> u64 {
-    let mut day = ArrayString::<16>::new();
-    let _ = write!(day, "{}", view.day);
-    let group = key_group_of_parts(&[day.as_bytes(), b":", view.product.as_bytes()]);
-    worker_for_group(group, peers) as u64
+/// Routes views to the worker (of `peers`) that owns their (day, product).
+#[derive(Debug)]
+pub struct ViewRouter {
+    peers: usize,
+    day: DayText,
+}
+
+impl ViewRouter {
+    /// A router over `peers` workers.
+    pub fn new(peers: usize) -> Self {
+        Self { peers, day: DayText::default() }
+    }
+
+    /// The worker index of `view`.
+    pub fn route(&mut self, view: &ViewEvent) -> u64 {
+        let day = self.day.of(view.day);
+        let group = key_group_of_parts(&[day.as_bytes(), b":", view.product.as_bytes()]);
+        worker_for_group(group, self.peers) as u64
+    }
 }
 
 /// The UV operator's state on one worker.
@@ -52,7 +63,7 @@ pub struct VisitorsState {
     members: Table<bool>,
     /// New visitors this epoch, by `<day>:<product>`.
     changed: FxHashMap<String, Vec<CompactString>>,
-    day_text: Option<(Day, String)>,
+    day_text: DayText,
     field: String,
     member: String,
     writer: Rc<dyn Writer>,
@@ -86,7 +97,7 @@ impl VisitorsState {
             counts,
             members,
             changed: FxHashMap::default(),
-            day_text: None,
+            day_text: DayText::default(),
             field: String::new(),
             member: String::new(),
             writer,
@@ -122,10 +133,7 @@ impl VisitorsState {
     /// Sets `self.field` to `<day>:<product>` (the `hot:pageview_counts`
     /// field) and `self.member` to that plus the user.
     fn build_keys(&mut self, view: &ViewEvent) {
-        if self.day_text.as_ref().is_none_or(|(day, _)| *day != view.day) {
-            self.day_text = Some((view.day, view.day.to_string()));
-        }
-        let day = self.day_text.as_ref().map_or("", |(_, text)| text.as_str());
+        let day = self.day_text.of(view.day);
         self.field.clear();
         let _ = write!(self.field, "{day}:{}", view.product);
         self.member.clear();
@@ -135,7 +143,8 @@ impl VisitorsState {
     fn render(&mut self) -> RedisBatch {
         let mut pipeline = redis::pipe();
         let mut commands = 0;
-        let mut counts = Vec::with_capacity(self.changed.len());
+        let mut counts = SharedHash::new(keys::HOT_PAGEVIEW_COUNTS);
+        let mut count_text = String::new();
         for (field, users) in self.changed.drain() {
             let (day, product) = field.split_once(':').unwrap_or((&field, ""));
             let members: Vec<&str> = users.iter().map(CompactString::as_str).collect();
@@ -145,9 +154,12 @@ impl VisitorsState {
                 Ok(count) => count.copied().unwrap_or(0),
                 Err(err) => panic!("cannot read unique-visitor state: {err}"),
             };
-            counts.push((CompactString::from(field), count));
+            count_text.clear();
+            let _ = write!(count_text, "{count}");
+            counts.set(&mut pipeline, &field, count_text.as_bytes());
         }
-        commands += hset_chunks(&mut pipeline, keys::HOT_PAGEVIEW_COUNTS, &counts);
+        counts.flush(&mut pipeline);
+        commands += counts.commands;
         RedisBatch { pipeline, commands }
     }
 }
