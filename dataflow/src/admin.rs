@@ -94,6 +94,9 @@ impl Writer for RedisOnly {
     fn redis(&self, batch: RedisBatch) {
         self.0.borrow().send(batch);
     }
+    fn redis_ready(&self) -> bool {
+        self.0.borrow().ready()
+    }
     fn interest_tags(&self, _user: &str, _json: &[u8]) {}
 }
 

@@ -15,6 +15,14 @@
 //! boundary. Every source reports its offsets at the same boundary (see
 //! `source.rs`), so the snapshots and offsets of all workers describe one
 //! consistent cut of the input, with no record on both sides of it.
+//!
+//! Writing out is decoupled from completing: after each activation the
+//! state writes what it holds if its writer is ready for more
+//! ([`WriteOut::IfWriterReady`]), so a busy Redis makes the state coalesce
+//! many epochs' changes into one write. Before every snapshot and at the
+//! end of the input it must write everything ([`WriteOut::Now`]): a
+//! checkpoint's Redis barrier then covers every output of the epochs
+//! before its boundary.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -33,11 +41,24 @@ pub trait EpochState: 'static {
     /// container is reused).
     fn apply(&mut self, records: &mut Vec<Self::Record>);
 
-    /// Every record of `epoch` and before has been applied: write out.
+    /// Every record of `epoch` and before has been applied.
     fn complete(&mut self, epoch: u64);
+
+    /// Writes out the effects of completed epochs not yet written: all of
+    /// them with [`WriteOut::Now`], or only if the writer is ready for more.
+    fn write_out(&mut self, when: WriteOut);
 
     /// Writes every state change since the previous snapshot into `batch`.
     fn snapshot(&mut self, batch: &mut StateBatch);
+}
+
+/// When [`EpochState::write_out`] must write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOut {
+    /// Only if the writer is ready for more; otherwise keep collecting.
+    IfWriterReady,
+    /// Unconditionally (before a snapshot, at the end of the input).
+    Now,
 }
 
 /// Where an operator's checkpoint snapshots go.
@@ -96,6 +117,7 @@ pub fn epoch_sink<S, R>(
                     && first_stashed.is_none_or(|epoch| epoch >= boundary)
                     && let Some(snapshots) = snapshots.as_mut()
                 {
+                    state.write_out(WriteOut::Now);
                     let started = Instant::now();
                     let mut batch = StateBatch::new();
                     state.snapshot(&mut batch);
@@ -120,8 +142,10 @@ pub fn epoch_sink<S, R>(
                 }
                 open = Some(epoch);
             }
+            state.write_out(WriteOut::IfWriterReady);
             if frontier.is_empty() && stash.is_empty() && open.is_none() && !finished {
                 finished = true;
+                state.write_out(WriteOut::Now);
                 if let Some(snapshots) = snapshots.as_mut() {
                     (snapshots.on_finish)();
                 }
@@ -141,11 +165,16 @@ mod tests {
     use super::*;
 
     /// Records (epoch, sum of values applied since the last completion), and
-    /// keeps the running total of everything applied in `total`.
+    /// keeps the running total of everything applied in `total`. Writes
+    /// (sums of completed epochs not yet written) go to `written`, only when
+    /// forced unless `writer_ready`.
     struct Summer {
         pending: u64,
+        unwritten: u64,
+        writer_ready: bool,
         total: Rc<Cell<u64>>,
         log: Rc<RefCell<Vec<(u64, u64)>>>,
+        written: Rc<RefCell<Vec<u64>>>,
     }
 
     impl EpochState for Summer {
@@ -156,22 +185,38 @@ mod tests {
             self.total.set(self.total.get() + sum);
         }
         fn complete(&mut self, epoch: u64) {
+            self.unwritten += self.pending;
             self.log.borrow_mut().push((epoch, std::mem::take(&mut self.pending)));
         }
+        fn write_out(&mut self, when: WriteOut) {
+            if self.unwritten > 0 && (when == WriteOut::Now || self.writer_ready) {
+                self.written.borrow_mut().push(std::mem::take(&mut self.unwritten));
+            }
+        }
         fn snapshot(&mut self, batch: &mut StateBatch) {
+            assert_eq!(self.unwritten, 0, "a snapshot before its outputs were written");
             batch.put(checkpoints::Family::Meta, b"total", &self.total.get().to_be_bytes());
         }
     }
 
-    /// What a run observed: completions (epoch, sum), snapshots (boundary,
-    /// running total), and whether the operator reported its end.
-    type Observed = (Vec<(u64, u64)>, Vec<(u64, u64)>, bool);
+    /// What a run observed.
+    struct Observed {
+        /// Completions: (epoch, sum of its values).
+        log: Vec<(u64, u64)>,
+        /// Snapshots: (boundary, running total).
+        snaps: Vec<(u64, u64)>,
+        /// Whether the operator reported its end.
+        finished: bool,
+        /// The sums each write carried.
+        written: Vec<u64>,
+    }
 
     /// Sends ten values at each of `epochs` (in order), stepping in between.
-    fn run(epochs: &'static [u64], every: u64) -> Observed {
+    fn run(epochs: &'static [u64], every: u64, writer_ready: bool) -> Observed {
         timely::execute_directly(move |worker| {
             let log = Rc::new(RefCell::new(Vec::new()));
             let snaps = Rc::new(RefCell::new(Vec::new()));
+            let written = Rc::new(RefCell::new(Vec::new()));
             let finished = Rc::new(Cell::new(false));
             let total = Rc::new(Cell::new(0));
             let mut input = InputHandleVec::<u64, u64>::new();
@@ -187,7 +232,14 @@ mod tests {
                     }),
                     on_finish: Box::new(move || seen_finish.set(true)),
                 };
-                let summer = Summer { pending: 0, total: Rc::clone(&total), log: Rc::clone(&log) };
+                let summer = Summer {
+                    pending: 0,
+                    unwritten: 0,
+                    writer_ready,
+                    total: Rc::clone(&total),
+                    log: Rc::clone(&log),
+                    written: Rc::clone(&written),
+                };
                 epoch_sink(stream, "Summer", |_| 0, summer, Some(snapshots));
             });
             for &epoch in epochs {
@@ -201,7 +253,12 @@ mod tests {
             }
             drop(input);
             while worker.step() {}
-            (log.take(), snaps.take(), finished.get())
+            Observed {
+                log: log.take(),
+                snaps: snaps.take(),
+                finished: finished.get(),
+                written: written.take(),
+            }
         })
     }
 
@@ -211,23 +268,36 @@ mod tests {
 
     #[test]
     fn each_epoch_completes_once_with_exactly_its_records() {
-        let (log, _, finished) = run(&[0, 1, 2, 3], 100);
+        let observed = run(&[0, 1, 2, 3], 100, true);
         let expected: Vec<(u64, u64)> = (0..4).map(|e| (e, sum_of(e))).collect();
-        assert_eq!(log, expected);
-        assert!(finished);
+        assert_eq!(observed.log, expected);
+        assert!(observed.finished);
+        // A ready writer gets each epoch as soon as it completes.
+        assert_eq!(observed.written, expected.iter().map(|&(_, sum)| sum).collect::<Vec<_>>());
     }
 
     #[test]
     fn snapshots_hold_exactly_the_epochs_before_their_boundary() {
-        let (_, snaps, _) = run(&[0, 1, 2, 3, 4, 5, 6, 7], 3);
+        let observed = run(&[0, 1, 2, 3, 4, 5, 6, 7], 3, true);
         let upto = |b: u64| (0..b).map(sum_of).sum::<u64>();
-        assert_eq!(snaps, [(3, upto(3)), (6, upto(6))]);
+        assert_eq!(observed.snaps, [(3, upto(3)), (6, upto(6))]);
     }
 
     #[test]
     fn a_jump_over_several_boundaries_snapshots_each_of_them() {
-        let (log, snaps, _) = run(&[1, 8, 9], 3);
-        assert_eq!(snaps, [(3, sum_of(1)), (6, sum_of(1)), (9, sum_of(1) + sum_of(8))]);
-        assert_eq!(log, [(1, sum_of(1)), (8, sum_of(8)), (9, sum_of(9))]);
+        let observed = run(&[1, 8, 9], 3, true);
+        assert_eq!(observed.snaps, [(3, sum_of(1)), (6, sum_of(1)), (9, sum_of(1) + sum_of(8))]);
+        assert_eq!(observed.log, [(1, sum_of(1)), (8, sum_of(8)), (9, sum_of(9))]);
+    }
+
+    #[test]
+    fn a_busy_writer_gets_epochs_coalesced_and_everything_before_each_snapshot() {
+        let observed = run(&[0, 1, 2, 3, 4, 5, 6, 7], 3, false);
+        let sums = |epochs: std::ops::Range<u64>| epochs.map(sum_of).sum::<u64>();
+        // Summer::snapshot asserts nothing is unwritten; writes happen only
+        // before the snapshots at 3 and 6, and at the end.
+        assert_eq!(observed.written, [sums(0..3), sums(3..6), sums(6..8)]);
+        assert_eq!(observed.snaps.len(), 2);
+        assert!(observed.finished);
     }
 }

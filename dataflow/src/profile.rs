@@ -29,10 +29,41 @@ pub struct UserProfile {
     pub purchased: Vec<CompactString>,
 }
 
-impl UserProfile {
-    /// Adds one event. Allocates only when the user meets a new tag.
+/// Which of a profile's tags changed, by position in
+/// [`UserProfile::scores`]: bit `i` for position `i` below 63, bit 63 for
+/// every position from 63 on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChangedTags(u64);
+
+impl ChangedTags {
+    /// Every tag.
+    pub const ALL: Self = Self(u64::MAX);
+    const OVERFLOW: usize = 63;
+
+    /// Marks position `index`.
     #[inline]
-    pub fn apply(&mut self, event: &ProfileEvent, weights: &Weights) {
+    pub fn mark(&mut self, index: usize) {
+        self.0 |= 1 << index.min(Self::OVERFLOW);
+    }
+
+    /// Adds `other`'s marks.
+    #[inline]
+    pub fn merge(&mut self, other: Self) {
+        self.0 |= other.0;
+    }
+
+    /// Whether position `index` is marked.
+    #[inline]
+    pub fn contains(self, index: usize) -> bool {
+        self.0 & (1 << index.min(Self::OVERFLOW)) != 0
+    }
+}
+
+impl UserProfile {
+    /// Adds one event; returns the tags it changed. Allocates only when the
+    /// user meets a new tag.
+    #[inline]
+    pub fn apply(&mut self, event: &ProfileEvent, weights: &Weights) -> ChangedTags {
         let weight = weights.of(event.kind);
         self.counts[event.kind.index()] += 1;
         if let Some(product) = &event.purchased
@@ -41,12 +72,20 @@ impl UserProfile {
             self.purchased.insert(at, product.clone());
         }
         self.last_event_at = self.last_event_at.max(event.timestamp);
+        let mut changed = ChangedTags::default();
         for tag in &event.tags {
-            match self.scores.iter_mut().find(|(t, _)| t == tag) {
-                Some((_, score)) => *score += weight,
-                None => self.scores.push((tag.clone(), weight)),
+            match self.scores.iter().position(|(t, _)| t == tag) {
+                Some(index) => {
+                    self.scores[index].1 += weight;
+                    changed.mark(index);
+                }
+                None => {
+                    changed.mark(self.scores.len());
+                    self.scores.push((tag.clone(), weight));
+                }
             }
         }
+        changed
     }
 
     /// The `n` best tags: highest score first, ties by tag name ascending.
@@ -88,6 +127,23 @@ mod tests {
         assert_eq!(profile.counts, [1, 1, 1]);
         assert_eq!(profile.last_event_at, 20);
         assert_eq!(profile.purchased, ["p10"]);
+    }
+
+    #[test]
+    fn apply_reports_the_tags_it_changed() {
+        let weights = Weights::default();
+        let mut profile = UserProfile::default();
+        let first = profile.apply(&event(EventType::View, 1, &["a", "b", "c"]), &weights);
+        assert!((0..3).all(|i| first.contains(i)) && !first.contains(3));
+        let second = profile.apply(&event(EventType::View, 2, &["c", "d"]), &weights);
+        assert_eq!((0..5).map(|i| second.contains(i)).collect::<Vec<_>>(), [
+            false, false, true, true, false
+        ]);
+        let mut many = ChangedTags::default();
+        many.mark(70);
+        assert!(many.contains(63) && many.contains(99) && !many.contains(62));
+        many.merge(first);
+        assert!(many.contains(0) && ChangedTags::ALL.contains(5));
     }
 
     #[test]

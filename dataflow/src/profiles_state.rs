@@ -1,12 +1,15 @@
 //! Per-user tag scores: the profile operator's state and its Redis output.
 //!
-//! Events arrive routed by user. Each epoch, every changed user is written
-//! once: `user:profile:<u>` (tag → score), `user:purchased:<u>` (products
-//! bought, if any), its top-N in `UserInterestTag`,
-//! its JSON profile in `user-profiles` (the two shared hashes get one HSET
-//! per epoch with every changed user), and, when its top-N changed, a
-//! message on `user-interest-tags-topic`. All writes are absolute values, so
-//! replaying events after a restore converges to exactly the same keys.
+//! Events arrive routed by user. Each write-out (every epoch, or every few
+//! epochs while Redis is busy, see `epochs.rs`) writes every changed user
+//! once: the changed scores of `user:profile:<u>` (tag → score),
+//! `user:purchased:<u>` (products bought) if it bought something, its
+//! top-N in `UserInterestTag`, its JSON profile in `user-profiles` (the two
+//! shared hashes get one HSET per write-out with every changed user), and,
+//! when its top-N changed, a message on `user-interest-tags-topic`. All
+//! writes are absolute values and every changed field is written after its
+//! change, so replaying events after a restore converges to exactly the
+//! same keys.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -15,12 +18,12 @@ use std::time::Instant;
 use checkpoints::{Family, StateBatch, StateError, StateStore, Table};
 use compact_str::CompactString;
 use model::keys;
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::epochs::EpochState;
+use crate::epochs::{EpochState, WriteOut};
 use crate::metrics::JobMetrics;
-use crate::profile::UserProfile;
+use crate::profile::{ChangedTags, UserProfile};
 use crate::profile_json;
 use crate::records::ProfileEvent;
 use crate::redis_sink::{RedisBatch, SharedHash};
@@ -29,6 +32,15 @@ use crate::writer::Writer;
 
 /// Users per Redis pipeline when rewriting the whole state.
 const USERS_PER_REWRITE: usize = 5_000;
+/// One event in this many has its end-to-end latency observed.
+const LATENCY_SAMPLE_EVERY: u32 = 16;
+
+/// What changed for one user since it was last written.
+#[derive(Debug, Clone, Copy, Default)]
+struct UserChanges {
+    tags: ChangedTags,
+    purchased: bool,
+}
 
 /// The profile operator's state on one worker.
 pub struct ProfilesState {
@@ -36,7 +48,11 @@ pub struct ProfilesState {
     table: Table<UserProfile>,
     weights: Weights,
     top_n: usize,
-    changed: FxHashSet<CompactString>,
+    changed: FxHashMap<CompactString, UserChanges>,
+    /// Creation times of sampled events not yet written.
+    latency_samples: Vec<i64>,
+    /// Events until the next latency sample.
+    until_sample: u32,
     writer: Rc<dyn Writer>,
     metrics: Arc<JobMetrics>,
     epoch_started: Option<Instant>,
@@ -85,7 +101,9 @@ impl ProfilesState {
             table,
             weights,
             top_n,
-            changed: FxHashSet::default(),
+            changed: FxHashMap::default(),
+            latency_samples: Vec::new(),
+            until_sample: 0,
             writer,
             metrics,
             epoch_started: None,
@@ -98,13 +116,29 @@ impl ProfilesState {
     /// Redis that lost data is repaired); returns the number of users.
     pub fn rewrite_all(&mut self) -> usize {
         let users: Vec<CompactString> = self.table.iter().map(|(u, _)| u.into()).collect();
+        let everything = UserChanges { tags: ChangedTags::ALL, purchased: true };
         for chunk in users.chunks(USERS_PER_REWRITE) {
-            self.changed.extend(chunk.iter().cloned());
+            self.changed.extend(chunk.iter().map(|user| (user.clone(), everything)));
             let (batch, _unchanged_tags) = self.render();
             self.writer.redis(batch);
             self.changed.clear();
         }
         users.len()
+    }
+
+    /// Writes every changed user and publishes changed top tags.
+    fn write_changes(&mut self) {
+        let (mut batch, published) = self.render();
+        batch.created_ms = std::mem::take(&mut self.latency_samples);
+        self.writer.redis(batch);
+        for (user, json) in published {
+            self.writer.interest_tags(&user, &json);
+            if let Ok(profile) = self.table.get_mut(&self.store, &user) {
+                profile.published_top =
+                    profile.top_tags(self.top_n).into_iter().map(CompactString::from).collect();
+            }
+        }
+        self.changed.clear();
     }
 
     fn render(&mut self) -> (RedisBatch, Vec<(CompactString, Vec<u8>)>) {
@@ -114,19 +148,21 @@ impl ProfilesState {
         let mut profiles = SharedHash::new(keys::USER_PROFILES);
         let mut published = Vec::new();
         let Render { key, json, order } = &mut self.buffers;
-        for user in &self.changed {
+        for (user, changes) in &self.changed {
             let Ok(Some(profile)) = self.table.get(&self.store, user) else { continue };
             key.clear();
             key.push_str(keys::USER_PROFILE_PREFIX);
             key.push_str(user);
             let mut scores = redis::cmd("HSET");
             scores.arg(key.as_str());
-            for (tag, score) in &profile.scores {
-                scores.arg(tag.as_str()).arg(*score);
+            for (index, (tag, score)) in profile.scores.iter().enumerate() {
+                if changes.tags.contains(index) {
+                    scores.arg(tag.as_str()).arg(*score);
+                }
             }
             pipeline.add_command(scores).ignore();
             commands += 1;
-            if !profile.purchased.is_empty() {
+            if changes.purchased && !profile.purchased.is_empty() {
                 key.clear();
                 key.push_str(keys::USER_PURCHASED_PREFIX);
                 key.push_str(user);
@@ -149,7 +185,7 @@ impl ProfilesState {
         interest.flush(&mut pipeline);
         profiles.flush(&mut pipeline);
         commands += interest.commands + profiles.commands;
-        (RedisBatch { pipeline, commands }, published)
+        (RedisBatch::new(pipeline, commands), published)
     }
 }
 
@@ -163,29 +199,31 @@ impl EpochState for ProfilesState {
                 Ok(profile) => profile,
                 Err(err) => panic!("cannot read profile state: {err}"),
             };
-            profile.apply(&event, &self.weights);
-            self.changed.insert(event.user);
+            let tags = profile.apply(&event, &self.weights);
+            if self.until_sample == 0 {
+                self.latency_samples.push(event.timestamp);
+                self.until_sample = LATENCY_SAMPLE_EVERY;
+            }
+            self.until_sample -= 1;
+            let changes = self.changed.entry(event.user).or_default();
+            changes.tags.merge(tags);
+            changes.purchased |= event.purchased.is_some();
         }
     }
 
     fn complete(&mut self, epoch: u64) {
-        if self.changed.is_empty() {
-            return;
-        }
-        let (batch, published) = self.render();
-        self.writer.redis(batch);
-        for (user, json) in published {
-            self.writer.interest_tags(&user, &json);
-            if let Ok(profile) = self.table.get_mut(&self.store, &user) {
-                profile.published_top =
-                    profile.top_tags(self.top_n).into_iter().map(CompactString::from).collect();
-            }
-        }
-        self.changed.clear();
         self.metrics.set_state_keys("users", &mut self.reported_keys, self.table.len());
         self.metrics.observe_epoch("profiles", self.epoch_started.take());
         self.metrics.epoch.set(i64::try_from(epoch).unwrap_or(i64::MAX));
         tracing::trace!(epoch, "profiles epoch complete");
+    }
+
+    fn write_out(&mut self, when: WriteOut) {
+        if self.changed.is_empty() || (when == WriteOut::IfWriterReady && !self.writer.redis_ready())
+        {
+            return;
+        }
+        self.write_changes();
     }
 
     fn snapshot(&mut self, batch: &mut StateBatch) {

@@ -1,7 +1,8 @@
 //! The `events` list: the newest raw events across all workers.
 //!
 //! Every worker sends its epoch's newest events to worker 0, which keeps the
-//! global newest `capacity` and, when they changed, rewrites the list in one
+//! global newest `capacity` and, when they changed (at most once per
+//! write-out, see `epochs.rs`), rewrites the list in one
 //! MULTI/EXEC (DEL + RPUSH, newest first): readers never see a half-written
 //! list, and the result never depends on arrival order or on replays.
 //! The kept events are part of worker 0's checkpointed state (one `meta`
@@ -12,7 +13,7 @@ use std::rc::Rc;
 use checkpoints::{Family, StateBatch, StateError, StateStore, codec};
 use model::keys;
 
-use crate::epochs::EpochState;
+use crate::epochs::{EpochState, WriteOut};
 use crate::recent::RecentEvents;
 use crate::records::RecentEvent;
 use crate::redis_sink::RedisBatch;
@@ -81,7 +82,7 @@ impl RecentState {
             pipeline.rpush(keys::EVENTS, values).ignore();
             commands += 1;
         }
-        self.writer.redis(RedisBatch { pipeline, commands });
+        self.writer.redis(RedisBatch::new(pipeline, commands));
     }
 }
 
@@ -98,8 +99,11 @@ impl EpochState for RecentState {
         }
     }
 
-    fn complete(&mut self, _epoch: u64) {
-        if std::mem::take(&mut self.changed) {
+    fn complete(&mut self, _epoch: u64) {}
+
+    fn write_out(&mut self, when: WriteOut) {
+        if self.changed && (when == WriteOut::Now || self.writer.redis_ready()) {
+            self.changed = false;
             self.write();
         }
     }

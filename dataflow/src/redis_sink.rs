@@ -9,8 +9,15 @@
 //! Redis: checkpoints wait for it, so a completed checkpoint's outputs are
 //! never lost with a crashed writer's queue. [`SharedHash`] builds the
 //! chunked HSET commands of the hashes every user or product shares.
+//!
+//! Operators ask [`RedisSink::ready`] before rendering: while the writer
+//! already has [`READY_BELOW`] pipelines in hand (Redis is the bottleneck,
+//! typically while catching up on a backlog), they keep collecting changes
+//! and write them later in one pipeline, so a key changed in many epochs
+//! is written once instead of once per epoch.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,6 +26,9 @@ use crate::metrics::JobMetrics;
 
 /// Pipelines queued per worker before the worker waits for Redis.
 const QUEUE_DEPTH: usize = 4;
+/// Pipelines in hand (queued or being written) below which the writer is
+/// ready for more: one being written and one waiting keep Redis busy.
+pub const READY_BELOW: usize = 2;
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -29,6 +39,17 @@ pub struct RedisBatch {
     pub pipeline: redis::Pipeline,
     /// How many commands it holds.
     pub commands: usize,
+    /// Creation times (ms since the epoch) of a sample of the events whose
+    /// effects the batch writes: their end-to-end latency is observed when
+    /// Redis acknowledges it.
+    pub created_ms: Vec<i64>,
+}
+
+impl RedisBatch {
+    /// `commands` commands in `pipeline`, with no latency samples.
+    pub fn new(pipeline: redis::Pipeline, commands: usize) -> Self {
+        Self { pipeline, commands, created_ms: Vec::new() }
+    }
 }
 
 /// What the writer thread is asked to do.
@@ -89,6 +110,8 @@ impl SharedHash {
 #[derive(Debug)]
 pub struct RedisSink {
     sender: Option<SyncSender<Job>>,
+    /// Pipelines sent and not yet written (or dropped) by the thread.
+    in_hand: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -101,11 +124,13 @@ impl RedisSink {
     ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let (sender, receiver) = sync_channel(QUEUE_DEPTH);
+        let in_hand = Arc::new(AtomicUsize::new(0));
+        let writer = WriterThread { client, worker, metrics, in_hand: Arc::clone(&in_hand) };
         let thread = std::thread::Builder::new()
             .name(format!("redis-writer-{worker}"))
-            .spawn(move || write_loop(&client, &receiver, worker, &metrics))
+            .spawn(move || writer.run(&receiver))
             .map_err(|e| redis::RedisError::from(std::io::Error::other(e)))?;
-        Ok(Self { sender: Some(sender), thread: Some(thread) })
+        Ok(Self { sender: Some(sender), in_hand, thread: Some(thread) })
     }
 
     /// Queues a batch, waiting while the queue is full.
@@ -113,11 +138,18 @@ impl RedisSink {
         if batch.commands == 0 {
             return;
         }
-        if let Some(sender) = &self.sender
-            && sender.send(Job::Write(batch)).is_err()
-        {
+        let Some(sender) = &self.sender else { return };
+        self.in_hand.fetch_add(1, Ordering::Relaxed);
+        if sender.send(Job::Write(batch)).is_err() {
+            self.in_hand.fetch_sub(1, Ordering::Relaxed);
             tracing::error!("redis writer thread has stopped; batch dropped");
         }
+    }
+
+    /// Whether the writer has fewer than [`READY_BELOW`] pipelines in hand,
+    /// so a new one would be written without waiting behind others.
+    pub fn ready(&self) -> bool {
+        self.in_hand.load(Ordering::Relaxed) < READY_BELOW
     }
 
     /// Receives `()` once every batch queued before this call is written
@@ -147,45 +179,63 @@ impl Drop for RedisSink {
     }
 }
 
-fn write_loop(client: &redis::Client, jobs: &Receiver<Job>, worker: usize, metrics: &JobMetrics) {
-    let mut connection: Option<redis::Connection> = None;
-    for job in jobs {
-        let batch = match job {
-            Job::Write(batch) => batch,
-            Job::Barrier(done) => {
-                let _ = done.send(());
-                continue;
+/// The writer thread's side.
+struct WriterThread {
+    client: redis::Client,
+    worker: usize,
+    metrics: Arc<JobMetrics>,
+    in_hand: Arc<AtomicUsize>,
+}
+
+impl WriterThread {
+    fn run(&self, jobs: &Receiver<Job>) {
+        let mut connection: Option<redis::Connection> = None;
+        for job in jobs {
+            match job {
+                Job::Write(batch) => {
+                    self.write(&mut connection, &batch);
+                    self.in_hand.fetch_sub(1, Ordering::Relaxed);
+                }
+                Job::Barrier(done) => {
+                    let _ = done.send(());
+                }
             }
-        };
+        }
+    }
+
+    /// Writes `batch`, retrying transient failures with backoff.
+    fn write(&self, connection: &mut Option<redis::Connection>, batch: &RedisBatch) {
+        let worker = self.worker;
         let mut backoff = Duration::from_millis(50);
         loop {
             let started = Instant::now();
             let result = match connection.as_mut() {
                 Some(conn) => batch.pipeline.query::<()>(conn),
-                None => client.get_connection_with_timeout(Duration::from_secs(5)).and_then(
+                None => self.client.get_connection_with_timeout(Duration::from_secs(5)).and_then(
                     |mut conn| {
                         let result = batch.pipeline.query::<()>(&mut conn);
-                        connection = Some(conn);
+                        *connection = Some(conn);
                         result
                     },
                 ),
             };
             match result {
                 Ok(()) => {
-                    metrics.observe_redis_batch(batch.commands, started.elapsed());
-                    break;
+                    self.metrics.observe_redis_batch(batch.commands, started.elapsed());
+                    self.metrics.observe_event_latencies(&batch.created_ms);
+                    return;
                 }
                 Err(err) if !is_transient(&err) => {
                     // Redis refused the commands themselves: retrying cannot help.
-                    metrics.redis_errors.inc();
+                    self.metrics.redis_errors.inc();
                     tracing::error!(worker, %err, "redis rejected a batch; dropped");
-                    break;
+                    return;
                 }
                 Err(err) => {
                     // Transient (Redis restarting, network): retry with backoff.
-                    metrics.redis_errors.inc();
+                    self.metrics.redis_errors.inc();
                     tracing::warn!(worker, %err, retry_in = ?backoff, "redis write failed");
-                    connection = None;
+                    *connection = None;
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }

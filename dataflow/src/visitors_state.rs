@@ -5,9 +5,10 @@
 //! `<day>:<product>\x1f<user>` so that it shares the key group of its
 //! routing key, and one count per (day, product): a snapshot writes only what
 //! changed, never whole sets, and a rescaled restore moves each (day,
-//! product) with all its visitors to the worker that now owns it. Each epoch,
-//! each changed (day, product) gets one `SADD pageviews:<day>:<product>`
-//! with its new visitors, and the counts go out in one coalesced
+//! product) with all its visitors to the worker that now owns it. Each
+//! write-out (every epoch, or every few epochs while Redis is busy), each
+//! changed (day, product) gets one `SADD pageviews:<day>:<product>` with its
+//! new visitors, and the counts go out in one coalesced
 //! `HSET hot:pageview_counts`.
 
 use std::fmt::Write as _;
@@ -24,7 +25,7 @@ use model::keys;
 use rustc_hash::FxHashMap;
 
 use crate::day::DayText;
-use crate::epochs::EpochState;
+use crate::epochs::{EpochState, WriteOut};
 use crate::metrics::JobMetrics;
 use crate::records::ViewEvent;
 use crate::redis_sink::{RedisBatch, SharedHash};
@@ -160,7 +161,7 @@ impl VisitorsState {
         }
         counts.flush(&mut pipeline);
         commands += counts.commands;
-        RedisBatch { pipeline, commands }
+        RedisBatch::new(pipeline, commands)
     }
 }
 
@@ -192,13 +193,16 @@ impl EpochState for VisitorsState {
     }
 
     fn complete(&mut self, epoch: u64) {
-        if !self.changed.is_empty() {
-            let batch = self.render();
-            self.writer.redis(batch);
-        }
         self.metrics.set_state_keys("daily_visitors", &mut self.reported_keys, self.members.len());
         self.metrics.observe_epoch("unique_visitors", self.epoch_started.take());
         tracing::trace!(epoch, "unique visitors epoch complete");
+    }
+
+    fn write_out(&mut self, when: WriteOut) {
+        if !self.changed.is_empty() && (when == WriteOut::Now || self.writer.redis_ready()) {
+            let batch = self.render();
+            self.writer.redis(batch);
+        }
     }
 
     fn snapshot(&mut self, batch: &mut StateBatch) {

@@ -14,6 +14,9 @@ use crate::redis_sink::{RedisBatch, RedisSink};
 pub trait Writer {
     /// Queues a Redis pipeline.
     fn redis(&self, batch: RedisBatch);
+    /// Whether the Redis writer is ready for another pipeline; while it is
+    /// not, operators keep collecting changes (see `epochs.rs`).
+    fn redis_ready(&self) -> bool;
     /// Publishes a user's changed interest tags (key userId, JSON value).
     fn interest_tags(&self, user: &str, json: &[u8]);
 }
@@ -30,6 +33,10 @@ pub struct JobWriter {
 impl Writer for JobWriter {
     fn redis(&self, batch: RedisBatch) {
         self.redis.borrow().send(batch);
+    }
+
+    fn redis_ready(&self) -> bool {
+        self.redis.borrow().ready()
     }
 
     fn interest_tags(&self, user: &str, json: &[u8]) {

@@ -117,7 +117,7 @@ impl Sealer {
         metrics.last_completed_timestamp_seconds.set(manifest.created_unix_ms as f64 / 1000.0);
         let mut pipeline = redis::pipe();
         pipeline.set(CHECKPOINT_MARKER, format!("{}:{}", manifest.lineage, manifest.id)).ignore();
-        self.output.redis(RedisBatch { pipeline, commands: 1 });
+        self.output.redis(RedisBatch::new(pipeline, 1));
         tracing::info!(
             id = manifest.id,
             epoch = manifest.epoch,
