@@ -131,7 +131,12 @@ pub fn run(config: &ProbeConfig) -> anyhow::Result<ProbeReport> {
             let counted = created >= counted_from;
             sent += u64::from(counted);
             in_flight.push_back(InFlight { seq, sent: created, counted });
-            next_send = (next_send + config.interval).max(now);
+            // Keep the schedule through small delays (a busy machine wakes
+            // the thread late), but do not burst after a long stall.
+            next_send += config.interval;
+            if next_send + config.interval < now {
+                next_send = now;
+            }
         }
         producer.poll(Duration::ZERO);
         let failed = producer.context().failed.load(Ordering::Relaxed);
