@@ -27,6 +27,11 @@ pub struct UserProfile {
     pub published_top: Vec<CompactString>,
     /// Products purchased, sorted, each once.
     pub purchased: Vec<CompactString>,
+    /// Whether this process wrote the user's `UserInterestTag` field (then
+    /// equal to `published_top`); not saved, so a restored profile is
+    /// written again.
+    #[serde(skip)]
+    pub interest_written: bool,
 }
 
 /// Which of a profile's tags changed, by position in
@@ -90,9 +95,21 @@ impl UserProfile {
 
     /// The `n` best tags: highest score first, ties by tag name ascending.
     pub fn top_tags(&self, n: usize) -> Vec<&str> {
-        let mut ranked: Vec<&(CompactString, i64)> = self.scores.iter().collect();
-        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        ranked.into_iter().take(n).map(|(tag, _)| tag.as_str()).collect()
+        // Selection into a sorted run of at most `n` (n is small, users have
+        // tens of tags): no sort of every tag.
+        let ranks_before = |a: &(CompactString, i64), b: &(CompactString, i64)| {
+            a.1 > b.1 || (a.1 == b.1 && a.0 < b.0)
+        };
+        let mut best: Vec<&(CompactString, i64)> = Vec::with_capacity(n + 1);
+        for entry in &self.scores {
+            if best.len() == n && best.last().is_none_or(|worst| !ranks_before(entry, worst)) {
+                continue;
+            }
+            let at = best.partition_point(|ranked| ranks_before(ranked, entry));
+            best.insert(at, entry);
+            best.truncate(n);
+        }
+        best.into_iter().map(|(tag, _)| tag.as_str()).collect()
     }
 
     /// Events seen of `kind`.
@@ -136,9 +153,10 @@ mod tests {
         let first = profile.apply(&event(EventType::View, 1, &["a", "b", "c"]), &weights);
         assert!((0..3).all(|i| first.contains(i)) && !first.contains(3));
         let second = profile.apply(&event(EventType::View, 2, &["c", "d"]), &weights);
-        assert_eq!((0..5).map(|i| second.contains(i)).collect::<Vec<_>>(), [
-            false, false, true, true, false
-        ]);
+        assert_eq!(
+            (0..5).map(|i| second.contains(i)).collect::<Vec<_>>(),
+            [false, false, true, true, false]
+        );
         let mut many = ChangedTags::default();
         many.mark(70);
         assert!(many.contains(63) && many.contains(99) && !many.contains(62));
@@ -154,5 +172,32 @@ mod tests {
         profile.apply(&event(EventType::View, 2, &["d"]), &weights);
         assert_eq!(profile.top_tags(3), ["d", "a", "b"]);
         assert_eq!(profile.top_tags(10).len(), 4);
+        assert!(profile.top_tags(0).is_empty());
+    }
+
+    #[test]
+    fn top_tags_equal_a_full_sort() {
+        let mut state = 7_u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            state >> 33
+        };
+        for _ in 0..200 {
+            let len = usize::try_from(next() % 50).unwrap_or(0);
+            let profile = UserProfile {
+                scores: (0..len)
+                    .map(|i| {
+                        (CompactString::from(format!("t{}", (i * 7) % 50)), (next() % 6) as i64)
+                    })
+                    .collect(),
+                ..UserProfile::default()
+            };
+            let mut sorted: Vec<&(CompactString, i64)> = profile.scores.iter().collect();
+            sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            for n in [0, 1, 5, 60] {
+                let expected: Vec<&str> = sorted.iter().take(n).map(|(t, _)| t.as_str()).collect();
+                assert_eq!(profile.top_tags(n), expected, "{:?}", profile.scores);
+            }
+        }
     }
 }

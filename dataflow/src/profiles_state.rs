@@ -133,23 +133,25 @@ impl ProfilesState {
         self.writer.redis(batch);
         for (user, json) in published {
             self.writer.interest_tags(&user, &json);
-            if let Ok(profile) = self.table.get_mut(&self.store, &user) {
-                profile.published_top =
-                    profile.top_tags(self.top_n).into_iter().map(CompactString::from).collect();
-            }
         }
         self.changed.clear();
     }
 
+    /// The Redis commands of every changed user, and the interest-tags
+    /// messages of those whose top tags changed (now recorded as published).
     fn render(&mut self) -> (RedisBatch, Vec<(CompactString, Vec<u8>)>) {
         let mut pipeline = redis::pipe();
         let mut commands = 0;
         let mut interest = SharedHash::new(keys::USER_INTEREST_TAG);
         let mut profiles = SharedHash::new(keys::USER_PROFILES);
         let mut published = Vec::new();
-        let Render { key, json, order } = &mut self.buffers;
-        for (user, changes) in &self.changed {
-            let Ok(Some(profile)) = self.table.get(&self.store, user) else { continue };
+        let Self { table, store, changed, buffers, top_n, .. } = self;
+        let Render { key, json, order } = buffers;
+        for (user, changes) in changed.iter() {
+            let profile = match table.get_mut(store, user) {
+                Ok(profile) => profile,
+                Err(err) => panic!("cannot read profile state: {err}"),
+            };
             key.clear();
             key.push_str(keys::USER_PROFILE_PREFIX);
             key.push_str(user);
@@ -170,17 +172,25 @@ impl ProfilesState {
                 pipeline.sadd(key.as_str(), products).ignore();
                 commands += 1;
             }
-            let top = profile.top_tags(self.top_n);
-            json.clear();
-            profile_json::write_tags(json, &top);
-            interest.set(&mut pipeline, user, json);
+            let top = profile.top_tags(*top_n);
+            let top_changed =
+                profile.published_top.iter().map(CompactString::as_str).ne(top.iter().copied());
+            // `UserInterestTag` holds `published_top` once this run wrote it.
+            if top_changed || !profile.interest_written {
+                json.clear();
+                profile_json::write_tags(json, &top);
+                interest.set(&mut pipeline, user, json);
+            }
             json.clear();
             profile_json::write_profile(json, user, profile, &top, order);
             profiles.set(&mut pipeline, user, json);
-            if profile.published_top.iter().map(CompactString::as_str).ne(top.iter().copied()) {
+            if top_changed {
                 let message = InterestTagsJson { user_id: user, top_tags: &top };
                 published.push((user.clone(), serde_json::to_vec(&message).unwrap_or_default()));
+                let top: Vec<CompactString> = top.into_iter().map(CompactString::from).collect();
+                profile.published_top = top;
             }
+            profile.interest_written = true;
         }
         interest.flush(&mut pipeline);
         profiles.flush(&mut pipeline);
@@ -219,7 +229,8 @@ impl EpochState for ProfilesState {
     }
 
     fn write_out(&mut self, when: WriteOut) {
-        if self.changed.is_empty() || (when == WriteOut::IfWriterReady && !self.writer.redis_ready())
+        if self.changed.is_empty()
+            || (when == WriteOut::IfWriterReady && !self.writer.redis_ready())
         {
             return;
         }

@@ -28,7 +28,7 @@ use crate::metrics::JobMetrics;
 const QUEUE_DEPTH: usize = 4;
 /// Pipelines in hand (queued or being written) below which the writer is
 /// ready for more: one being written and one waiting keep Redis busy.
-pub const READY_BELOW: usize = 2;
+pub const READY_BELOW: usize = 1;
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
