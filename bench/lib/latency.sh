@@ -20,7 +20,7 @@ job_lag() { curl -sf "$1" | awk '/^tagflow_consumer_lag\{/ { n += $2 } END { pri
 # records latency_<RATE>_json and latency_<RATE>_drain_s.
 # shellcheck disable=SC2153 # LATENCY_DB and the others come from bench/run
 latency_rate() {
-  local url=$1 dir=$2 rate=$3 prefix=$4 sim probe out i
+  local url=$1 dir=$2 rate=$3 prefix=$4 sim probe out i window_end
   info "latency: $rate events/s: ${LATENCY_WARMUP}s warm-up, ${LATENCY_SECONDS}s measured"
   "$BIN/simulator" produce --seed "$SEED" --users "$USERS" --products "$PRODUCTS" \
     --rate "$rate" --duration "$((LATENCY_WARMUP + LATENCY_SECONDS + 2))s" --wall-clock-timestamps \
@@ -36,17 +36,19 @@ latency_rate() {
   curl -sf "$url" >"$dir/metrics-$rate-before.txt" || die "cannot scrape $url"
   sleep "$LATENCY_SECONDS"
   curl -sf "$url" >"$dir/metrics-$rate-after.txt" || die "cannot scrape $url"
+  window_end=$(now_ms)
   wait "$probe" || { cat "$dir/probe-$rate.log" >&2; warn "latency-probe failed at $rate events/s"; }
   wait "$sim" || { tail -n 5 "$dir/sim-$rate.log" >&2; warn "the simulator failed at $rate events/s"; }
   out=$(python3 bench/lib/latency.py window "$dir/metrics-$rate-before.txt" "$dir/metrics-$rate-after.txt" \
     "$LATENCY_SECONDS" "$(tail -n 1 "$dir/probe-$rate.json")" "$(tail -n 1 "$dir/sim-$rate.out")")
   record "latency_${rate}_json" "$out"
   info "latency: $rate events/s: $out"
+  # Seconds from the end of the window until the job has no lag (up to 120 s).
   for ((i = 0; i < 1200; i++)); do
     (($(job_lag "$url") == 0)) && break
     sleep 0.1
   done
-  record "latency_${rate}_drain_s" "$((i / 10))"
+  record "latency_${rate}_drain_s" "$(elapsed_s "$window_end")"
 }
 
 step_latency() {

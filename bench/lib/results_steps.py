@@ -26,6 +26,7 @@ def latency(v, rates):
             "job_consumed_events_per_s": w["consumed_events_per_s"],
             "lag_start": w["lag_start"],
             "lag_end": w["lag_end"],
+            # From the end of the window (the simulator sends 2 s more) to no lag.
             "drain_after_s": num(v.get(f"latency_{rate}_drain_s")),
             "probe": w.get("probe"),
             "job_histogram": w["job_histogram"],
