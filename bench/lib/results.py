@@ -45,6 +45,7 @@ def main():
         "run": v["run"],
         "command": v["command"],
         "git_commit": v["git_commit"],
+        "dataflow_sha256_prefix": v.get("dataflow_sha256"),
         "machine": {
             "cores": int(v["machine_cores"]),
             "memory_gib": int(v["machine_mem_gib"]),
