@@ -111,7 +111,8 @@ pub struct RunArgs {
     /// order; required with --processes > 1.
     #[arg(long)]
     pub hostfile: Option<PathBuf>,
-    /// Epoch length in milliseconds: results are written once per epoch.
+    /// Epoch length in milliseconds: results are written after every epoch
+    /// (several epochs at once while Redis is busy).
     #[arg(long, env = "TAGFLOW_EPOCH_MS", default_value_t = 200)]
     pub epoch_ms: u64,
     /// Address of the Prometheus /metrics endpoint.

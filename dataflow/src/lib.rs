@@ -26,6 +26,7 @@ pub mod recent;
 pub mod recent_state;
 pub mod records;
 pub mod redis_sink;
+pub mod resp;
 pub mod run;
 pub mod source;
 pub mod visitors_state;

@@ -27,6 +27,7 @@ use crate::profile::{ChangedTags, UserProfile};
 use crate::profile_json;
 use crate::records::ProfileEvent;
 use crate::redis_sink::{RedisBatch, SharedHash};
+use crate::resp::RespCommands;
 use crate::weights::Weights;
 use crate::writer::Writer;
 
@@ -140,8 +141,7 @@ impl ProfilesState {
     /// The Redis commands of every changed user, and the interest-tags
     /// messages of those whose top tags changed (now recorded as published).
     fn render(&mut self) -> (RedisBatch, Vec<(CompactString, Vec<u8>)>) {
-        let mut pipeline = redis::pipe();
-        let mut commands = 0;
+        let mut out = RespCommands::new();
         let mut interest = SharedHash::new(keys::USER_INTEREST_TAG);
         let mut profiles = SharedHash::new(keys::USER_PROFILES);
         let mut published = Vec::new();
@@ -155,22 +155,21 @@ impl ProfilesState {
             key.clear();
             key.push_str(keys::USER_PROFILE_PREFIX);
             key.push_str(user);
-            let mut scores = redis::cmd("HSET");
-            scores.arg(key.as_str());
+            let changed_tags = (0..profile.scores.len()).filter(|&i| changes.tags.contains(i));
+            out.command(2 + 2 * changed_tags.count(), "HSET").arg(key.as_bytes());
             for (index, (tag, score)) in profile.scores.iter().enumerate() {
                 if changes.tags.contains(index) {
-                    scores.arg(tag.as_str()).arg(*score);
+                    out.arg(tag.as_bytes()).arg_int(*score);
                 }
             }
-            pipeline.add_command(scores).ignore();
-            commands += 1;
             if changes.purchased && !profile.purchased.is_empty() {
                 key.clear();
                 key.push_str(keys::USER_PURCHASED_PREFIX);
                 key.push_str(user);
-                let products: Vec<&str> = profile.purchased.iter().map(|p| p.as_str()).collect();
-                pipeline.sadd(key.as_str(), products).ignore();
-                commands += 1;
+                out.command(2 + profile.purchased.len(), "SADD").arg(key.as_bytes());
+                for product in &profile.purchased {
+                    out.arg(product.as_bytes());
+                }
             }
             let top = profile.top_tags(*top_n);
             let top_changed =
@@ -179,11 +178,11 @@ impl ProfilesState {
             if top_changed || !profile.interest_written {
                 json.clear();
                 profile_json::write_tags(json, &top);
-                interest.set(&mut pipeline, user, json);
+                interest.set(&mut out, user, json);
             }
             json.clear();
             profile_json::write_profile(json, user, profile, &top, order);
-            profiles.set(&mut pipeline, user, json);
+            profiles.set(&mut out, user, json);
             if top_changed {
                 let message = InterestTagsJson { user_id: user, top_tags: &top };
                 published.push((user.clone(), serde_json::to_vec(&message).unwrap_or_default()));
@@ -192,10 +191,9 @@ impl ProfilesState {
             }
             profile.interest_written = true;
         }
-        interest.flush(&mut pipeline);
-        profiles.flush(&mut pipeline);
-        commands += interest.commands + profiles.commands;
-        (RedisBatch::new(pipeline, commands), published)
+        interest.flush(&mut out);
+        profiles.flush(&mut out);
+        (RedisBatch::new(out), published)
     }
 }
 

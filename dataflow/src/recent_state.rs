@@ -17,6 +17,7 @@ use crate::epochs::{EpochState, WriteOut};
 use crate::recent::RecentEvents;
 use crate::records::RecentEvent;
 use crate::redis_sink::RedisBatch;
+use crate::resp::RespCommands;
 use crate::writer::Writer;
 
 /// Events per RPUSH command.
@@ -72,17 +73,17 @@ impl RecentState {
     }
 
     fn write(&self) {
-        let mut pipeline = redis::pipe();
-        pipeline.atomic();
-        pipeline.del(keys::EVENTS).ignore();
-        let newest = self.recent.newest_first();
-        let mut commands = 1;
-        for chunk in newest.chunks(EVENTS_PER_COMMAND) {
-            let values: Vec<&[u8]> = chunk.iter().map(|e| e.json.as_slice()).collect();
-            pipeline.rpush(keys::EVENTS, values).ignore();
-            commands += 1;
+        let mut out = RespCommands::new();
+        out.command(1, "MULTI");
+        out.command(2, "DEL").arg(keys::EVENTS.as_bytes());
+        for chunk in self.recent.newest_first().chunks(EVENTS_PER_COMMAND) {
+            out.command(2 + chunk.len(), "RPUSH").arg(keys::EVENTS.as_bytes());
+            for event in chunk {
+                out.arg(&event.json);
+            }
         }
-        self.writer.redis(RedisBatch::new(pipeline, commands));
+        out.command(1, "EXEC");
+        self.writer.redis(RedisBatch::new(out));
     }
 }
 

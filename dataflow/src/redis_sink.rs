@@ -23,6 +23,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::metrics::JobMetrics;
+use crate::resp::RespCommands;
 
 /// Pipelines queued per worker before the worker waits for Redis.
 const QUEUE_DEPTH: usize = 4;
@@ -32,13 +33,11 @@ pub const READY_BELOW: usize = 1;
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// A batch of Redis commands for one epoch.
+/// A batch of Redis commands: one write-out of an operator.
 #[derive(Debug)]
 pub struct RedisBatch {
     /// The commands.
-    pub pipeline: redis::Pipeline,
-    /// How many commands it holds.
-    pub commands: usize,
+    pub commands: RespCommands,
     /// Creation times (ms since the epoch) of a sample of the events whose
     /// effects the batch writes: their end-to-end latency is observed when
     /// Redis acknowledges it.
@@ -46,9 +45,9 @@ pub struct RedisBatch {
 }
 
 impl RedisBatch {
-    /// `commands` commands in `pipeline`, with no latency samples.
-    pub fn new(pipeline: redis::Pipeline, commands: usize) -> Self {
-        Self { pipeline, commands, created_ms: Vec::new() }
+    /// `commands`, with no latency samples.
+    pub fn new(commands: RespCommands) -> Self {
+        Self { commands, created_ms: Vec::new() }
     }
 }
 
@@ -65,43 +64,37 @@ enum Job {
 const FIELDS_PER_COMMAND: usize = 500;
 
 /// `HSET key field value …` over one shared hash, split into commands of
-/// `FIELDS_PER_COMMAND` fields, appended to a pipeline as fields come.
+/// `FIELDS_PER_COMMAND` fields, appended to a batch's commands as fields come.
 #[derive(Debug)]
 pub struct SharedHash {
     key: &'static str,
-    command: Option<redis::Cmd>,
-    fields: usize,
-    /// Commands added to the pipeline so far.
-    pub commands: usize,
+    /// The encoded field and value arguments of the command being built.
+    fields: RespCommands,
+    count: usize,
 }
 
 impl SharedHash {
     /// Fields of hash `key`.
     pub fn new(key: &'static str) -> Self {
-        Self { key, command: None, fields: 0, commands: 0 }
+        Self { key, fields: RespCommands::new(), count: 0 }
     }
 
     /// Sets `field` to `value`.
-    pub fn set(&mut self, pipeline: &mut redis::Pipeline, field: &str, value: &[u8]) {
-        let key = self.key;
-        let command = self.command.get_or_insert_with(|| {
-            let mut command = redis::cmd("HSET");
-            command.arg(key);
-            command
-        });
-        command.arg(field).arg(value);
-        self.fields += 1;
-        if self.fields == FIELDS_PER_COMMAND {
-            self.flush(pipeline);
+    pub fn set(&mut self, out: &mut RespCommands, field: &str, value: &[u8]) {
+        self.fields.arg(field.as_bytes()).arg(value);
+        self.count += 1;
+        if self.count == FIELDS_PER_COMMAND {
+            self.flush(out);
         }
     }
 
     /// Adds the last, partial command.
-    pub fn flush(&mut self, pipeline: &mut redis::Pipeline) {
-        if let Some(command) = self.command.take() {
-            pipeline.add_command(command).ignore();
-            self.commands += 1;
-            self.fields = 0;
+    pub fn flush(&mut self, out: &mut RespCommands) {
+        if self.count > 0 {
+            out.command(2 + 2 * self.count, "HSET").arg(self.key.as_bytes());
+            out.append(&self.fields);
+            self.fields = RespCommands::new();
+            self.count = 0;
         }
     }
 }
@@ -135,7 +128,7 @@ impl RedisSink {
 
     /// Queues a batch, waiting while the queue is full.
     pub fn send(&self, batch: RedisBatch) {
-        if batch.commands == 0 {
+        if batch.commands.is_empty() {
             return;
         }
         let Some(sender) = &self.sender else { return };
@@ -207,13 +200,14 @@ impl WriterThread {
     fn write(&self, connection: &mut Option<redis::Connection>, batch: &RedisBatch) {
         let worker = self.worker;
         let mut backoff = Duration::from_millis(50);
+        let (bytes, count) = (batch.commands.bytes(), batch.commands.len());
         loop {
             let started = Instant::now();
             let result = match connection.as_mut() {
-                Some(conn) => batch.pipeline.query::<()>(conn),
+                Some(conn) => send_commands(conn, bytes, count),
                 None => self.client.get_connection_with_timeout(Duration::from_secs(5)).and_then(
                     |mut conn| {
-                        let result = batch.pipeline.query::<()>(&mut conn);
+                        let result = send_commands(&mut conn, bytes, count);
                         *connection = Some(conn);
                         result
                     },
@@ -221,7 +215,7 @@ impl WriterThread {
             };
             match result {
                 Ok(()) => {
-                    self.metrics.observe_redis_batch(batch.commands, started.elapsed());
+                    self.metrics.observe_redis_batch(count, started.elapsed());
                     self.metrics.observe_event_latencies(&batch.created_ms);
                     return;
                 }
@@ -244,6 +238,21 @@ impl WriterThread {
     }
 }
 
+/// Sends `count` encoded commands and reads their replies; the first reply
+/// that is an error becomes the result.
+fn send_commands(
+    conn: &mut redis::Connection,
+    bytes: &[u8],
+    count: usize,
+) -> redis::RedisResult<()> {
+    use redis::ConnectionLike as _;
+    let replies = conn.req_packed_commands(bytes, 0, count)?;
+    match replies.into_iter().find_map(|reply| reply.extract_error().err()) {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
 fn is_transient(err: &redis::RedisError) -> bool {
     err.is_io_error()
         || err.is_connection_dropped()
@@ -257,14 +266,24 @@ mod tests {
 
     #[test]
     fn shared_hash_splits_into_commands() {
-        let mut pipeline = redis::pipe();
+        let mut out = RespCommands::new();
         let mut hash = SharedHash::new("h");
+        let mut reference = Vec::new();
+        let mut command = redis::cmd("HSET");
+        command.arg("h");
         for i in 0..(FIELDS_PER_COMMAND * 2 + 1) {
-            hash.set(&mut pipeline, &i.to_string(), b"v");
+            hash.set(&mut out, &i.to_string(), b"v");
+            command.arg(i.to_string()).arg("v");
+            if (i + 1) % FIELDS_PER_COMMAND == 0 {
+                reference.extend(command.get_packed_command());
+                command = redis::cmd("HSET");
+                command.arg("h");
+            }
         }
-        hash.flush(&mut pipeline);
-        hash.flush(&mut pipeline);
-        assert_eq!(hash.commands, 3);
-        assert_eq!(pipeline.cmd_iter().count(), 3);
+        hash.flush(&mut out);
+        hash.flush(&mut out);
+        reference.extend(command.get_packed_command());
+        assert_eq!(out.len(), 3);
+        assert_eq!(out.bytes(), reference.as_slice());
     }
 }

@@ -29,6 +29,7 @@ use crate::epochs::{EpochState, WriteOut};
 use crate::metrics::JobMetrics;
 use crate::records::ViewEvent;
 use crate::redis_sink::{RedisBatch, SharedHash};
+use crate::resp::RespCommands;
 use crate::writer::Writer;
 
 /// Separates the user from `<day>:<product>` in membership keys.
@@ -142,26 +143,25 @@ impl VisitorsState {
     }
 
     fn render(&mut self) -> RedisBatch {
-        let mut pipeline = redis::pipe();
-        let mut commands = 0;
+        let mut out = RespCommands::new();
         let mut counts = SharedHash::new(keys::HOT_PAGEVIEW_COUNTS);
         let mut count_text = String::new();
         for (field, users) in self.changed.drain() {
             let (day, product) = field.split_once(':').unwrap_or((&field, ""));
-            let members: Vec<&str> = users.iter().map(CompactString::as_str).collect();
-            pipeline.sadd(keys::pageviews(day, product), members).ignore();
-            commands += 1;
+            out.command(2 + users.len(), "SADD").arg(keys::pageviews(day, product).as_bytes());
+            for user in &users {
+                out.arg(user.as_bytes());
+            }
             let count = match self.counts.get(&self.store, &field) {
                 Ok(count) => count.copied().unwrap_or(0),
                 Err(err) => panic!("cannot read unique-visitor state: {err}"),
             };
             count_text.clear();
             let _ = write!(count_text, "{count}");
-            counts.set(&mut pipeline, &field, count_text.as_bytes());
+            counts.set(&mut out, &field, count_text.as_bytes());
         }
-        counts.flush(&mut pipeline);
-        commands += counts.commands;
-        RedisBatch::new(pipeline, commands)
+        counts.flush(&mut out);
+        RedisBatch::new(out)
     }
 }
 

@@ -18,6 +18,7 @@ use model::keys::CHECKPOINT_MARKER;
 use crate::checkpointing::part_writer::{WorkerPart, unix_ms};
 use crate::metrics::JobMetrics;
 use crate::redis_sink::RedisBatch;
+use crate::resp::RespCommands;
 use crate::writer::Writer;
 
 /// Seals checkpoints once all their parts are written.
@@ -115,9 +116,10 @@ impl Sealer {
         metrics.last_completed_id.set(i64::try_from(manifest.id).unwrap_or(i64::MAX));
         metrics.size_bytes.set(i64::try_from(manifest.total_bytes()).unwrap_or(i64::MAX));
         metrics.last_completed_timestamp_seconds.set(manifest.created_unix_ms as f64 / 1000.0);
-        let mut pipeline = redis::pipe();
-        pipeline.set(CHECKPOINT_MARKER, format!("{}:{}", manifest.lineage, manifest.id)).ignore();
-        self.output.redis(RedisBatch::new(pipeline, 1));
+        let marker = format!("{}:{}", manifest.lineage, manifest.id);
+        let mut out = RespCommands::new();
+        out.command(3, "SET").arg(CHECKPOINT_MARKER.as_bytes()).arg(marker.as_bytes());
+        self.output.redis(RedisBatch::new(out));
         tracing::info!(
             id = manifest.id,
             epoch = manifest.epoch,
