@@ -20,7 +20,7 @@ job_lag() { curl -sf "$1" | awk '/^tagflow_consumer_lag\{/ { n += $2 } END { pri
 # records latency_<RATE>_json and latency_<RATE>_drain_s.
 # shellcheck disable=SC2153 # LATENCY_DB and the others come from bench/run
 latency_rate() {
-  local url=$1 dir=$2 rate=$3 prefix=$4 sim probe out i window_end
+  local url=$1 dir=$2 rate=$3 prefix=$4 sim probe out i window_start window_end
   info "latency: $rate events/s: ${LATENCY_WARMUP}s warm-up, ${LATENCY_SECONDS}s measured"
   "$BIN/simulator" produce --seed "$SEED" --users "$USERS" --products "$PRODUCTS" \
     --rate "$rate" --duration "$((LATENCY_WARMUP + LATENCY_SECONDS + 2))s" --wall-clock-timestamps \
@@ -33,6 +33,7 @@ latency_rate() {
   probe=$!
   BG_PIDS+=("$probe")
   sleep "$LATENCY_WARMUP"
+  window_start=$(now_ms)
   curl -sf "$url" >"$dir/metrics-$rate-before.txt" || die "cannot scrape $url"
   sleep "$LATENCY_SECONDS"
   curl -sf "$url" >"$dir/metrics-$rate-after.txt" || die "cannot scrape $url"
@@ -40,7 +41,7 @@ latency_rate() {
   wait "$probe" || { cat "$dir/probe-$rate.log" >&2; warn "latency-probe failed at $rate events/s"; }
   wait "$sim" || { tail -n 5 "$dir/sim-$rate.log" >&2; warn "the simulator failed at $rate events/s"; }
   out=$(python3 bench/lib/latency.py window "$dir/metrics-$rate-before.txt" "$dir/metrics-$rate-after.txt" \
-    "$LATENCY_SECONDS" "$(tail -n 1 "$dir/probe-$rate.json")" "$(tail -n 1 "$dir/sim-$rate.out")")
+    "$(awk -v a="$window_start" -v b="$window_end" 'BEGIN { printf "%.3f", (b - a) / 1000 }')" "$(tail -n 1 "$dir/probe-$rate.json")" "$(tail -n 1 "$dir/sim-$rate.out")")
   record "latency_${rate}_json" "$out"
   info "latency: $rate events/s: $out"
   # Seconds from the end of the window until the job has no lag (up to 120 s).
