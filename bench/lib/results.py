@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Turns one bench/run's measurements into its JSON result and a markdown table.
+"""Turns one bench/run's measurements into its JSON result and markdown tables.
 
     bench/lib/results.py RESULTS_ENV OUT_JSON
 
 RESULTS_ENV holds `name=value` lines written by bench/run (some values are
 JSON objects printed by the tools). Every ratio is computed from figures of
-this one run. Prints the markdown table for docs/benchmarks.md on stdout.
+this one run. Prints the markdown tables for docs/benchmarks.md on stdout.
 """
 
 import json
+import re
 import sys
+
+from results_steps import checkpoints, latency, print_checkpoints, print_latency
 
 
 def load(path):
@@ -42,6 +45,7 @@ def main():
         "run": v["run"],
         "command": v["command"],
         "git_commit": v["git_commit"],
+        "dataflow_sha256_prefix": v.get("dataflow_sha256"),
         "machine": {
             "cores": int(v["machine_cores"]),
             "memory_gib": int(v["machine_mem_gib"]),
@@ -55,7 +59,7 @@ def main():
         },
         "backlog": {
             "events": events,
-            "topic_prefix": v["prefix"],
+            "topic_prefix": v.get("prefix"),
             "seed": int(v["seed"]),
             "users": int(v["users"]),
             "products": int(v["products"]),
@@ -100,6 +104,11 @@ def main():
         }
     if v.get("compare_json"):
         out["compare"] = v["compare_json"]
+    rates = sorted(int(m.group(1)) for m in map(re.compile(r"latency_(\d+)_json$").match, v) if m)
+    if rates:
+        out["latency"] = latency(v, rates)
+    if "ckpt_count" in v:
+        out["checkpoints"] = checkpoints(v)
     ours = out.get("ours", {}).get("events_per_s")
     out["ratios"] = {
         "ours_over_flink": ratio(ours, out.get("flink", {}).get("events_per_s")),
@@ -120,6 +129,13 @@ def main():
           f"{m['rustc']}, {m['java']}, Kafka {m['kafka']}, Flink {m['flink']} "
           f"(flink-connector-kafka {m['flink_connector_kafka']})")
     print(f"backlog: {events:,} events; command: {out['command']}\n")
+    if "latency" in out:
+        print_latency(out["latency"])
+    if "checkpoints" in out:
+        print_checkpoints(out["checkpoints"])
+    if events == 0:
+        print(f"\nresults: {sys.argv[2]}")
+        return
     print("| | events/s | catch-up (s) | peak RSS (MiB) | CPU (s) | Redis server CPU (s) |")
     print("|---|---|---|---|---|---|")
     print(f"| raw consume ceiling | {cell('ceiling', 'events_per_s')} | {cell('ceiling', 'seconds')} | | | |")

@@ -119,6 +119,11 @@ pub struct ProduceArgs {
     /// Hide the progress bar and periodic progress lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Stamp each event with the wall-clock time it is generated instead of
+    /// its generated event time (for end-to-end latency measurements; the
+    /// sequence is then reproducible except for the timestamps).
+    #[arg(long)]
+    pub wall_clock_timestamps: bool,
 }
 
 /// `simulator catalog`.

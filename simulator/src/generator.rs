@@ -12,6 +12,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use model::{Event, EventType, Product, TagList};
 
@@ -116,6 +117,7 @@ pub struct EventGenerator {
     clock_ms: f64,
     sequence: u64,
     scratch: Scratch,
+    wall_clock: bool,
 }
 
 impl EventGenerator {
@@ -140,9 +142,19 @@ impl EventGenerator {
             clock_ms: 0.0,
             sequence: 0,
             scratch: Scratch::default(),
+            wall_clock: false,
             catalog,
             config,
         }
+    }
+
+    /// Stamps every event with the wall-clock time it is generated (ms since
+    /// the epoch) instead of its generated event time, so that a consumer can
+    /// measure latency from creation. The sequence is then no longer
+    /// reproducible byte for byte; everything but the timestamps still is.
+    pub fn with_wall_clock_timestamps(mut self) -> Self {
+        self.wall_clock = true;
+        self
     }
 
     /// The catalog events refer to.
@@ -227,7 +239,7 @@ impl EventGenerator {
         product: usize,
         quantity: Option<u32>,
     ) -> Event<'_> {
-        let Self { scratch, config, catalog, sequence, clock_ms, .. } = self;
+        let Self { scratch, config, catalog, sequence, clock_ms, wall_clock, .. } = self;
         let shard = config.shard.index;
         scratch.event_id.clear();
         let _ = write!(scratch.event_id, "e{:x}-{shard}-{sequence}", config.seed);
@@ -241,13 +253,18 @@ impl EventGenerator {
             user_id: Cow::Borrowed(&scratch.user_id),
             product_id: Cow::Borrowed(&item.product_id),
             event_type,
-            timestamp: config.start_time_ms + *clock_ms as i64,
+            timestamp: if *wall_clock { now_ms() } else { config.start_time_ms + *clock_ms as i64 },
             tags: item.tags.iter().map(String::as_str).collect::<TagList<'_>>(),
             price: Some(item.price),
             quantity,
             session_id: Some(Cow::Borrowed(&scratch.session_id)),
         }
     }
+}
+
+/// Milliseconds since the Unix epoch, now.
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]
@@ -277,6 +294,23 @@ mod tests {
     #[test]
     fn same_config_same_events() {
         assert_eq!(events(Shard::default(), 2_000), events(Shard::default(), 2_000));
+    }
+
+    #[test]
+    fn wall_clock_timestamps_change_only_the_time() {
+        let generated = events(Shard::default(), 100);
+        let mut generator =
+            EventGenerator::new(config(Shard::default()), catalog::generate(11, 200))
+                .with_wall_clock_timestamps();
+        let before = now_ms();
+        let stamped: Vec<Event<'static>> =
+            (0..100).map(|_| generator.next_event().into_owned()).collect();
+        let after = now_ms();
+        for (mut stamped, generated) in stamped.into_iter().zip(generated) {
+            assert!((before..=after).contains(&stamped.timestamp), "{}", stamped.timestamp);
+            stamped.timestamp = generated.timestamp;
+            assert_eq!(stamped, generated);
+        }
     }
 
     #[test]

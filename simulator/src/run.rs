@@ -59,6 +59,9 @@ fn run_produce(args: ProduceArgs) -> Result<ExitCode, RunError> {
     let generator_config = args.generator.config(args.rate);
     let products = catalog::generate(args.generator.seed, args.generator.products);
     let mut generator = EventGenerator::new(generator_config.clone(), products);
+    if args.wall_clock_timestamps {
+        generator = generator.with_wall_clock_timestamps();
+    }
     let config = ProduceConfig {
         brokers: args.brokers,
         topics: Topics::with_prefix(&args.topic_prefix),
