@@ -111,8 +111,9 @@ pub struct RunArgs {
     /// order; required with --processes > 1.
     #[arg(long)]
     pub hostfile: Option<PathBuf>,
-    /// Epoch length in milliseconds: results are written after every epoch
-    /// (several epochs at once while Redis is busy).
+    /// Epoch length in milliseconds: the granularity of progress tracking
+    /// and checkpoint boundaries; the `events` list is updated once per
+    /// epoch (other results as soon as Redis can take them).
     #[arg(long, env = "TAGFLOW_EPOCH_MS", default_value_t = 200)]
     pub epoch_ms: u64,
     /// Address of the Prometheus /metrics endpoint.

@@ -17,10 +17,13 @@
 //! consistent cut of the input, with no record on both sides of it.
 //!
 //! Writing out is decoupled from completing: after each activation the
-//! state writes what it holds if its writer is ready for more
-//! ([`WriteOut::IfWriterReady`]), so a busy Redis makes the state coalesce
-//! many epochs' changes into one write. Before every snapshot and at the
-//! end of the input it must write everything ([`WriteOut::Now`]): a
+//! state writes the changes applied so far (of completed epochs and of the
+//! open one) if its writer is ready for more ([`WriteOut::IfWriterReady`]),
+//! so an idle Redis sees changes within milliseconds and a busy one makes
+//! the state coalesce many epochs' changes into one write. Every write is
+//! of absolute values, so writing part of an open epoch early never makes
+//! the final result differ. Before every snapshot and at the end of the
+//! input the state must write everything ([`WriteOut::Now`]): a
 //! checkpoint's Redis barrier then covers every output of the epochs
 //! before its boundary.
 
@@ -44,8 +47,9 @@ pub trait EpochState: 'static {
     /// Every record of `epoch` and before has been applied.
     fn complete(&mut self, epoch: u64);
 
-    /// Writes out the effects of completed epochs not yet written: all of
-    /// them with [`WriteOut::Now`], or only if the writer is ready for more.
+    /// Writes out the changes applied and not yet written (including those
+    /// of the open epoch): unconditionally with [`WriteOut::Now`], or only if
+    /// the writer is ready for more.
     fn write_out(&mut self, when: WriteOut);
 
     /// Writes every state change since the previous snapshot into `batch`.
