@@ -1,8 +1,8 @@
 //! Per-user tag scores: the profile operator's state and its Redis output.
 //!
-//! Events arrive routed by user. Each write-out (every epoch, or every few
-//! epochs while Redis is busy, see `epochs.rs`) writes every changed user
-//! once: the changed scores of `user:profile:<u>` (tag → score),
+//! Events arrive routed by user. Each write-out (as soon as Redis can take
+//! one, coalescing while it is busy, see `epochs.rs`) writes every changed
+//! user once: the changed scores of `user:profile:<u>` (tag → score),
 //! `user:purchased:<u>` (products bought) if it bought something, its
 //! top-N in `UserInterestTag`, its JSON profile in `user-profiles` (the two
 //! shared hashes get one HSET per write-out with every changed user), and,
@@ -155,11 +155,16 @@ impl ProfilesState {
             key.clear();
             key.push_str(keys::USER_PROFILE_PREFIX);
             key.push_str(user);
-            let changed_tags = (0..profile.scores.len()).filter(|&i| changes.tags.contains(i));
-            out.command(2 + 2 * changed_tags.count(), "HSET").arg(key.as_bytes());
-            for (index, (tag, score)) in profile.scores.iter().enumerate() {
-                if changes.tags.contains(index) {
-                    out.arg(tag.as_bytes()).arg_int(*score);
+            let changed_tags =
+                (0..profile.scores.len()).filter(|&i| changes.tags.contains(i)).count();
+            // Events always carry tags, but an HSET without fields would be
+            // rejected with the whole batch: never send one.
+            if changed_tags > 0 {
+                out.command(2 + 2 * changed_tags, "HSET").arg(key.as_bytes());
+                for (index, (tag, score)) in profile.scores.iter().enumerate() {
+                    if changes.tags.contains(index) {
+                        out.arg(tag.as_bytes()).arg_int(*score);
+                    }
                 }
             }
             if changes.purchased && !profile.purchased.is_empty() {

@@ -28,7 +28,9 @@ use crate::resp::RespCommands;
 /// Pipelines queued per worker before the worker waits for Redis.
 const QUEUE_DEPTH: usize = 4;
 /// Pipelines in hand (queued or being written) below which the writer is
-/// ready for more: one being written and one waiting keep Redis busy.
+/// ready for more. At 1 operators write only into an idle writer and
+/// collect meanwhile, which coalesces the most while Redis is the
+/// bottleneck (2 measured slower on a catch-up, see docs/benchmarks.md).
 pub const READY_BELOW: usize = 1;
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);

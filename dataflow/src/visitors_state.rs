@@ -6,9 +6,9 @@
 //! routing key, and one count per (day, product): a snapshot writes only what
 //! changed, never whole sets, and a rescaled restore moves each (day,
 //! product) with all its visitors to the worker that now owns it. Each
-//! write-out (every epoch, or every few epochs while Redis is busy), each
-//! changed (day, product) gets one `SADD pageviews:<day>:<product>` with its
-//! new visitors, and the counts go out in one coalesced
+//! write-out (as soon as Redis can take one, coalescing while it is busy),
+//! each changed (day, product) gets one `SADD pageviews:<day>:<product>`
+//! with its new visitors, and the counts go out in one coalesced
 //! `HSET hot:pageview_counts`.
 
 use std::fmt::Write as _;
