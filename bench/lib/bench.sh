@@ -57,3 +57,17 @@ wait_metrics() {
 
 # completed_checkpoints LOG -- "checkpoint completed" lines in a job log.
 completed_checkpoints() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -c 'checkpoint completed' || true; }
+
+# redis_cpu -- CPU seconds the Redis server has used so far (it is shared:
+# other clients' load counts too, so this is context, not a measurement).
+redis_cpu() {
+  redis-cli INFO cpu | tr -d '\r' |
+    awk -F: '/^used_cpu_(sys|user):/ { t += $2 } END { printf "%.2f", t }'
+}
+
+# rss_mib FILE, cpu_s FILE -- peak RSS (MiB) and CPU seconds (user+sys) from
+# /usr/bin/time -v output.
+rss_mib() { awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"; }
+cpu_s() {
+  awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.2f", u + s }' "$1"
+}

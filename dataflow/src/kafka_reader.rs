@@ -60,6 +60,26 @@ pub struct ReaderConfig {
     pub until_caught_up: bool,
 }
 
+/// The settings of the job's consumers: manual positions (no automatic
+/// commits or offset store), large prefetch, short fetch waits. Public so
+/// that `bench/ceiling` reads Kafka exactly as the job does.
+pub fn consumer_config(brokers: &str, group_id: &str, client_id: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.max.bytes", "52428800")
+        .set("max.partition.fetch.bytes", "8388608")
+        .set("queued.min.messages", "200000")
+        .set("fetch.wait.max.ms", "10")
+        .set("client.id", client_id);
+    config
+}
+
 /// A worker's consumer and its positions.
 pub struct PartitionReader {
     consumer: BaseConsumer,
@@ -77,19 +97,9 @@ impl std::fmt::Debug for PartitionReader {
 impl PartitionReader {
     /// Creates the consumer and assigns this worker's current partitions.
     pub fn new(config: ReaderConfig) -> Result<Self, ReaderError> {
-        let consumer: BaseConsumer<DefaultConsumerContext> = ClientConfig::new()
-            .set("bootstrap.servers", &config.brokers)
-            .set("group.id", &config.group_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("fetch.max.bytes", "52428800")
-            .set("max.partition.fetch.bytes", "8388608")
-            .set("queued.min.messages", "200000")
-            .set("fetch.wait.max.ms", "10")
-            .set("client.id", format!("tagflow-dataflow-{}", config.worker))
-            .create()?;
+        let client_id = format!("tagflow-dataflow-{}", config.worker);
+        let consumer: BaseConsumer<DefaultConsumerContext> =
+            consumer_config(&config.brokers, &config.group_id, &client_id).create()?;
         let mut reader = Self { consumer, config, positions: Vec::new(), owned: BTreeSet::new() };
         reader.discover()?;
         Ok(reader)

@@ -3,16 +3,17 @@
 //!
 //! It reads like the dataflow job does (`dataflow/src/kafka_reader.rs`): one
 //! `BaseConsumer` per worker thread, manual assignment of partition `p` to
-//! worker `p mod W`, the same consumer settings, every partition read from its
+//! worker `p mod W`, the same consumer settings (`dataflow::kafka_reader::consumer_config`), every partition read from its
 //! earliest offset to the high watermark it had at start. Each message's
 //! payload is touched (its length counted) and dropped, so the figure bounds
 //! what any job reading these topics with librdkafka can reach.
 
 use std::time::{Duration, Instant};
 
+use dataflow::kafka_reader::consumer_config;
 use rdkafka::consumer::{BaseConsumer, Consumer, DefaultConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 
 /// How long metadata and watermark requests may block.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,19 +108,10 @@ fn read_owned(
     thread: usize,
     threads: usize,
 ) -> Result<(u64, u64), CeilingError> {
-    let consumer: BaseConsumer<DefaultConsumerContext> = ClientConfig::new()
-        .set("bootstrap.servers", &config.brokers)
-        .set("group.id", format!("consume-ceiling-{}", std::process::id()))
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "8388608")
-        .set("queued.min.messages", "200000")
-        .set("fetch.wait.max.ms", "10")
-        .set("client.id", format!("consume-ceiling-{thread}"))
-        .create()?;
+    let group_id = format!("consume-ceiling-{}", std::process::id());
+    let client_id = format!("consume-ceiling-{thread}");
+    let consumer: BaseConsumer<DefaultConsumerContext> =
+        consumer_config(&config.brokers, &group_id, &client_id).create()?;
     let mut list = TopicPartitionList::new();
     // (topic, partition, end offset) of every owned partition with data.
     let mut ends: Vec<(String, i32, i64)> = Vec::new();
