@@ -61,14 +61,18 @@ def print_latency(lat):
     print("Latency, creation -> visible in Redis (ms; job histogram: bucket upper bounds, "
           f"{fmt(lat['seconds_per_rate'], '{:.0f}')} s per rate after {fmt(lat['warmup_s'], '{:.0f}')} s):\n")
     print("| target (events/s) | simulator (events/s) | job consumed (events/s) | lag end | "
-          "probe p50 / p99 / max (n) | job p50 / p99 / max (n) | load avg |")
-    print("|---|---|---|---|---|---|---|")
+          "probe p50 / p99 / max (n) | probe, Kafka ack only: p50 / p99 / max | "
+          "job p50 / p99 / max (n) | load avg |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in lat["rates"]:
         p, j = r["probe"] or {}, r["job_histogram"]
+        k = p.get("kafka_acked") or {}
         print(f"| {r['target_events_per_s']:,} | {fmt(r['simulator_events_per_s'])} | "
               f"{fmt(r['job_consumed_events_per_s'])} | {r['lag_end']:,} | "
               f"{fmt(p.get('p50_ms'))} / {fmt(p.get('p99_ms'))} / {fmt(p.get('max_ms'))} "
-              f"({fmt(p.get('count'))}) | {fmt(j['p50_ms'])} / {fmt(j['p99_ms'])} / "
+              f"({fmt(p.get('count'))}) | "
+              f"{fmt(k.get('p50_ms'))} / {fmt(k.get('p99_ms'))} / {fmt(k.get('max_ms'))} | "
+              f"{fmt(j['p50_ms'])} / {fmt(j['p99_ms'])} / "
               f"{fmt(j['max_ms'])} ({j['samples']:,}) | {fmt(r['loadavg_1m_at_end'])} |")
     print()
 

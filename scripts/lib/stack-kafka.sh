@@ -306,6 +306,23 @@ create_topics() {
   done
 }
 
+# topic_names -- every topic of the cluster, one per line, sorted.
+topic_names() {
+  local md
+  md="$(kafka_metadata)" || die "no Kafka metadata from $BOOTSTRAP (is the stack up?)"
+  sed -n 's/^  topic "\([^"]*\)".*/\1/p' <<<"$md" | sort
+}
+
+# delete_topics NAME... -- delete exactly the named topics (one request).
+delete_topics() {
+  local regex log4j="-Dlog4j2.configurationFile=$KAFKA_DIR/log4j2-tools.properties"
+  (($# > 0)) || return 0
+  # TopicCommand takes one regular expression: the names, escaped, joined.
+  regex="$(printf '%s\n' "$@" | sed 's/[][\.^$*+?(){}|]/\\&/g' | paste -sd '|')"
+  "$JAVA_BIN" -Xmx256m "$log4j" -cp "$KAFKA_LIBS/*" org.apache.kafka.tools.TopicCommand \
+    --bootstrap-server "$BOOTSTRAP" --delete --topic "^($regex)\$" >/dev/null
+}
+
 # ensure_topics TIMEOUT_S -- create missing topics, then poll until every
 # topic is healthy (leaders elected, full ISR).
 ensure_topics() {

@@ -8,7 +8,9 @@
 //! weigh `--view-weight` each and Kafka keeps one user's events in order, so
 //! a score of `n × weight` means the first `n` probes are visible. Several
 //! probes may be in flight, so one slow write does not stop the sampling.
-//! Prints one line of JSON: count, p50, p99 and max in milliseconds.
+//! Prints one line of JSON: count, p50, p99 and max in milliseconds, and
+//! under `kafka_acked` the same probes' times until Kafka acknowledged them
+//! (`acks=all`): the share of the latency that is Kafka's, not the job's.
 
 mod probe;
 mod stats;

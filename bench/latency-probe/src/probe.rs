@@ -1,8 +1,14 @@
 //! The probe loop: send a probe event on schedule, poll Redis until the
 //! probe user's score counts it, record the time in between.
+//!
+//! The same probes also time Kafka alone: from sending to the broker's
+//! acknowledgement. The producer asks for `acks=all`, so an acknowledged
+//! probe is replicated and readable by the job's consumers; what Redis adds
+//! on top of that is the job's share of the latency.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -66,22 +72,49 @@ pub struct ProbeReport {
     pub max_ms: Option<f64>,
     /// Mean latency.
     pub mean_ms: Option<f64>,
+    /// The same probes from sending to Kafka's acknowledgement (`acks=all`):
+    /// the part of the latency before the job can read them.
+    pub kafka_acked: KafkaAcked,
 }
 
-/// Counts failed deliveries: a lost probe would shift every later one.
+/// Latencies from sending a counted probe to Kafka acknowledging it.
+#[derive(Debug, Serialize)]
+pub struct KafkaAcked {
+    /// Counted probes acknowledged.
+    pub count: usize,
+    /// Median.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile.
+    pub p99_ms: Option<f64>,
+    /// Largest.
+    pub max_ms: Option<f64>,
+}
+
+/// When a probe was sent, carried to its delivery report.
+#[derive(Debug)]
+struct Sent {
+    at: Instant,
+    counted: bool,
+}
+
+/// Counts failed deliveries (a lost probe would shift every later one) and
+/// times acknowledged ones.
 #[derive(Debug, Default)]
 struct Deliveries {
     failed: AtomicU64,
+    acked: Mutex<Latencies>,
 }
 
 impl ClientContext for Deliveries {}
 
 impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
+    type DeliveryOpaque = Box<Sent>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+    fn delivery(&self, result: &DeliveryResult<'_>, sent: Box<Sent>) {
         if result.is_err() {
             self.failed.fetch_add(1, Ordering::Relaxed);
+        } else if sent.counted {
+            self.acked.lock().unwrap_or_else(|e| e.into_inner()).push(sent.at.elapsed());
         }
     }
 }
@@ -126,9 +159,11 @@ pub fn run(config: &ProbeConfig) -> anyhow::Result<ProbeReport> {
             seq += 1;
             let created = Instant::now();
             probe_event(config, seq, now_ms()).write_json(&mut payload);
-            let record = BaseRecord::to(topic).key(config.user.as_bytes()).payload(&payload);
-            producer.send(record).map_err(|(err, _)| err).context("cannot send a probe")?;
             let counted = created >= counted_from;
+            let record = BaseRecord::with_opaque_to(topic, Box::new(Sent { at: created, counted }))
+                .key(config.user.as_bytes())
+                .payload(&payload);
+            producer.send(record).map_err(|(err, _)| err).context("cannot send a probe")?;
             sent += u64::from(counted);
             in_flight.push_back(InFlight { seq, sent: created, counted });
             // Keep the schedule through small delays (a busy machine wakes
@@ -168,7 +203,16 @@ pub fn run(config: &ProbeConfig) -> anyhow::Result<ProbeReport> {
             until_send.min(config.poll)
         });
     }
+    let _ = producer.flush(config.timeout);
     let summary = latencies.summary();
+    let acked = producer.context().acked.lock().unwrap_or_else(|e| e.into_inner());
+    let acked_summary = acked.summary();
+    let kafka_acked = KafkaAcked {
+        count: acked.len(),
+        p50_ms: acked_summary.map(|s| s.p50_ms),
+        p99_ms: acked_summary.map(|s| s.p99_ms),
+        max_ms: acked_summary.map(|s| s.max_ms),
+    };
     Ok(ProbeReport {
         user: config.user.clone(),
         interval_ms: config.interval.as_secs_f64() * 1e3,
@@ -179,6 +223,7 @@ pub fn run(config: &ProbeConfig) -> anyhow::Result<ProbeReport> {
         p99_ms: summary.map(|s| s.p99_ms),
         max_ms: summary.map(|s| s.max_ms),
         mean_ms: summary.map(|s| s.mean_ms),
+        kafka_acked,
     })
 }
 
