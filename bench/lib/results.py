@@ -56,6 +56,8 @@ def main():
             "kafka": v["kafka"],
             "flink": v["flink"],
             "flink_connector_kafka": v["flink_kafka"],
+            "kafka_topics_at_start": int(v["kafka_topics_at_start"])
+            if v.get("kafka_topics_at_start") else None,
         },
         "backlog": {
             "events": events,
