@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use common::oracle::{Expected, utc_date};
+use common::oracle::Expected;
 use common::*;
 use serde_json::{Value, json};
 use simulator::catalog;
@@ -19,7 +19,7 @@ use simulator::generator::{EventGenerator, GeneratorConfig};
 use simulator::mix::Mix;
 use simulator::producer::{ProduceConfig, produce};
 use simulator::shard::Shard;
-use testkit::{EventTopics, Stack, read_topic, redis_database, workspace_binary};
+use testkit::{EventTopics, Stack, read_topic, redis_database, utc_date, workspace_binary};
 
 const PRODUCTS: usize = 300;
 const EVENTS: u64 = 20_000;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use model::Product;
 use serde_json::Value;
+use testkit::utc_date;
 
 /// Expected state after the job has processed every event.
 #[derive(Debug, Default)]
@@ -22,20 +23,6 @@ pub struct Expected {
     pub times: Vec<(i64, String)>,
     /// userId → products purchased.
     pub purchased: BTreeMap<String, BTreeSet<String>>,
-}
-
-/// `YYYY-MM-DD` (UTC) of a millisecond timestamp (civil-from-days).
-pub fn utc_date(ms: i64) -> String {
-    let z = ms.div_euclid(86_400_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 impl Expected {

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
+use testkit::utc_date;
 
 /// Expected Redis contents.
 #[derive(Debug, Default)]
@@ -32,20 +33,6 @@ impl Expected {
         tags.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         tags.into_iter().take(n).map(|(t, _)| t.clone()).collect()
     }
-}
-
-/// `YYYY-MM-DD` (UTC) of a millisecond timestamp (Howard Hinnant's algorithm).
-pub fn utc_date(timestamp_ms: i64) -> String {
-    let z = timestamp_ms.div_euclid(86_400_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// Recomputes everything from valid events' raw JSON; invalid ones are skipped
@@ -129,12 +116,4 @@ pub fn valid_event(raw: &[u8]) -> Option<Value> {
         session.as_str()?;
     }
     Some(value)
-}
-
-#[test]
-fn utc_date_matches_known_days() {
-    assert_eq!(utc_date(0), "1970-01-01");
-    assert_eq!(utc_date(1_795_651_199_999), "2026-11-25");
-    assert_eq!(utc_date(1_795_651_200_000), "2026-11-26");
-    assert_eq!(utc_date(951_782_400_000), "2000-02-29");
 }
