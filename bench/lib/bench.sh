@@ -65,6 +65,12 @@ redis_cpu() {
     awk -F: '/^used_cpu_(sys|user):/ { t += $2 } END { printf "%.2f", t }'
 }
 
+# redis_forks -- background saves and AOF rewrites the Redis server has
+# started so far. Each forks a child that copies the whole dataset (all
+# databases) to disk: seconds of CPU and I/O that compete with the step
+# running, so steps record how many started during them.
+redis_forks() { redis-cli INFO stats | tr -d '\r' | sed -n 's/^total_forks://p'; }
+
 # rss_mib FILE, cpu_s FILE -- peak RSS (MiB) and CPU seconds (user+sys) from
 # /usr/bin/time -v output.
 rss_mib() { awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"; }

@@ -86,6 +86,7 @@ def main():
             "cpu_s": num(v["ours_cpu_s"]),
             "completed_checkpoints": int(v.get("ours_checkpoints") or 0),
             "redis_server_cpu_s": num(v.get("ours_redis_cpu_s")),
+            "redis_rewrites_started": int(v["ours_redis_forks"]) if v.get("ours_redis_forks") else None,
             "binary_sha256_prefix": v.get("dataflow_sha256"),
         }
     f = v.get("flink_json")
@@ -101,6 +102,7 @@ def main():
             "events_processed": f["events"],
             "completed_checkpoints": int(v.get("flink_checkpoints") or 0),
             "redis_server_cpu_s": num(v.get("flink_redis_cpu_s")),
+            "redis_rewrites_started": int(v["flink_redis_forks"]) if v.get("flink_redis_forks") else None,
             "peak_rss_mib": int(v["flink_rss_mib"]),
             "cpu_s": num(v["flink_cpu_s"]),
         }
@@ -138,12 +140,14 @@ def main():
     if events == 0:
         print(f"\nresults: {sys.argv[2]}")
         return
-    print("| | events/s | catch-up (s) | peak RSS (MiB) | CPU (s) | Redis server CPU (s) |")
-    print("|---|---|---|---|---|---|")
-    print(f"| raw consume ceiling | {cell('ceiling', 'events_per_s')} | {cell('ceiling', 'seconds')} | | | |")
+    print("| | events/s | catch-up (s) | peak RSS (MiB) | CPU (s) | Redis server CPU (s) | "
+          "Redis AOF rewrites started |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| raw consume ceiling | {cell('ceiling', 'events_per_s')} | {cell('ceiling', 'seconds')} | | | | |")
     for name, key in (("tagflow (ours)", "ours"), ("Flink", "flink")):
         print(f"| {name} | {cell(key, 'events_per_s')} | {cell(key, 'catch_up_s')} | "
-              f"{cell(key, 'peak_rss_mib')} | {cell(key, 'cpu_s')} | {cell(key, 'redis_server_cpu_s')} |")
+              f"{cell(key, 'peak_rss_mib')} | {cell(key, 'cpu_s')} | {cell(key, 'redis_server_cpu_s')} | "
+              f"{cell(key, 'redis_rewrites_started')} |")
     r = out["ratios"]
     print(f"\nours / Flink = {r['ours_over_flink']}, ours / ceiling = {r['ours_over_ceiling']}, "
           f"Flink / ceiling = {r['flink_over_ceiling']}")
