@@ -3,10 +3,8 @@
 //! The job writes hundreds of thousands of commands per second during a
 //! catch-up. Building a `redis::Cmd` per command costs two allocations and
 //! a second copy when the pipeline is encoded; [`RespCommands`] appends each
-//! command's RESP encoding to a single reused buffer instead, and the writer
+//! command's RESP encoding to one buffer per batch instead, and the writer
 //! thread sends that buffer as it is.
-
-use std::io::Write as _;
 
 /// A sequence of Redis commands in RESP (the protocol's wire encoding).
 #[derive(Debug, Default)]
@@ -43,12 +41,8 @@ impl RespCommands {
 
     /// Appends an integer argument (as its decimal text, like `redis::Cmd`).
     pub fn arg_int(&mut self, value: i64) -> &mut Self {
-        let mut digits = [0_u8; 20];
-        let mut text = &mut digits[..];
-        // Writing at most 20 bytes into a 20-byte buffer cannot fail.
-        let _ = write!(text, "{value}");
-        let len = 20 - text.len();
-        self.arg(&digits[..len])
+        let mut buf = [0_u8; DECIMAL_MAX];
+        self.arg(decimal(value.unsigned_abs(), value < 0, &mut buf))
     }
 
     /// Appends every command of `other`.
@@ -72,19 +66,33 @@ impl RespCommands {
         self.commands == 0
     }
 
-    fn push_decimal(&mut self, mut value: u64) {
-        let mut digits = [0_u8; 20];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (value % 10) as u8;
-            value /= 10;
-            if value == 0 {
-                break;
-            }
-        }
-        self.bytes.extend_from_slice(&digits[at..]);
+    fn push_decimal(&mut self, value: u64) {
+        let mut buf = [0_u8; DECIMAL_MAX];
+        self.bytes.extend_from_slice(decimal(value, false, &mut buf));
     }
+}
+
+/// Longest decimal text of a 64-bit integer: 20 digits, or a sign and 19.
+const DECIMAL_MAX: usize = 20;
+
+/// The decimal text of `magnitude`, after a `-` if `negative`, written at the
+/// end of `buf`: one routine for lengths, counts and integer arguments,
+/// without going through `core::fmt` on the hot path.
+fn decimal(mut magnitude: u64, negative: bool, buf: &mut [u8; DECIMAL_MAX]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    if negative {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
 }
 
 #[cfg(test)]
@@ -106,6 +114,15 @@ mod tests {
         reference.extend(redis::cmd("SET").arg("k").arg(i64::MAX).get_packed_command());
         assert_eq!(ours.bytes(), reference.as_slice());
         assert_eq!(ours.len(), 3);
+    }
+
+    #[test]
+    fn encodes_extreme_integers_like_the_redis_crate() {
+        let mut ours = RespCommands::new();
+        ours.command(5, "RPUSH").arg(b"l").arg_int(i64::MIN).arg_int(0).arg_int(-1);
+        let reference =
+            redis::cmd("RPUSH").arg("l").arg(i64::MIN).arg(0_i64).arg(-1_i64).get_packed_command();
+        assert_eq!(ours.bytes(), reference.as_slice());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! It reads like the dataflow job does (`dataflow/src/kafka_reader.rs`): one
 //! `BaseConsumer` per worker thread, manual assignment of partition `p` to
-//! worker `p mod W`, the same consumer settings (`dataflow::kafka_reader::consumer_config`), every partition read from its
+//! worker `p mod W`, the same consumer settings
+//! (`dataflow::kafka_reader::consumer_config`), every partition read from its
 //! earliest offset to the high watermark it had at start. Each message's
 //! payload is touched (its length counted) and dropped, so the figure bounds
 //! what any job reading these topics with librdkafka can reach.
