@@ -58,18 +58,48 @@ wait_metrics() {
 # completed_checkpoints LOG -- "checkpoint completed" lines in a job log.
 completed_checkpoints() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -c 'checkpoint completed' || true; }
 
-# redis_cpu -- CPU seconds the Redis server has used so far (it is shared:
-# other clients' load counts too, so this is context, not a measurement).
+# redis_cpu [PORT] -- CPU seconds the Redis server on PORT (default: the
+# stack's, 6379) has used so far. On the stack's shared server other
+# clients' load counts too.
 redis_cpu() {
-  redis-cli INFO cpu | tr -d '\r' |
+  redis-cli -p "${1:-6379}" INFO cpu | tr -d '\r' |
     awk -F: '/^used_cpu_(sys|user):/ { t += $2 } END { printf "%.2f", t }'
 }
 
-# redis_forks -- background saves and AOF rewrites the Redis server has
-# started so far. Each forks a child that copies the whole dataset (all
-# databases) to disk: seconds of CPU and I/O that compete with the step
-# running, so steps record how many started during them.
-redis_forks() { redis-cli INFO stats | tr -d '\r' | sed -n 's/^total_forks://p'; }
+# redis_forks [PORT] -- background saves and AOF rewrites the Redis server
+# on PORT has started so far. Each forks a child that copies the whole
+# dataset (all databases) to disk: seconds of CPU and I/O that compete with
+# the step running, so steps record how many started during them.
+redis_forks() { redis-cli -p "${1:-6379}" INFO stats | tr -d '\r' | sed -n 's/^total_forks://p'; }
+
+# start_step_redis NAME -- a Redis server of the step NAME's own, configured
+# as the stack's (append-only file, fsync every second, no RDB snapshots),
+# with its data in $WORK/redis-NAME, on a free port it sets STEP_REDIS_PORT
+# to. A job that starts on an empty server of its own pays for its own data
+# only: on a shared server, the data other steps, runs or tests left there
+# makes each AOF rewrite (a fork copying every database) longer.
+# Appends the server's pid to BG_PIDS, so the cleanup stops it.
+start_step_redis() {
+  local dir="$WORK/redis-$1" port i
+  mkdir -p "$dir"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --appendonly yes \
+    --appendfsync everysec --save '' --daemonize no --logfile "$dir/redis.log" &
+  BG_PIDS+=($!)
+  for ((i = 0; i < 100; i++)); do
+    # shellcheck disable=SC2034  # read by the caller
+    [[ "$(redis-cli -p "$port" PING 2>/dev/null)" == PONG ]] && { STEP_REDIS_PORT=$port; return; }
+    sleep 0.1
+  done
+  tail -n 10 "$dir/redis.log" >&2 || true
+  die "the $1 step's redis-server on port $port did not start"
+}
+
+# stop_step_redis [PORT] -- stop a server of start_step_redis, dropping its
+# data (nothing without a port).
+stop_step_redis() {
+  if [[ -n "${1:-}" ]]; then redis-cli -p "$1" SHUTDOWN NOSAVE >/dev/null 2>&1 || true; fi
+}
 
 # rss_mib FILE, cpu_s FILE -- peak RSS (MiB) and CPU seconds (user+sys) from
 # /usr/bin/time -v output.

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Cross-check of the benchmark: do two Redis databases hold the same results?
 
-    bench/lib/compare_redis.py [--url redis://127.0.0.1:6379] DB_A DB_B
+    bench/lib/compare_redis.py [--url redis://127.0.0.1:6379] [--url-b URL] DB_A DB_B
+
+DB_A is read on the server of --url, DB_B on that of --url-b (default: the
+same server).
 
 Compares every key the Flink reference job writes (the per-key results of
 tagflow's job):
@@ -134,16 +137,27 @@ def decode(kind, raw):
     return int(raw)
 
 
+def connect(url, db):
+    host, _, port = url.split("://", 1)[-1].split("/", 1)[0].partition(":")
+    return Redis(host, int(port or 6379), db)
+
+
+def side(url, db):
+    """How differences name database `db` of the server at `url`."""
+    return f"{db} of {url.split('://', 1)[-1].split('/', 1)[0]}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--url", default="redis://127.0.0.1:6379")
+    ap.add_argument("--url", default="redis://127.0.0.1:6379", help="server of DB_A")
+    ap.add_argument("--url-b", help="server of DB_B [--url]")
     ap.add_argument("--show", type=int, default=10, help="differences to print")
     ap.add_argument("db_a", type=int)
     ap.add_argument("db_b", type=int)
     args = ap.parse_args()
-    hostport = args.url.split("://", 1)[-1].split("/", 1)[0]
-    host, _, port = hostport.partition(":")
-    a, b = Redis(host, int(port or 6379), args.db_a), Redis(host, int(port or 6379), args.db_b)
+    a, b = connect(args.url, args.db_a), connect(args.url_b or args.url, args.db_b)
+    # How the differences name the two sides.
+    args.db_a, args.db_b = side(args.url, args.db_a), side(args.url_b or args.url, args.db_b)
     sha = a.call("SCRIPT", "LOAD", DIGEST_LUA).decode()
     b.call("SCRIPT", "LOAD", DIGEST_LUA)
 
