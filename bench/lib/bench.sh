@@ -5,11 +5,10 @@
 #   # shellcheck source=bench/lib/bench.sh
 #   . bench/lib/bench.sh
 #
-# BROKERS, REDIS (without a database) and LIBS (the Kafka jars) may be set
-# before; `record` appends to $RESULTS, which the caller creates.
+# BROKERS and LIBS (the Kafka jars) may be set before; `record` appends to
+# $RESULTS, which the caller creates.
 
 BROKERS="${BROKERS:-127.0.0.1:9093,127.0.0.1:9094,127.0.0.1:9095}"
-REDIS="${REDIS:-redis://127.0.0.1:6379}"
 LIBS="${LIBS:-${TAGFLOW_CACHE:-$HOME/.cache/tagflow}/kafka-4.4.0/libs}"
 # Every topic of one job: the three inputs and its two outputs.
 JOB_TOPICS=(view-events add-to-cart-events purchase-events user-interest-tags-topic dead-letter-events)

@@ -2,8 +2,10 @@
 # The `checkpoints` step of bench/run (benchmark issue item 6): checkpoint
 # duration, the longest processing pause and recovery time with more than a
 # million users in state. Sourced by bench/run, which provides BIN, WORK,
-# RUN, CKPT_EVENTS, CKPT_USERS, CKPT_EXTRA, CKPT_DB, the helpers of
-# bench/lib/bench.sh and BG_PIDS / CLEAN_PREFIXES / CLEAN_DBS for cleanup.
+# RUN, CKPT_EVENTS, CKPT_USERS, CKPT_EXTRA, the helpers of
+# bench/lib/bench.sh and BG_PIDS / CLEAN_PREFIXES for cleanup. The job
+# writes to a Redis server of the step's own (start_step_redis), which
+# outlives the kill -9 like a real deployment's Redis.
 #
 # 1. Produces CKPT_EVENTS fixed-seed events into fresh topics (sessions of 2
 #    events over CKPT_USERS uniformly chosen users: 4M events over 2M users
@@ -34,18 +36,18 @@ PY
 
 step_checkpoints() {
   local prefix="bench-$RUN-ckpt." dir="$WORK/ckpt" pid url users started caught_up killed recovered
-  local sim job count max_duration median_duration max_pause max_bytes
+  local sim job count max_duration median_duration max_pause max_bytes redis_port
   mkdir -p "$dir"
-  info "checkpoints: $CKPT_EVENTS events over $CKPT_USERS users into $prefix* -> redis db $CKPT_DB"
+  start_step_redis checkpoints
+  redis_port=$STEP_REDIS_PORT
+  info "checkpoints: $CKPT_EVENTS events over $CKPT_USERS users into $prefix* -> its own redis on port $redis_port"
   create_topics "$prefix"
   CLEAN_PREFIXES+=("$prefix")
-  CLEAN_DBS+=("$CKPT_DB")
-  redis-cli -n "$CKPT_DB" FLUSHDB >/dev/null
   sim=("$BIN/simulator" produce --users "$CKPT_USERS" --user-skew 0 --session-events 2
     --products 20000 --start-time 2026-11-25T00:00:00Z --event-time-rate 20000
     --brokers "$BROKERS" --topic-prefix "$prefix" --rate 0 --quiet)
   "${sim[@]}" --seed 5 --count "$CKPT_EVENTS" >&2
-  job=("$BIN/dataflow" run --brokers "$BROKERS" --redis "$REDIS/$CKPT_DB" --topic-prefix "$prefix"
+  job=("$BIN/dataflow" run --brokers "$BROKERS" --redis "redis://127.0.0.1:$redis_port" --topic-prefix "$prefix"
     --group-id "bench-$RUN-ckpt" --workers 3 --epoch-ms 200 --checkpoint-interval 10s
     --metrics-addr 127.0.0.1:0 --state-dir "$dir/state" --checkpoint-dir "$dir/checkpoints")
 
@@ -91,6 +93,5 @@ step_checkpoints() {
     sed -E 's/.*elapsed=//' | paste -sd/ || true)"
   record ckpt_redis_rewritten "$(grep -q 'Redis rewritten' "$dir/run2.log" && echo yes || echo no)"
   info "checkpoints: $count checkpoints, median/max $median_duration/$max_duration ms, pause $max_pause ms, kill -9 -> caught up $((recovered - killed)) ms"
-  # Leave no gigabytes behind in the shared Redis (it reloads them on every start).
-  redis-cli -n "$CKPT_DB" FLUSHDB >/dev/null
+  stop_step_redis "$redis_port"
 }
