@@ -6,12 +6,13 @@
 # bench/lib/bench.sh and BG_PIDS / CLEAN_PREFIXES for its cleanup.
 #
 # One `dataflow run` (unbounded, 3 workers, checkpoints every 10 s) on fresh
-# topics and a Redis server of its own (start_step_redis); for each rate R, `simulator produce
-# --rate R --wall-clock-timestamps` and `latency-probe` start together; after
-# LATENCY_WARMUP seconds the job's /metrics is scraped, again LATENCY_SECONDS
-# later; bench/lib/latency.py turns the two scrapes, the probe's JSON and the
-# simulator's last line into `latency_<R>_json`. Between rates the job
-# drains its lag (up to 120 s). Topics go in bench/run's cleanup.
+# topics and a Redis server of its own (start_step_redis); for each rate R,
+# `simulator produce --rate R --wall-clock-timestamps` and `latency-probe`
+# start together; after LATENCY_WARMUP seconds the job's /metrics is
+# scraped, again LATENCY_SECONDS later; bench/lib/latency.py turns the two
+# scrapes, the probe's JSON and the simulator's last line into
+# `latency_<R>_json`. Between rates the job drains its lag (up to 120 s).
+# Topics go in bench/run's cleanup.
 
 # job_lag URL -- the job's total consumer lag now.
 job_lag() { curl -sf "$1" | awk '/^tagflow_consumer_lag\{/ { n += $2 } END { print n + 0 }'; }

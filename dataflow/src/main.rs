@@ -19,11 +19,11 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// `MIMALLOC_PURGE_DELAY` is set, which mimalloc then reads itself). By
 /// default mimalloc returns freed memory after a delay, and the job's large
 /// short-lived buffers (each write-out's Redis commands, each checkpoint's
-/// batch) then fault their pages in again, zeroed by the kernel: 12 % of a
-/// catch-up's CPU was `clear_page_erms`. Kept, a catch-up takes about 0.9×
-/// the time and 0.85× the CPU with the same peak RSS (docs/benchmarks.md);
-/// the job's memory is dominated by its state, which only grows, so the
-/// peak is what it needs anyway.
+/// batch) fault fresh pages in, zeroed by the kernel (`clear_page_erms` had
+/// 12 % of a catch-up's samples). Kept, a catch-up took 0.93 to 0.96× the
+/// time for 8 to 22 % more peak RSS in four `bench/ab` series
+/// (docs/benchmarks.md); the job's memory is mostly its state, which does
+/// not shrink, so the peak is what it needs anyway.
 fn keep_freed_memory() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: mimalloc's option setters are not thread-safe; this runs
