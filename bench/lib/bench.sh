@@ -71,6 +71,11 @@ redis_cpu() {
 # the step running, so steps record how many started during them.
 redis_forks() { redis-cli -p "${1:-6379}" INFO stats | tr -d '\r' | sed -n 's/^total_forks://p'; }
 
+# free_port -- a TCP port on 127.0.0.1 that was free a moment ago.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # start_step_redis NAME -- a Redis server of the step NAME's own, configured
 # as the stack's (append-only file, fsync every second, no RDB snapshots),
 # with its data in $WORK/redis-NAME, on a free port it sets STEP_REDIS_PORT
@@ -81,7 +86,7 @@ redis_forks() { redis-cli -p "${1:-6379}" INFO stats | tr -d '\r' | sed -n 's/^t
 start_step_redis() {
   local dir="$WORK/redis-$1" port i
   mkdir -p "$dir"
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --appendonly yes \
     --appendfsync everysec --save '' --daemonize no --logfile "$dir/redis.log" &
   BG_PIDS+=($!)

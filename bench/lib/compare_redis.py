@@ -155,9 +155,9 @@ def main():
     ap.add_argument("db_a", type=int)
     ap.add_argument("db_b", type=int)
     args = ap.parse_args()
-    a, b = connect(args.url, args.db_a), connect(args.url_b or args.url, args.db_b)
-    # How the differences name the two sides.
-    args.db_a, args.db_b = side(args.url, args.db_a), side(args.url_b or args.url, args.db_b)
+    url_b = args.url_b or args.url
+    a, b = connect(args.url, args.db_a), connect(url_b, args.db_b)
+    name_a, name_b = side(args.url, args.db_a), side(url_b, args.db_b)
     sha = a.call("SCRIPT", "LOAD", DIGEST_LUA).decode()
     b.call("SCRIPT", "LOAD", DIGEST_LUA)
 
@@ -174,12 +174,12 @@ def main():
     fam_a = {k for k in keys_a if family(k)}
     fam_b = {k for k in keys_b if family(k)}
     for k in sorted(fam_a - fam_b)[: args.show]:
-        differ(f"key {k.decode()} only in db {args.db_a}")
+        differ(f"key {k.decode()} only in db {name_a}")
     for k in sorted(fam_b - fam_a)[: args.show]:
-        differ(f"key {k.decode()} only in db {args.db_b}")
+        differ(f"key {k.decode()} only in db {name_b}")
     if fam_a != fam_b:
-        differ(f"key sets differ: {len(fam_a - fam_b)} only in {args.db_a}, "
-               f"{len(fam_b - fam_a)} only in {args.db_b}")
+        differ(f"key sets differ: {len(fam_a - fam_b)} only in {name_a}, "
+               f"{len(fam_b - fam_a)} only in {name_b}")
     common = fam_a & fam_b
     da, db = digests(a, common, sha), digests(b, common, sha)
     for k in sorted(common):
@@ -193,8 +193,8 @@ def main():
         compared += 1
         fields += len(ha | hb)
         if ha.keys() != hb.keys():
-            differ(f"{key}: {len(ha.keys() - hb.keys())} fields only in db {args.db_a}, "
-                   f"{len(hb.keys() - ha.keys())} only in db {args.db_b}")
+            differ(f"{key}: {len(ha.keys() - hb.keys())} fields only in db {name_a}, "
+                   f"{len(hb.keys() - ha.keys())} only in db {name_b}")
         for f in sorted(ha.keys() & hb.keys()):
             va, vb = decode(kind, ha[f]), decode(kind, hb[f])
             if va != vb:
