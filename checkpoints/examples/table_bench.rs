@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
 
-    let mut table = Table::<u64>::with_empty_backing(Family::UniqueVisitors);
+    let mut table = Table::<String, u64>::with_empty_backing(Family::VisitorSets);
     for key in &keys {
         *table.get_mut(&store, key)? += 1;
     }
@@ -89,7 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("flush_into: {flushed} dirty entries in {:?}", start.elapsed());
 
     // The flush design point: ~1M cached keys, ~100k dirty per flush.
-    let mut big = Table::<u64>::with_empty_backing(Family::UniqueVisitors);
+    let mut big = Table::<String, u64>::with_empty_backing(Family::VisitorSets);
     let big_keys: Vec<String> = (0..1_000_000).map(|i| format!("user-{i:010}")).collect();
     for key in &big_keys {
         *big.get_mut(&store, key)? += 1;

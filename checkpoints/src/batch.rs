@@ -11,7 +11,11 @@
 //! touched. Entries are appended to one buffer; table flushes encode values
 //! directly into it, so a flush allocates nothing per entry.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::family::Family;
+use crate::keygroup::key_group;
 use crate::keys::{push_offset_key, push_state_key};
 
 /// One recorded operation; its key (and value) live in `StateBatch::data`
@@ -34,12 +38,31 @@ pub(crate) enum OpKind {
 /// A set of state changes and source offsets, committed atomically by
 /// `StateStore::commit`.
 ///
-/// Keys given to [`put`](Self::put) and [`delete`](Self::delete) are user keys:
-/// the key-group prefix is added here. Later operations on the same key win.
+/// Keys given to [`put`](Self::put) and [`delete`](Self::delete) are user keys
+/// whose key group is their hash ([`key_group`]); [`put_in_group`](Self::put_in_group)
+/// and [`delete_in_group`](Self::delete_in_group) take the group from the
+/// caller (keyed state whose key type decides its group, see `StateKey`). The
+/// key-group prefix is added here. Later operations on the same key win.
 #[derive(Debug, Default)]
 pub struct StateBatch {
     ops: Vec<Op>,
     data: Vec<u8>,
+    /// Tickets of the writers whose changes this batch carries.
+    tickets: Vec<CommitTicket>,
+}
+
+/// Tells whoever wrote into a [`StateBatch`] when the batch was committed:
+/// from then on, the store returns what was written, so a cache may drop
+/// its copy (see `Table::evict_clean`).
+#[derive(Debug, Clone, Default)]
+pub struct CommitTicket(Arc<AtomicBool>);
+
+impl CommitTicket {
+    /// Whether the batch holding this ticket has been committed.
+    #[must_use]
+    pub fn is_committed(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
 }
 
 /// A position in a batch to roll back to (see [`StateBatch::truncate`]).
@@ -60,10 +83,16 @@ impl StateBatch {
     ///
     /// `family` must not be [`Family::Offsets`]; use [`set_offset`](Self::set_offset).
     pub fn put(&mut self, family: Family, key: &[u8], value: &[u8]) {
-        let result: Result<(), std::convert::Infallible> = self.put_with(family, key, |out| {
-            out.extend_from_slice(value);
-            Ok(())
-        });
+        self.put_in_group(family, key_group(key), key, value);
+    }
+
+    /// Sets `key`, stored in key group `group`, to `value` in `family`.
+    pub fn put_in_group(&mut self, family: Family, group: u16, key: &[u8], value: &[u8]) {
+        let result: Result<(), std::convert::Infallible> =
+            self.put_with(family, group, key, |out| {
+                out.extend_from_slice(value);
+                Ok(())
+            });
         let Ok(()) = result;
     }
 
@@ -71,8 +100,13 @@ impl StateBatch {
     ///
     /// `family` must not be [`Family::Offsets`].
     pub fn delete(&mut self, family: Family, key: &[u8]) {
+        self.delete_in_group(family, key_group(key), key);
+    }
+
+    /// Deletes `key`, stored in key group `group`, from `family`.
+    pub fn delete_in_group(&mut self, family: Family, group: u16, key: &[u8]) {
         debug_assert_ne!(family, Family::Offsets, "offsets are written with set_offset");
-        push_state_key(key, &mut self.data);
+        push_state_key(group, key, &mut self.data);
         let end = self.data.len();
         self.ops.push(Op { family, kind: OpKind::Delete, key_end: end, value_end: end });
     }
@@ -92,12 +126,13 @@ impl StateBatch {
     pub(crate) fn put_with<E>(
         &mut self,
         family: Family,
+        group: u16,
         key: &[u8],
         write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
         debug_assert_ne!(family, Family::Offsets, "offsets are written with set_offset");
         let start = self.data.len();
-        push_state_key(key, &mut self.data);
+        push_state_key(group, key, &mut self.data);
         let key_end = self.data.len();
         if let Err(e) = write(&mut self.data) {
             self.data.truncate(start);
@@ -108,10 +143,28 @@ impl StateBatch {
         Ok(())
     }
 
+    /// A ticket that reports when this batch (or the batch it is appended
+    /// to) is committed.
+    pub fn ticket(&mut self) -> CommitTicket {
+        let ticket = CommitTicket::default();
+        self.tickets.push(ticket.clone());
+        ticket
+    }
+
+    /// Marks every ticket of the batch committed (by `StateStore::commit`,
+    /// once the write succeeded).
+    pub(crate) fn mark_committed(&self) {
+        for ticket in &self.tickets {
+            ticket.0.store(true, Ordering::Release);
+        }
+    }
+
     /// Moves every operation of `other` to the end of this batch, so several
     /// operators' changes can be committed as one atomic write.
-    pub fn append(&mut self, other: StateBatch) {
+    pub fn append(&mut self, mut other: StateBatch) {
+        self.tickets.append(&mut other.tickets);
         if self.ops.is_empty() {
+            other.tickets = std::mem::take(&mut self.tickets);
             *self = other;
             return;
         }
@@ -175,7 +228,7 @@ mod tests {
         let mut batch = StateBatch::new();
         assert!(batch.is_empty());
         batch.put(Family::Profiles, b"alice", b"v1");
-        batch.delete(Family::UniqueVisitors, b"bob");
+        batch.delete(Family::VisitorSets, b"bob");
         batch.set_offset("events", 3, 100);
         assert_eq!(batch.len(), 3);
 
@@ -185,7 +238,7 @@ mod tests {
         assert_eq!(split_state_key(key).map(|(_, k)| k), Some(&b"alice"[..]));
         assert_eq!(value, b"v1");
         let (op, key, value) = entries[1];
-        assert_eq!((op.family, op.kind), (Family::UniqueVisitors, OpKind::Delete));
+        assert_eq!((op.family, op.kind), (Family::VisitorSets, OpKind::Delete));
         assert_eq!(split_state_key(key).map(|(_, k)| k), Some(&b"bob"[..]));
         assert!(value.is_empty());
         let (op, key, value) = entries[2];
@@ -199,7 +252,7 @@ mod tests {
         let mut first = StateBatch::new();
         first.put(Family::Profiles, b"alice", b"1");
         let mut second = StateBatch::new();
-        second.delete(Family::UniqueVisitors, b"bob");
+        second.delete(Family::VisitorSets, b"bob");
         second.set_offset("t", 2, 7);
         first.append(second);
         first.append(StateBatch::new());
@@ -220,7 +273,7 @@ mod tests {
         let mut batch = StateBatch::new();
         batch.put(Family::Meta, b"k", b"v");
         let bytes = batch.data_bytes();
-        let err = batch.put_with(Family::Profiles, b"x", |out| {
+        let err = batch.put_with(Family::Profiles, 3, b"x", |out| {
             out.extend_from_slice(b"partial");
             Err("boom")
         });

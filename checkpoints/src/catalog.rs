@@ -107,6 +107,8 @@ impl CheckpointDir {
             }
             match self.verified(id) {
                 Ok(manifest) => return Ok(Some((manifest, rejected))),
+                // An older checkpoint is no better: refuse with the advice.
+                Err(err @ CheckpointError::OtherFormat { .. }) => return Err(err),
                 Err(err) => rejected.push(err),
             }
         }

@@ -8,7 +8,7 @@ use super::*;
 use crate::batch::StateBatch;
 use crate::checksum::DigestCache;
 use crate::family::Family;
-use crate::keygroup::{KEY_GROUPS, worker_for_key};
+use crate::keygroup::{KEY_GROUPS, groups_for_worker, worker_for_group, worker_for_key};
 use crate::manifest::{FORMAT_VERSION, PartitionOffset};
 use crate::options::StoreOptions;
 use crate::part::write_part;
@@ -30,6 +30,10 @@ fn take_checkpoint(dir: &CheckpointDir, stores: &[StateStore], boundary: u64, ro
         let mut batch = StateBatch::new();
         for i in (0..USERS).filter(|&i| worker_for_key(user(i).as_bytes(), workers) == worker) {
             batch.put(Family::Profiles, user(i).as_bytes(), &[round]);
+        }
+        // Entries stored in a group chosen by their owner, not by their hash.
+        for group in groups_for_worker(worker, workers) {
+            batch.put_in_group(Family::UserNames, group, &u32::from(group).to_be_bytes(), &[round]);
         }
         if worker == 0 {
             batch.put(Family::Meta, b"recent", &[round]);
@@ -73,7 +77,7 @@ fn contents(stores: &[StateStore]) -> BTreeMap<String, u8> {
     let mut all = BTreeMap::new();
     for (worker, store) in stores.iter().enumerate() {
         for entry in store.scan(Family::Profiles, 0..KEY_GROUPS) {
-            let (key, value) = entry.unwrap();
+            let (_, key, value) = entry.unwrap();
             let key = String::from_utf8(key).unwrap();
             assert_eq!(worker_for_key(key.as_bytes(), stores.len()), worker, "{key} misplaced");
             assert!(all.insert(key, value[0]).is_none(), "duplicate key");
@@ -108,6 +112,12 @@ fn checkpoints_restore_exactly_with_any_worker_count() {
         assert_eq!(all.len(), USERS, "{workers} workers");
         assert!(all.values().all(|&v| v == 2), "{workers} workers restored an old value");
         assert_eq!(restored[0].get(Family::Meta, b"recent").unwrap(), Some(vec![2]));
+        for group in 0..KEY_GROUPS {
+            let owner = &restored[worker_for_group(group, workers)];
+            let key = u32::from(group).to_be_bytes();
+            let value = owner.get_in_group(Family::UserNames, group, &key, <[u8]>::to_vec);
+            assert_eq!(value.unwrap(), Some(vec![2]), "group {group}, {workers} workers");
+        }
     }
 }
 

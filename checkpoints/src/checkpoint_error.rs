@@ -21,6 +21,23 @@ pub enum CheckpointError {
         /// What is wrong (missing or truncated file, checksum, manifest).
         reason: String,
     },
+    /// The checkpoint is intact but in a layout this build does not read.
+    #[error(
+        "checkpoint {id} at {dir} has format version {found}; this build reads version \
+         {expected} only. {advice}"
+    )]
+    OtherFormat {
+        /// Its id.
+        id: u64,
+        /// Its directory.
+        dir: PathBuf,
+        /// The version its manifest names.
+        found: u32,
+        /// The version this build writes and reads.
+        expected: u32,
+        /// What the operator can do about it.
+        advice: &'static str,
+    },
     /// No checkpoint with this id exists.
     #[error("checkpoint {id} not found in {root}")]
     NotFound {

@@ -9,13 +9,15 @@ use std::fmt;
 /// A column family of the state store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
-    /// Per-user tag scores (keyed state).
+    /// Per-user profile: the user's interned id and tag scores (keyed state,
+    /// by user).
     Profiles,
-    /// Daily unique visitors: one membership entry per (day, product, user)
-    /// (keyed state).
-    UniqueVisitors,
-    /// Daily unique-visitor counts per (day, product) (keyed state).
-    VisitorCounts,
+    /// Interned user id → user name, in the key group of the user, so a
+    /// set of user ids can be written out by name (keyed state).
+    UserNames,
+    /// Daily unique visitors: one set of interned user ids per (day,
+    /// product) (keyed state, by day and product).
+    VisitorSets,
     /// Recent events per key, e.g. for de-duplication (keyed state).
     RecentEvents,
     /// Source offsets (`topic`, `partition`) → next offset to read. Written
@@ -30,8 +32,8 @@ impl Family {
     /// Every family, in a fixed order (the order of [`Family::index`]).
     pub const ALL: [Family; 6] = [
         Family::Profiles,
-        Family::UniqueVisitors,
-        Family::VisitorCounts,
+        Family::UserNames,
+        Family::VisitorSets,
         Family::RecentEvents,
         Family::Offsets,
         Family::Meta,
@@ -42,8 +44,8 @@ impl Family {
     pub const fn name(self) -> &'static str {
         match self {
             Family::Profiles => "profiles",
-            Family::UniqueVisitors => "unique_visitors",
-            Family::VisitorCounts => "visitor_counts",
+            Family::UserNames => "user_names",
+            Family::VisitorSets => "visitor_sets",
             Family::RecentEvents => "recent_events",
             Family::Offsets => "offsets",
             Family::Meta => "meta",
@@ -85,7 +87,7 @@ mod tests {
         let names: Vec<_> = Family::ALL.iter().map(|f| f.name()).collect();
         assert_eq!(
             names,
-            ["profiles", "unique_visitors", "visitor_counts", "recent_events", "offsets", "meta"]
+            ["profiles", "user_names", "visitor_sets", "recent_events", "offsets", "meta"]
         );
         for (i, family) in Family::ALL.into_iter().enumerate() {
             assert_eq!(family.index(), i);

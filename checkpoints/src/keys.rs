@@ -1,6 +1,7 @@
 //! Physical key layouts in RocksDB.
 //!
-//! Keyed state is stored as `[key_group: u16 big-endian][key bytes]`, so the
+//! Keyed state is stored as `[key_group: u16 big-endian][key bytes]` (the
+//! group is given by the state's key type, see `StateKey`), so the
 //! keys of a range of key groups form one contiguous RocksDB key range: a
 //! worker's share of a checkpoint (or a rescaled share) is a range scan, and
 //! whole groups can later be dropped or ingested by range.
@@ -11,31 +12,30 @@
 
 use std::ops::Range;
 
-use crate::keygroup::key_group;
-
 /// Length of the key-group prefix.
 pub(crate) const GROUP_PREFIX_LEN: usize = 2;
 
 /// Keys up to this length are prefixed on the stack (no allocation on reads).
 const STACK_KEY_LEN: usize = 126;
 
-/// Appends the physical state key of `key` to `out`.
-pub(crate) fn push_state_key(key: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&key_group(key).to_be_bytes());
+/// Appends the physical state key of `key`, stored in key group `group`, to
+/// `out`.
+pub(crate) fn push_state_key(group: u16, key: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&group.to_be_bytes());
     out.extend_from_slice(key);
 }
 
-/// Calls `f` with the physical state key of `key`, without allocating for
-/// keys of usual length.
-pub(crate) fn with_state_key<R>(key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+/// Calls `f` with the physical state key of `key` in key group `group`,
+/// without allocating for keys of usual length.
+pub(crate) fn with_state_key<R>(group: u16, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     if key.len() <= STACK_KEY_LEN {
         let mut buf = [0u8; GROUP_PREFIX_LEN + STACK_KEY_LEN];
-        buf[..GROUP_PREFIX_LEN].copy_from_slice(&key_group(key).to_be_bytes());
+        buf[..GROUP_PREFIX_LEN].copy_from_slice(&group.to_be_bytes());
         buf[GROUP_PREFIX_LEN..GROUP_PREFIX_LEN + key.len()].copy_from_slice(key);
         f(&buf[..GROUP_PREFIX_LEN + key.len()])
     } else {
         let mut buf = Vec::with_capacity(GROUP_PREFIX_LEN + key.len());
-        push_state_key(key, &mut buf);
+        push_state_key(group, key, &mut buf);
         f(&buf)
     }
 }
@@ -82,19 +82,18 @@ pub(crate) fn parse_offset_value(raw: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keygroup::KEY_GROUPS;
+    use crate::keygroup::{KEY_GROUPS, key_group};
 
     #[test]
     fn state_key_layout() {
         let mut out = Vec::new();
-        push_state_key(b"user-1", &mut out);
-        assert_eq!(&out[..2], &key_group(b"user-1").to_be_bytes());
+        let group = key_group(b"user-1");
+        push_state_key(group, b"user-1", &mut out);
+        assert_eq!(&out[..2], &group.to_be_bytes());
         assert_eq!(&out[2..], b"user-1");
-        with_state_key(b"user-1", |k| assert_eq!(k, out.as_slice()));
+        with_state_key(group, b"user-1", |k| assert_eq!(k, out.as_slice()));
         let long = vec![b'x'; 1000];
-        with_state_key(&long, |k| {
-            assert_eq!(split_state_key(k), Some((key_group(&long), &long[..])))
-        });
+        with_state_key(77, &long, |k| assert_eq!(split_state_key(k), Some((77, &long[..]))));
         assert_eq!(split_state_key(b"x"), None);
         assert_eq!(split_state_key(&[0, 5]), Some((5, &b""[..])));
     }

@@ -22,7 +22,19 @@ use crate::checksum::{FileDigest, digest_bytes, digest_file};
 use crate::keygroup::KEY_GROUPS;
 
 /// Version of the checkpoint layout written by this code.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// - 1: string-keyed state (profiles with tag names, one entry per unique
+///   visitor, a count per day and product).
+/// - 2: interned users (`user_names`), profiles of (tag, score) pairs with the
+///   user's id, one set of user ids per day and product (`visitor_sets`).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// What to do with a checkpoint of another format version.
+const OTHER_FORMAT_ADVICE: &str = "Its state cannot be converted. Either keep running the \
+     build that wrote it (its `dataflow resync-redis` rewrites Redis from it), or move the \
+     checkpoint directory aside and start this build with `--restore none`: it re-reads every \
+     topic from its earliest offset, which recomputes exact results if the topics still hold \
+     every event.";
 /// File name of the manifest inside a checkpoint directory.
 pub const MANIFEST_FILE: &str = "MANIFEST.json";
 
@@ -110,10 +122,13 @@ impl Manifest {
             return Err(damaged("manifest checksum does not match its contents".into()));
         }
         if manifest.format_version != FORMAT_VERSION {
-            return Err(damaged(format!(
-                "format version {} (this build reads {FORMAT_VERSION})",
-                manifest.format_version
-            )));
+            return Err(CheckpointError::OtherFormat {
+                id,
+                dir: dir.to_owned(),
+                found: manifest.format_version,
+                expected: FORMAT_VERSION,
+                advice: OTHER_FORMAT_ADVICE,
+            });
         }
         if manifest.id != id {
             return Err(damaged(format!("manifest says id {}", manifest.id)));
@@ -201,6 +216,19 @@ mod tests {
         assert_eq!(read, manifest);
         read.verify_files(dir.path()).unwrap();
         assert_eq!(read.offsets_map()[&("t".to_owned(), 0)], 42);
+    }
+
+    #[test]
+    fn another_format_version_is_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut manifest = sample(dir.path());
+        manifest.format_version = 1;
+        manifest.write(dir.path()).unwrap();
+        let err = Manifest::read(dir.path(), 7).unwrap_err();
+        assert!(matches!(err, CheckpointError::OtherFormat { found: 1, .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("format version 1"), "{message}");
+        assert!(message.contains("resync-redis") && message.contains("--restore none"));
     }
 
     #[test]

@@ -59,6 +59,25 @@ impl Default for StoreOptions {
     }
 }
 
+/// Keyed families (each has up to `max_write_buffers` memtables).
+const KEYED_FAMILIES: usize = 4;
+
+impl StoreOptions {
+    /// Options whose block cache and memtables fit in `bytes` (at least
+    /// 1 MiB each): a quarter of it, half for each.
+    #[must_use]
+    pub fn within_memory(bytes: usize) -> Self {
+        let defaults = Self::default();
+        let share = bytes / 8;
+        let buffers = KEYED_FAMILIES * usize::try_from(defaults.max_write_buffers).unwrap_or(3);
+        Self {
+            block_cache_bytes: share.max(1 << 20),
+            write_buffer_bytes: (share / buffers).clamp(1 << 20, defaults.write_buffer_bytes),
+            ..defaults
+        }
+    }
+}
+
 /// Memtable size of the small worker-level families.
 const SMALL_WRITE_BUFFER: usize = 4 << 20;
 
@@ -112,5 +131,22 @@ impl StoreOptions {
         opts.set_compression_type(compression);
         opts.set_bottommost_compression_type(compression);
         opts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_bounded_options_split_the_bound() {
+        let keyed = Family::ALL.iter().filter(|f| f.is_keyed()).count();
+        assert_eq!(keyed, KEYED_FAMILIES);
+        let options = StoreOptions::within_memory(1 << 30);
+        assert_eq!(options.block_cache_bytes, 128 << 20);
+        let memtables = options.write_buffer_bytes * KEYED_FAMILIES * 3;
+        assert!(memtables <= 128 << 20, "{memtables}");
+        let tiny = StoreOptions::within_memory(1 << 20);
+        assert_eq!((tiny.block_cache_bytes, tiny.write_buffer_bytes), (1 << 20, 1 << 20));
     }
 }

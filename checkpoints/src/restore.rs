@@ -58,8 +58,8 @@ pub fn restore_store(
                 _ => continue,
             };
             for entry in part.scan(family, groups) {
-                let (key, value) = entry?;
-                batch.put(family, &key, &value);
+                let (group, key, value) = entry?;
+                batch.put_in_group(family, group, &key, &value);
                 if batch.len() >= ENTRIES_PER_BATCH {
                     store.commit(std::mem::take(&mut batch))?;
                 }

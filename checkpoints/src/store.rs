@@ -22,10 +22,14 @@ use rocksdb::{
 use crate::batch::{OpKind, StateBatch};
 use crate::error::{StateError, display_key};
 use crate::family::Family;
+use crate::keygroup::key_group;
 use crate::keys::{
     group_bounds, parse_offset_key, parse_offset_value, split_state_key, with_state_key,
 };
 use crate::options::StoreOptions;
+
+/// One entry of [`StateStore::scan`]: (key group, key, value).
+pub type ScannedEntry = (u16, Vec<u8>, Vec<u8>);
 
 /// A worker's RocksDB-backed state store.
 pub struct StateStore {
@@ -126,15 +130,54 @@ impl StateStore {
         key: &[u8],
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<Option<R>, StateError> {
+        self.get_in_group(family, key_group(key), key, f)
+    }
+
+    /// Like [`get_with`](Self::get_with), for a key stored in key group
+    /// `group` (see `StateBatch::put_in_group`).
+    pub fn get_in_group<R>(
+        &self,
+        family: Family,
+        group: u16,
+        key: &[u8],
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, StateError> {
         let cf = self.cf(family)?;
-        let pinned = with_state_key(key, |k| self.db.get_pinned_cf_opt(cf, k, &self.read_opts))
-            .map_err(|e| self.rocks("get", e))?;
+        let pinned =
+            with_state_key(group, key, |k| self.db.get_pinned_cf_opt(cf, k, &self.read_opts))
+                .map_err(|e| self.rocks("get", e))?;
         Ok(pinned.map(|value| f(&value)))
     }
 
-    /// Applies `batch` atomically (one RocksDB write batch).
+    /// The greatest key of `family` in key group `group` (without the group
+    /// prefix), if the group holds any.
+    pub fn last_key_in_group(
+        &self,
+        family: Family,
+        group: u16,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        let cf = self.cf(family)?;
+        let mut iter = self.db.raw_iterator_cf(cf);
+        // Every key of this group sorts before the bare prefix of the next
+        // group, which is itself a key only if that group has an empty key.
+        let next_group = group.saturating_add(1).to_be_bytes();
+        iter.seek_for_prev(next_group);
+        if iter.key() == Some(&next_group[..]) {
+            iter.prev();
+        }
+        let found = iter.key().and_then(|raw| match split_state_key(raw) {
+            Some((g, key)) if g == group => Some(key.to_vec()),
+            _ => None,
+        });
+        iter.status().map_err(|e| self.rocks("seek", e))?;
+        Ok(found)
+    }
+
+    /// Applies `batch` atomically (one RocksDB write batch), then marks its
+    /// commit tickets.
     pub fn commit(&self, batch: StateBatch) -> Result<(), StateError> {
         if batch.is_empty() {
+            batch.mark_committed();
             return Ok(());
         }
         let mut handles: [Option<&ColumnFamily>; Family::ALL.len()] = [None; Family::ALL.len()];
@@ -149,7 +192,9 @@ impl StateStore {
                 OpKind::Delete => write.delete_cf(cf, key),
             }
         }
-        self.db.write_opt(write, &self.write_opts).map_err(|e| self.rocks("write", e))
+        self.db.write_opt(write, &self.write_opts).map_err(|e| self.rocks("write", e))?;
+        batch.mark_committed();
+        Ok(())
     }
 
     /// Every committed source offset: (`topic`, `partition`) → next offset.
@@ -174,12 +219,12 @@ impl StateStore {
     }
 
     /// Every entry of `family` whose key group is in `groups`, in key order,
-    /// as (user key without the group prefix, value).
+    /// as (key group, user key without the group prefix, value).
     pub fn scan(
         &self,
         family: Family,
         groups: Range<u16>,
-    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StateError>> + '_ {
+    ) -> impl Iterator<Item = Result<ScannedEntry, StateError>> + '_ {
         let (error, iter) = match self.cf(family) {
             _ if groups.is_empty() => (None, None),
             Err(e) => (Some(Err(e)), None),
@@ -193,13 +238,13 @@ impl StateStore {
         };
         let entries = iter.into_iter().flatten().map(move |entry| {
             let (raw_key, value) = entry.map_err(|e| self.rocks("scan", e))?;
-            let (_, key) = split_state_key(&raw_key).ok_or_else(|| StateError::Corrupt {
+            let (group, key) = split_state_key(&raw_key).ok_or_else(|| StateError::Corrupt {
                 family,
                 key: display_key(&raw_key),
                 path: self.path.clone(),
                 reason: "key shorter than the key-group prefix",
             })?;
-            Ok((key.to_vec(), value.into_vec()))
+            Ok((group, key.to_vec(), value.into_vec()))
         });
         error.into_iter().chain(entries)
     }
@@ -222,7 +267,7 @@ impl StateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keygroup::{KEY_GROUPS, key_group};
+    use crate::keygroup::KEY_GROUPS;
 
     fn open(dir: &Path) -> StateStore {
         StateStore::open(dir, &StoreOptions::default()).unwrap()
@@ -244,7 +289,7 @@ mod tests {
         store.commit(batch).unwrap();
         assert!(!store.is_empty().unwrap());
         assert_eq!(store.get(Family::Profiles, b"alice").unwrap(), Some(b"1".to_vec()));
-        assert_eq!(store.get(Family::UniqueVisitors, b"alice").unwrap(), None);
+        assert_eq!(store.get(Family::VisitorSets, b"alice").unwrap(), None);
         assert_eq!(store.get_with(Family::Profiles, b"bob", <[u8]>::len).unwrap(), Some(1));
 
         let mut batch = StateBatch::new();
@@ -271,7 +316,7 @@ mod tests {
         let mut batch = StateBatch::new();
         for key in &keys {
             batch.put(Family::Profiles, key.as_bytes(), key.as_bytes());
-            batch.put(Family::UniqueVisitors, key.as_bytes(), b"other family");
+            batch.put(Family::VisitorSets, key.as_bytes(), b"other family");
         }
         store.commit(batch).unwrap();
 
@@ -279,8 +324,9 @@ mod tests {
             let mut got: Vec<Vec<u8>> = store
                 .scan(Family::Profiles, groups.clone())
                 .map(|entry| {
-                    let (key, value) = entry.unwrap();
+                    let (group, key, value) = entry.unwrap();
                     assert_eq!(key, value);
+                    assert_eq!(group, key_group(&key));
                     key
                 })
                 .collect();
@@ -294,6 +340,29 @@ mod tests {
             assert_eq!(got, expected, "groups {groups:?}");
         }
         assert_eq!(store.scan(Family::RecentEvents, 0..KEY_GROUPS).count(), 0);
+    }
+
+    #[test]
+    fn explicit_groups_and_the_last_key_of_a_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let mut batch = StateBatch::new();
+        for (group, key) in [(5u16, 1u32), (5, 9), (5, 3), (6, 0), (127, 4)] {
+            batch.put_in_group(Family::UserNames, group, &key.to_be_bytes(), b"v");
+        }
+        store.commit(batch).unwrap();
+        let last = |g| store.last_key_in_group(Family::UserNames, g).unwrap();
+        assert_eq!(last(5), Some(9u32.to_be_bytes().to_vec()));
+        assert_eq!(last(6), Some(0u32.to_be_bytes().to_vec()));
+        assert_eq!(last(127), Some(4u32.to_be_bytes().to_vec()));
+        assert_eq!(last(4), None);
+        assert_eq!(last(0), None);
+        let read = store.get_in_group(Family::UserNames, 6, &0u32.to_be_bytes(), <[u8]>::to_vec);
+        assert_eq!(read.unwrap(), Some(b"v".to_vec()));
+        // Stored in group 6, not in the group its bytes hash to.
+        assert_eq!(store.get(Family::UserNames, &0u32.to_be_bytes()).unwrap(), None);
+        let groups: Vec<u16> = store.scan(Family::UserNames, 5..7).map(|e| e.unwrap().0).collect();
+        assert_eq!(groups, [5, 5, 5, 6]);
     }
 
     #[test]

@@ -6,11 +6,18 @@
 //!
 //! # Memory model
 //!
-//! Every key touched stays cached until [`Table::evict_clean`] drops clean
-//! entries; dirty entries are never evicted (they are not in RocksDB yet).
-//! Lookups of keys absent from RocksDB are cached too (as "absent"), so a miss
-//! costs at most one RocksDB read per key. Without eviction, memory grows with
-//! the number of distinct keys seen by the worker.
+//! Every entry's memory is estimated (its key and slot, their heap data, see
+//! [`StateValue::heap_bytes`]) when it is loaded and each time it is flushed,
+//! and the table keeps the total. With a budget
+//! ([`Table::set_memory_budget`]), [`Table::evict_over_budget`] drops clean
+//! entries once the total exceeds it, entries not used since the previous
+//! eviction pass first (CLOCK's second chance), so the hot set stays cached
+//! and the rest lives only in RocksDB, read back on a miss. Dirty entries are
+//! never evicted (RocksDB does not hold them yet), and clean ones only once
+//! the batch of their last flush is committed ([`CommitTicket`]): the memory
+//! above the budget is at most what one checkpoint interval dirties. Lookups
+//! of keys absent from RocksDB are cached too (as "absent"), so a miss costs
+//! at most one RocksDB read per key.
 //!
 //! # Dirty tracking
 //!
@@ -28,16 +35,18 @@
 //! commit the batch, and treat a failed commit as fatal (restart from the last
 //! checkpoint), since the cache no longer knows which entries were lost.
 
-use hashbrown::HashMap;
+use std::hash::Hash;
+
 use hashbrown::hash_map::EntryRef;
-use serde::Serialize;
+use hashbrown::{Equivalent, HashMap};
 use serde::de::DeserializeOwned;
 
-use crate::batch::StateBatch;
+use crate::batch::{CommitTicket, StateBatch};
 use crate::codec::{self, CodecError};
 use crate::error::StateError;
 use crate::family::Family;
 use crate::keygroup::KEY_GROUPS;
+use crate::state_key::{StateKey, StateValue};
 use crate::store::StateStore;
 
 /// Cache state of one entry.
@@ -57,30 +66,79 @@ enum SlotState {
 struct Slot<V> {
     value: V,
     state: SlotState,
+    /// Used since the last eviction pass.
+    referenced: bool,
+    /// The entry's estimated memory when last measured.
+    bytes: u32,
 }
 
-/// A typed write-back cache of one [`Family`], keyed by strings.
+impl<V> Slot<V> {
+    fn new(value: V, state: SlotState) -> Self {
+        Self { value, state, referenced: true, bytes: 0 }
+    }
+}
+
+/// A typed write-back cache of one [`Family`], keyed by a [`StateKey`]
+/// (which also decides each key's key group).
 ///
 /// Values are encoded with bincode 2 (see `codec.rs`).
 #[derive(Debug)]
-pub struct Table<V> {
+pub struct Table<K, V> {
     family: Family,
-    map: HashMap<String, Slot<V>>,
+    map: HashMap<K, Slot<V>>,
+    /// Scratch buffer for key bytes.
+    key_bytes: Vec<u8>,
     /// Entries in state `Dirty` or `Deleted`.
     dirty: usize,
     /// The backing family is known to hold none of this table's keys that are
     /// not in `map`, so misses need no RocksDB read.
     backing_empty: bool,
+    /// Estimated memory of the cached entries.
+    bytes: usize,
+    /// Evict clean entries beyond this many bytes (`None`: never).
+    budget: Option<usize>,
+    /// Commit of the last flush: until then, clean entries must stay.
+    last_flush: Option<CommitTicket>,
 }
 
-impl<V> Table<V>
+/// Estimated memory of one entry: key and slot inline, their heap data, and
+/// the hash table's control byte.
+fn entry_bytes<K: StateKey, V: StateValue>(key: &K, value: &V) -> u32 {
+    let bytes = std::mem::size_of::<(K, Slot<V>)>() + 1 + key.heap_bytes() + value.heap_bytes();
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
+impl<K, V> Table<K, V>
 where
-    V: Serialize + DeserializeOwned + Default,
+    K: StateKey,
+    V: StateValue,
 {
     /// An empty cache over `family`; misses read RocksDB.
     #[must_use]
     pub fn new(family: Family) -> Self {
-        Self { family, map: HashMap::default(), dirty: 0, backing_empty: false }
+        Self {
+            family,
+            map: HashMap::default(),
+            key_bytes: Vec::new(),
+            dirty: 0,
+            backing_empty: false,
+            bytes: 0,
+            budget: None,
+            last_flush: None,
+        }
+    }
+
+    /// Lets [`evict_over_budget`](Self::evict_over_budget) keep the
+    /// estimated memory of the cached entries near `bytes` (`None`: cache
+    /// everything).
+    pub fn set_memory_budget(&mut self, bytes: Option<usize>) {
+        self.budget = bytes;
+    }
+
+    /// Estimated memory of the cached entries, in bytes.
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        self.bytes
     }
 
     /// An empty cache over a family known to be empty in the store (e.g. a
@@ -92,30 +150,41 @@ where
         Self { backing_empty: true, ..Self::new(family) }
     }
 
-    /// Loads every entry of the family from `store` into the cache (clean),
-    /// after which misses need no RocksDB read: the whole state is in memory,
-    /// as after an uninterrupted run. Call on an empty table, after a restore.
-    /// Returns how many entries were loaded.
+    /// Loads the entries of the family from `store` into the cache (clean),
+    /// as many as the memory budget allows. If they all fit, misses need no
+    /// RocksDB read: the whole state is in memory, as after an uninterrupted
+    /// run. Call on an empty table, after a restore. Returns how many entries
+    /// were loaded.
     pub fn preload(&mut self, store: &StateStore) -> Result<usize, StateError> {
         let family = self.family;
         let mut loaded = 0;
+        let mut complete = true;
         for entry in store.scan(family, 0..KEY_GROUPS) {
-            let (key, value) = entry?;
-            let key = String::from_utf8(key).map_err(|e| StateError::Corrupt {
+            if self.budget.is_some_and(|budget| self.bytes >= budget) {
+                complete = false;
+                break;
+            }
+            let (_, raw, value) = entry?;
+            let key = K::read_key(&raw).ok_or_else(|| StateError::Corrupt {
                 family,
-                key: crate::error::display_key(e.as_bytes()),
+                key: crate::error::display_key(&raw),
                 path: store.path().to_owned(),
-                reason: "key is not UTF-8",
+                reason: "key does not decode",
             })?;
             let value = codec::decode::<V>(&value).map_err(|source| StateError::Codec {
                 family,
-                key: key.clone(),
+                key: crate::error::display_key(&raw),
                 source,
             })?;
-            self.map.entry(key).or_insert(Slot { value, state: SlotState::Clean });
-            loaded += 1;
+            let bytes = entry_bytes(&key, &value);
+            let mut slot = Slot::new(value, SlotState::Clean);
+            slot.bytes = bytes;
+            if self.map.insert(key, slot).is_none() {
+                self.bytes += bytes as usize;
+                loaded += 1;
+            }
         }
-        self.backing_empty = true;
+        self.backing_empty = complete;
         Ok(loaded)
     }
 
@@ -127,10 +196,15 @@ where
 
     /// The value of `key` for modification, loading it (or `V::default()` if
     /// absent) on a miss. The entry is marked dirty. A hit does not allocate.
-    pub fn get_mut(&mut self, store: &StateStore, key: &str) -> Result<&mut V, StateError> {
+    pub fn get_mut<Q>(&mut self, store: &StateStore, key: &Q) -> Result<&mut V, StateError>
+    where
+        Q: Hash + Equivalent<K> + ?Sized,
+        for<'q> &'q Q: Into<K>,
+    {
         match self.map.entry_ref(key) {
             EntryRef::Occupied(entry) => {
                 let slot = entry.into_mut();
+                slot.referenced = true;
                 if slot.state != SlotState::Dirty {
                     if !matches!(slot.state, SlotState::Deleted) {
                         self.dirty += 1;
@@ -140,24 +214,46 @@ where
                 Ok(&mut slot.value)
             }
             EntryRef::Vacant(entry) => {
-                let value = load(store, self.family, self.backing_empty, key)?.unwrap_or_default();
+                let key: K = entry.key().into();
+                let loaded =
+                    load(store, self.family, self.backing_empty, &key, &mut self.key_bytes)?;
                 self.dirty += 1;
-                Ok(&mut entry.insert(Slot { value, state: SlotState::Dirty }).value)
+                let mut slot = Slot::new(loaded.unwrap_or_default(), SlotState::Dirty);
+                slot.bytes = entry_bytes(&key, &slot.value);
+                self.bytes += slot.bytes as usize;
+                Ok(&mut entry.insert_with_key(key, slot).value)
             }
         }
     }
 
     /// The value of `key` if it exists, loading it into the cache (clean) on
     /// a miss. Does not mark the entry dirty.
-    pub fn get(&mut self, store: &StateStore, key: &str) -> Result<Option<&V>, StateError> {
+    pub fn get<Q>(&mut self, store: &StateStore, key: &Q) -> Result<Option<&V>, StateError>
+    where
+        Q: Hash + Equivalent<K> + ?Sized,
+        for<'q> &'q Q: Into<K>,
+    {
         let slot = match self.map.entry_ref(key) {
-            EntryRef::Occupied(entry) => entry.into_mut(),
+            EntryRef::Occupied(entry) => {
+                let slot = entry.into_mut();
+                slot.referenced = true;
+                slot
+            }
             EntryRef::Vacant(entry) => {
-                let slot = match load(store, self.family, self.backing_empty, key)? {
-                    Some(value) => Slot { value, state: SlotState::Clean },
-                    None => Slot { value: V::default(), state: SlotState::Absent },
+                let key: K = entry.key().into();
+                let mut slot = match load(
+                    store,
+                    self.family,
+                    self.backing_empty,
+                    &key,
+                    &mut self.key_bytes,
+                )? {
+                    Some(value) => Slot::new(value, SlotState::Clean),
+                    None => Slot::new(V::default(), SlotState::Absent),
                 };
-                entry.insert(slot)
+                slot.bytes = entry_bytes(&key, &slot.value);
+                self.bytes += slot.bytes as usize;
+                entry.insert_with_key(key, slot)
             }
         };
         Ok(match slot.state {
@@ -168,7 +264,11 @@ where
 
     /// Removes `key`: the next flush deletes it from RocksDB. Never reads
     /// RocksDB.
-    pub fn remove(&mut self, key: &str) {
+    pub fn remove<Q>(&mut self, key: &Q)
+    where
+        Q: Hash + Equivalent<K> + ?Sized,
+        for<'q> &'q Q: Into<K>,
+    {
         match self.map.entry_ref(key) {
             EntryRef::Occupied(entry) => {
                 let slot = entry.into_mut();
@@ -182,7 +282,11 @@ where
             }
             EntryRef::Vacant(entry) => {
                 self.dirty += 1;
-                entry.insert(Slot { value: V::default(), state: SlotState::Deleted });
+                let key: K = entry.key().into();
+                let mut slot = Slot::new(V::default(), SlotState::Deleted);
+                slot.bytes = entry_bytes(&key, &slot.value);
+                self.bytes += slot.bytes as usize;
+                entry.insert_with_key(key, slot);
             }
         }
     }
@@ -201,20 +305,31 @@ where
         let mark = batch.mark();
         let mut flushed = 0;
         let mut failure: Option<(String, CodecError)> = None;
+        let key_bytes = &mut self.key_bytes;
+        let mut bytes = self.bytes;
         for (key, slot) in &mut self.map {
+            if matches!(slot.state, SlotState::Dirty | SlotState::Deleted) {
+                let measured = entry_bytes(key, &slot.value);
+                bytes = bytes - slot.bytes as usize + measured as usize;
+                slot.bytes = measured;
+            }
             match slot.state {
                 SlotState::Dirty => {
-                    let encoded = batch.put_with(family, key.as_bytes(), |out| {
+                    key_bytes.clear();
+                    key.write_key(key_bytes);
+                    let encoded = batch.put_with(family, key.group(), key_bytes, |out| {
                         codec::encode_into(&slot.value, out).map(drop)
                     });
                     if let Err(source) = encoded {
-                        failure = Some((key.clone(), source));
+                        failure = Some((crate::error::display_key(key_bytes), source));
                         break;
                     }
                     slot.state = SlotState::Clean;
                 }
                 SlotState::Deleted => {
-                    batch.delete(family, key.as_bytes());
+                    key_bytes.clear();
+                    key.write_key(key_bytes);
+                    batch.delete_in_group(family, key.group(), key_bytes);
                     slot.state = SlotState::Absent;
                 }
                 SlotState::Clean | SlotState::Absent => continue,
@@ -224,12 +339,14 @@ where
                 break;
             }
         }
+        self.bytes = bytes;
         if let Some((key, source)) = failure {
             batch.truncate(mark);
             self.mark_all_dirty();
             return Err(StateError::Codec { family, key, source });
         }
         self.dirty = 0;
+        self.last_flush = Some(batch.ticket());
         Ok(flushed)
     }
 
@@ -245,25 +362,52 @@ where
     }
 
     /// Drops clean (and known-absent) entries until at most `max_entries`
-    /// remain or only dirty entries are left. Returns how many were dropped.
-    /// Call right after a flush, when most entries are clean.
+    /// remain or only dirty entries are left, if the last flush is committed
+    /// (see the module docs). Returns how many were dropped.
     pub fn evict_clean(&mut self, max_entries: usize) -> usize {
-        let mut excess = self.map.len().saturating_sub(max_entries);
-        if excess == 0 {
+        let excess = self.map.len().saturating_sub(max_entries);
+        self.evict(|entries, _| entries < excess)
+    }
+
+    /// With a memory budget, drops clean entries until the estimated memory
+    /// is 7/8 of the budget, if it exceeds the budget and the last flush is
+    /// committed (see the module docs). Returns how many were dropped.
+    pub fn evict_over_budget(&mut self) -> usize {
+        let Some(budget) = self.budget.filter(|&budget| self.bytes > budget) else { return 0 };
+        let excess = self.bytes - budget / 8 * 7;
+        self.evict(|_, bytes| bytes < excess)
+    }
+
+    /// Drops clean and known-absent entries while `more(entries, bytes)`
+    /// (what was dropped so far) holds: first those not used since the last
+    /// pass, then any. Nothing while the last flush is not committed.
+    fn evict(&mut self, mut more: impl FnMut(usize, usize) -> bool) -> usize {
+        if self.last_flush.as_ref().is_some_and(|ticket| !ticket.is_committed()) {
             return 0;
         }
-        let before = self.map.len();
-        self.map.retain(|_, slot| {
-            let evict = excess > 0 && matches!(slot.state, SlotState::Clean | SlotState::Absent);
-            excess -= usize::from(evict);
-            !evict
-        });
-        let dropped = before - self.map.len();
-        if dropped > 0 {
+        let (mut entries, mut bytes) = (0, 0);
+        for second_chance in [true, false] {
+            if !more(entries, bytes) {
+                break;
+            }
+            self.map.retain(|_, slot| {
+                if !matches!(slot.state, SlotState::Clean | SlotState::Absent)
+                    || !more(entries, bytes)
+                    || (second_chance && std::mem::take(&mut slot.referenced))
+                {
+                    return true;
+                }
+                entries += 1;
+                bytes += slot.bytes as usize;
+                false
+            });
+        }
+        self.bytes -= bytes;
+        if entries > 0 {
             // Evicted keys may be in RocksDB now: misses must read it again.
             self.backing_empty = false;
         }
-        dropped
+        entries
     }
 
     /// Number of entries waiting for the next flush.
@@ -285,28 +429,31 @@ where
     }
 
     /// Iterates over cached present entries (clean or dirty), in no order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
         self.map.iter().filter_map(|(key, slot)| match slot.state {
-            SlotState::Clean | SlotState::Dirty => Some((key.as_str(), &slot.value)),
+            SlotState::Clean | SlotState::Dirty => Some((key, &slot.value)),
             SlotState::Absent | SlotState::Deleted => None,
         })
     }
 }
 
 /// Reads and decodes `key` from the store, unless the backing is known empty.
-fn load<V: DeserializeOwned>(
+/// `scratch` holds the key's bytes.
+fn load<K: StateKey, V: DeserializeOwned>(
     store: &StateStore,
     family: Family,
     backing_empty: bool,
-    key: &str,
+    key: &K,
+    scratch: &mut Vec<u8>,
 ) -> Result<Option<V>, StateError> {
     if backing_empty {
         return Ok(None);
     }
-    store
-        .get_with(family, key.as_bytes(), codec::decode::<V>)?
-        .transpose()
-        .map_err(|source| StateError::Codec { family, key: key.to_owned(), source })
+    scratch.clear();
+    key.write_key(scratch);
+    store.get_in_group(family, key.group(), scratch, codec::decode::<V>)?.transpose().map_err(
+        |source| StateError::Codec { family, key: crate::error::display_key(scratch), source },
+    )
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::options::StoreOptions;
+use crate::state_key::StateValue;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct Profile {
@@ -13,11 +14,17 @@ struct Profile {
     events: u64,
 }
 
+impl StateValue for Profile {
+    fn heap_bytes(&self) -> usize {
+        self.scores.keys().map(|k| k.capacity() + 48).sum()
+    }
+}
+
 fn open(dir: &std::path::Path) -> StateStore {
     StateStore::open(dir, &StoreOptions::default()).unwrap()
 }
 
-fn bump(table: &mut Table<Profile>, store: &StateStore, user: &str, tag: &str) {
+fn bump(table: &mut Table<String, Profile>, store: &StateStore, user: &str, tag: &str) {
     let profile = table.get_mut(store, user).unwrap();
     *profile.scores.entry(tag.to_owned()).or_default() += 1.0;
     profile.events += 1;
@@ -27,8 +34,8 @@ fn bump(table: &mut Table<Profile>, store: &StateStore, user: &str, tag: &str) {
 fn write_flush_commit_reopen_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut table = Table::<Profile>::with_empty_backing(Family::Profiles);
-    let mut visitors = Table::<u64>::with_empty_backing(Family::UniqueVisitors);
+    let mut table = Table::<String, Profile>::with_empty_backing(Family::Profiles);
+    let mut visitors = Table::<String, u64>::with_empty_backing(Family::VisitorSets);
     for (user, tag) in [("alice", "sports"), ("bob", "news"), ("alice", "sports"), ("alice", "tv")]
     {
         bump(&mut table, &store, user, tag);
@@ -48,13 +55,13 @@ fn write_flush_commit_reopen_read_back() {
     let store = open(dir.path());
     assert!(!store.is_empty().unwrap());
     assert_eq!(store.offsets().unwrap(), BTreeMap::from([(("events".to_owned(), 0), 4)]));
-    let mut table = Table::<Profile>::new(Family::Profiles);
+    let mut table = Table::<String, Profile>::new(Family::Profiles);
     for (user, profile) in &expected {
         assert_eq!(table.get(&store, user).unwrap(), Some(profile));
     }
     assert_eq!(table.get(&store, "carol").unwrap(), None);
     assert_eq!(table.dirty_len(), 0, "reads do not dirty");
-    let mut visitors = Table::<u64>::new(Family::UniqueVisitors);
+    let mut visitors = Table::<String, u64>::new(Family::VisitorSets);
     assert_eq!(*visitors.get_mut(&store, "2024-05-01").unwrap(), 4);
 }
 
@@ -63,13 +70,16 @@ fn empty_backing_table_never_reads_rocksdb() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let mut batch = StateBatch::new();
-    batch.put(Family::UniqueVisitors, b"day", &codec::encode(&7u64).unwrap());
+    batch.put(Family::VisitorSets, b"day", &codec::encode(&7u64).unwrap());
     store.commit(batch).unwrap();
 
     // A normal table sees the stored value...
-    assert_eq!(Table::<u64>::new(Family::UniqueVisitors).get(&store, "day").unwrap(), Some(&7));
+    assert_eq!(
+        Table::<String, u64>::new(Family::VisitorSets).get(&store, "day").unwrap(),
+        Some(&7)
+    );
     // ...an empty-backing one must not look it up.
-    let mut table = Table::<u64>::with_empty_backing(Family::UniqueVisitors);
+    let mut table = Table::<String, u64>::with_empty_backing(Family::VisitorSets);
     assert_eq!(table.get(&store, "day").unwrap(), None);
     assert_eq!(*table.get_mut(&store, "day").unwrap(), 0);
 }
@@ -78,7 +88,7 @@ fn empty_backing_table_never_reads_rocksdb() {
 fn flushed_entries_are_not_flushed_again_until_touched() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut table = Table::<u64>::with_empty_backing(Family::UniqueVisitors);
+    let mut table = Table::<String, u64>::with_empty_backing(Family::VisitorSets);
     for key in ["a", "b", "c"] {
         *table.get_mut(&store, key).unwrap() += 1;
     }
@@ -98,21 +108,15 @@ fn flushed_entries_are_not_flushed_again_until_touched() {
     let mut batch = StateBatch::new();
     assert_eq!(table.flush_into(&mut batch).unwrap(), 1);
     store.commit(batch).unwrap();
-    assert_eq!(
-        store.get(Family::UniqueVisitors, b"b").unwrap(),
-        Some(codec::encode(&2u64).unwrap())
-    );
-    assert_eq!(
-        store.get(Family::UniqueVisitors, b"a").unwrap(),
-        Some(codec::encode(&2u64).unwrap())
-    );
+    assert_eq!(store.get(Family::VisitorSets, b"b").unwrap(), Some(codec::encode(&2u64).unwrap()));
+    assert_eq!(store.get(Family::VisitorSets, b"a").unwrap(), Some(codec::encode(&2u64).unwrap()));
 }
 
 #[test]
 fn remove_deletes_from_rocksdb() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut table = Table::<u64>::new(Family::UniqueVisitors);
+    let mut table = Table::<String, u64>::new(Family::VisitorSets);
     *table.get_mut(&store, "old").unwrap() = 5;
     *table.get_mut(&store, "new").unwrap() = 6;
     let mut batch = StateBatch::new();
@@ -126,8 +130,8 @@ fn remove_deletes_from_rocksdb() {
     let mut batch = StateBatch::new();
     assert_eq!(table.flush_into(&mut batch).unwrap(), 2);
     store.commit(batch).unwrap();
-    assert_eq!(store.get(Family::UniqueVisitors, b"old").unwrap(), None);
-    assert_eq!(table.iter().map(|(k, v)| (k, *v)).collect::<Vec<_>>(), [("new", 6)]);
+    assert_eq!(store.get(Family::VisitorSets, b"old").unwrap(), None);
+    assert_eq!(table.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(), [("new", 6)]);
 
     // Touching a removed key starts again from the default.
     assert_eq!(*table.get_mut(&store, "old").unwrap(), 0);
@@ -142,7 +146,7 @@ fn corrupted_value_error_names_family_and_key() {
     batch.put(Family::Profiles, b"mallory", &[0xff, 0xff, 0xff]);
     store.commit(batch).unwrap();
 
-    let mut table = Table::<Profile>::new(Family::Profiles);
+    let mut table = Table::<String, Profile>::new(Family::Profiles);
     let err = table.get_mut(&store, "mallory").unwrap_err();
     assert!(
         matches!(err, StateError::Codec { family: Family::Profiles, ref key, .. } if key == "mallory")
@@ -155,6 +159,8 @@ fn corrupted_value_error_names_family_and_key() {
 /// A value whose encoding fails on demand.
 #[derive(Debug, Default, Deserialize)]
 struct Fragile(bool);
+
+impl StateValue for Fragile {}
 
 impl Serialize for Fragile {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -170,7 +176,7 @@ impl Serialize for Fragile {
 fn failed_flush_leaves_batch_untouched_and_entries_dirty() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut table = Table::<Fragile>::with_empty_backing(Family::Meta);
+    let mut table = Table::<String, Fragile>::with_empty_backing(Family::Meta);
     for i in 0..50 {
         table.get_mut(&store, &format!("ok-{i}")).unwrap();
     }
@@ -191,7 +197,7 @@ fn failed_flush_leaves_batch_untouched_and_entries_dirty() {
 fn eviction_drops_only_clean_entries_and_reloads_them() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut table = Table::<u64>::with_empty_backing(Family::UniqueVisitors);
+    let mut table = Table::<String, u64>::with_empty_backing(Family::VisitorSets);
     for i in 0..10u64 {
         *table.get_mut(&store, &format!("k{i}")).unwrap() = i;
     }
@@ -215,7 +221,7 @@ fn eviction_drops_only_clean_entries_and_reloads_them() {
 fn preload_caches_everything_the_store_holds() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut table = Table::<Profile>::with_empty_backing(Family::Profiles);
+    let mut table = Table::<String, Profile>::with_empty_backing(Family::Profiles);
     for i in 0..500 {
         bump(&mut table, &store, &format!("user-{i}"), "shoes");
     }
@@ -223,7 +229,7 @@ fn preload_caches_everything_the_store_holds() {
     table.flush_into(&mut batch).unwrap();
     store.commit(batch).unwrap();
 
-    let mut restored = Table::<Profile>::new(Family::Profiles);
+    let mut restored = Table::<String, Profile>::new(Family::Profiles);
     assert_eq!(restored.preload(&store).unwrap(), 500);
     assert_eq!(restored.len(), 500);
     assert_eq!(restored.dirty_len(), 0, "preloaded entries are clean");
@@ -231,4 +237,58 @@ fn preload_caches_everything_the_store_holds() {
     assert!(restored.get(&store, "nobody").unwrap().is_none());
     bump(&mut restored, &store, "user-7", "shoes");
     assert_eq!(restored.dirty_len(), 1);
+}
+
+#[test]
+fn a_memory_budget_evicts_only_committed_entries_and_keeps_them_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut table = Table::<String, Profile>::with_empty_backing(Family::Profiles);
+    for i in 0..2_000 {
+        bump(&mut table, &store, &format!("user-{i}"), "shoes");
+    }
+    let full = table.memory_bytes();
+    assert!(full > 2_000 * 48, "every entry is counted: {full}");
+    table.set_memory_budget(Some(full / 4));
+    assert_eq!(table.evict_over_budget(), 0, "dirty entries stay");
+
+    let mut batch = StateBatch::new();
+    table.flush_into(&mut batch).unwrap();
+    assert_eq!(table.evict_over_budget(), 0, "flushed but not committed: they stay");
+    store.commit(batch).unwrap();
+    // Keep one user hot: the second chance spares it.
+    table.get(&store, "user-7").unwrap();
+    let evicted = table.evict_over_budget();
+    assert!(evicted > 1_000, "{evicted}");
+    assert!(table.memory_bytes() <= full / 4, "{} > {}", table.memory_bytes(), full / 4);
+    assert!(table.len() < 2_000);
+    for i in 0..2_000 {
+        let profile = table.get(&store, &format!("user-{i}")).unwrap().unwrap();
+        assert_eq!(profile.events, 1, "user-{i} read back from RocksDB");
+    }
+    bump(&mut table, &store, "user-3", "hats");
+    assert_eq!(table.get(&store, "user-3").unwrap().unwrap().events, 2);
+}
+
+#[test]
+fn preload_stops_at_the_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut table = Table::<String, Profile>::with_empty_backing(Family::Profiles);
+    for i in 0..1_000 {
+        bump(&mut table, &store, &format!("user-{i}"), "shoes");
+    }
+    let full = table.memory_bytes();
+    let mut batch = StateBatch::new();
+    table.flush_into(&mut batch).unwrap();
+    store.commit(batch).unwrap();
+
+    let mut bounded = Table::<String, Profile>::new(Family::Profiles);
+    bounded.set_memory_budget(Some(full / 2));
+    let loaded = bounded.preload(&store).unwrap();
+    assert!(loaded > 100 && loaded < 1_000, "{loaded}");
+    // Not everything is cached, so misses still read RocksDB.
+    for i in 0..1_000 {
+        assert!(bounded.get(&store, &format!("user-{i}")).unwrap().is_some());
+    }
 }

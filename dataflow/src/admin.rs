@@ -8,7 +8,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use checkpoints::{CheckpointDir, CheckpointError, Manifest, StateStore};
+use checkpoints::{CheckpointDir, CheckpointError, Manifest, StateStore, groups_for_worker};
 
 use crate::checkpointing::unix_ms;
 use crate::cli::{CheckpointsAction, CheckpointsArgs, ResyncArgs};
@@ -17,6 +17,7 @@ use crate::metrics::JobMetrics;
 use crate::profiles_state::ProfilesState;
 use crate::recent_state::RecentState;
 use crate::redis_sink::{RedisBatch, RedisSink};
+use crate::user_ids::CheckpointUserNames;
 use crate::visitors_state::VisitorsState;
 use crate::weights::Weights;
 use crate::writer::Writer;
@@ -122,13 +123,17 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<(usize, usize, usize), AdminErr
     let writer = Rc::new(RedisOnly(std::cell::RefCell::new(sink)));
     let output: Rc<dyn Writer> = writer.clone();
     let mut totals = (0, 0, 0);
+    let state_err = |e: checkpoints::StateError| AdminError::Checkpoint(e.into());
+    let names =
+        CheckpointUserNames::open(&dir.path_of(manifest.id), &manifest).map_err(state_err)?;
     for worker in 0..manifest.workers {
         let part = dir.path_of(manifest.id).join(format!("worker-{worker}"));
         let store = Arc::new(StateStore::open_read_only(&part).map_err(CheckpointError::from)?);
-        let state_err = |e: checkpoints::StateError| AdminError::Checkpoint(e.into());
         let weights = Weights::default();
         let mut profiles = ProfilesState::new(
             Arc::clone(&store),
+            groups_for_worker(worker, manifest.workers),
+            None,
             weights,
             args.top_n,
             Rc::clone(&output),
@@ -137,9 +142,9 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<(usize, usize, usize), AdminErr
         .map_err(state_err)?;
         totals.0 += profiles.rewrite_all();
         let mut visitors =
-            VisitorsState::new(Arc::clone(&store), Rc::clone(&output), Arc::clone(&metrics))
+            VisitorsState::new(Arc::clone(&store), None, Rc::clone(&output), Arc::clone(&metrics))
                 .map_err(state_err)?;
-        totals.1 += visitors.rewrite_all();
+        totals.1 += visitors.rewrite_all(&names).map_err(state_err)?;
         let mut recent = RecentState::new(args.events_capacity, &store, Rc::clone(&output))
             .map_err(state_err)?;
         totals.2 += recent.rewrite_all();

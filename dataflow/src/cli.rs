@@ -138,6 +138,13 @@ pub struct RunArgs {
     /// Directory of the checkpoints; must be shared by every process of the job.
     #[arg(long, env = "TAGFLOW_CHECKPOINT_DIR", default_value_os_t = default_data_dir("checkpoints"))]
     pub checkpoint_dir: PathBuf,
+    /// Memory for state in this process (e.g. 4GiB, 512MiB), shared evenly
+    /// by its workers: each keeps its hot keys in memory within 3/4 of its
+    /// share and sizes RocksDB's block cache and memtables within the rest;
+    /// colder keys live only in RocksDB. Changes dirtied within one
+    /// checkpoint interval stay in memory until they are checkpointed.
+    #[arg(long, env = "TAGFLOW_STATE_MEMORY", default_value = "4GiB")]
+    pub state_memory: bytesize::ByteSize,
     /// Time between checkpoints.
     #[arg(
         long,
@@ -238,6 +245,7 @@ impl RunArgs {
             timezone: self.timezone,
             events_capacity: self.events_capacity,
             state_dir: self.state_dir,
+            state_memory: usize::try_from(self.state_memory.as_u64()).unwrap_or(usize::MAX),
             until_caught_up: self.until_caught_up,
             max_batch: self.max_batch.max(1),
             discovery_interval: self.discovery_interval,
@@ -259,6 +267,18 @@ mod tests {
     fn cli_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn state_memory_takes_binary_units() {
+        let parse = |size: &str| {
+            let cli = Cli::try_parse_from(["dataflow", "run", "--state-memory", size]).unwrap();
+            let Command::Run(args) = cli.command else { panic!("not run") };
+            args.into_config().unwrap().state_memory
+        };
+        assert_eq!(parse("16MiB"), 16 << 20);
+        assert_eq!(parse("4GiB"), 4 << 30);
+        assert!(Cli::try_parse_from(["dataflow", "run", "--state-memory", "lots"]).is_err());
     }
 
     #[test]

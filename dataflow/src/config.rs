@@ -48,6 +48,8 @@ pub struct JobConfig {
     pub events_capacity: usize,
     /// Directory of the per-worker state stores.
     pub state_dir: PathBuf,
+    /// Bytes of memory for state in this process (`--state-memory`).
+    pub state_memory: usize,
     /// Stop once every partition reached the end it had at start.
     pub until_caught_up: bool,
     /// Most messages a source handles per activation.

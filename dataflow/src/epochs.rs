@@ -28,21 +28,27 @@
 //! before its boundary.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::time::Instant;
 
 use checkpoints::StateBatch;
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::Operator;
+use timely::dataflow::operators::{Capability, Operator};
 
 /// State driven by [`epoch_sink`].
 pub trait EpochState: 'static {
     /// The records the state consumes.
     type Record: timely::ExchangeData + Clone;
 
+    /// What applying records emits downstream, in the records' epoch
+    /// (`Infallible` for states that only write to Redis).
+    type Output: Clone + 'static;
+
     /// Applies a batch of records of the current epoch (drain it; the
-    /// container is reused).
-    fn apply(&mut self, records: &mut Vec<Self::Record>);
+    /// container is reused), pushing what they emit to `out`.
+    fn apply(&mut self, records: &mut Vec<Self::Record>, out: &mut Vec<Self::Output>);
 
     /// Every record of `epoch` and before has been applied.
     fn complete(&mut self, epoch: u64);
@@ -77,85 +83,115 @@ pub struct Snapshots {
     pub on_finish: Box<dyn FnMut()>,
 }
 
+/// Records of one epoch waiting to be applied, with the capability to emit
+/// their outputs in that epoch.
+struct Stashed<R> {
+    capability: Capability<u64>,
+    batches: Vec<Vec<R>>,
+}
+
 /// Routes `stream` with `route` (the worker index of a record) into `state`,
-/// snapshotting it at checkpoint boundaries if `snapshots` is given.
-pub fn epoch_sink<S, R>(
-    stream: Stream<'_, u64, Vec<S::Record>>,
+/// snapshotting it at checkpoint boundaries if `snapshots` is given. Returns
+/// what the state emits, each output in the epoch of the record it came
+/// from; an epoch of the output closes when the state completed it.
+pub fn epoch_sink<'scope, S, R>(
+    stream: Stream<'scope, u64, Vec<S::Record>>,
     name: &str,
     mut route: R,
     mut state: S,
     mut snapshots: Option<Snapshots>,
-) where
+) -> Stream<'scope, u64, Vec<S::Output>>
+where
     S: EpochState,
     R: FnMut(&S::Record) -> u64 + 'static,
 {
-    let mut stash: BTreeMap<u64, Vec<Vec<S::Record>>> = BTreeMap::new();
-    // The epoch whose records were applied but not yet completed.
-    let mut open: Option<u64> = None;
+    let mut stash: BTreeMap<u64, Stashed<S::Record>> = BTreeMap::new();
+    // The epoch whose records were applied but not yet completed, with the
+    // capability its outputs are emitted under.
+    let mut open: Option<(u64, Capability<u64>)> = None;
     let mut next_boundary = snapshots.as_ref().map(|s| s.every.max(1));
     let mut finished = false;
-    stream.sink(
+    let mut emitted: Vec<S::Output> = Vec::new();
+    stream.unary_frontier::<CapacityContainerBuilder<Vec<S::Output>>, _, _, _>(
         Exchange::new(move |record: &S::Record| route(record)),
         name,
-        move |(input, frontier)| {
-            input.for_each_stamp(|capability, batches| {
-                // Sources always send under a capability, so every stamp has a least epoch.
-                let Some(&epoch) = capability.least() else { return };
-                stash.entry(epoch).or_default().extend(batches.map(std::mem::take));
-            });
-            loop {
-                if let Some(epoch) = open
-                    && !frontier.less_equal(&epoch)
-                {
-                    state.complete(epoch);
-                    open = None;
-                }
-                let first_stashed = stash.first_key_value().map(|(&epoch, _)| epoch);
-                // Snapshot at the next boundary once the frontier reached it,
-                // nothing before it is still open, and nothing at or after it
-                // has been applied.
-                if let Some(boundary) = next_boundary
-                    && open.is_none()
-                    && !frontier.is_empty()
-                    && !frontier.less_than(&boundary)
-                    && first_stashed.is_none_or(|epoch| epoch >= boundary)
-                    && let Some(snapshots) = snapshots.as_mut()
-                {
-                    state.write_out(WriteOut::Now);
-                    let started = Instant::now();
-                    let mut batch = StateBatch::new();
-                    state.snapshot(&mut batch);
-                    (snapshots.on_snapshot)(boundary, batch, started.elapsed());
-                    next_boundary = Some(boundary + snapshots.every.max(1));
-                    continue;
-                }
-                // Apply the earliest stashed epoch if the frontier allows it.
-                let Some(epoch) = first_stashed else { break };
-                if frontier.less_than(&epoch) || open.is_some_and(|o| o != epoch) {
-                    break;
-                }
-                if next_boundary.is_some_and(|b| epoch >= b) {
-                    // The input ended before the boundary could be taken:
-                    // no more checkpoints from this operator.
-                    next_boundary = None;
-                }
-                if let Some(batches) = stash.remove(&epoch) {
-                    for mut batch in batches {
-                        state.apply(&mut batch);
+        move |initial, _info| {
+            // Outputs are emitted under the capabilities of the inputs.
+            drop(initial);
+            move |(input, frontier), output| {
+                input.for_each_stamp(|capability, batches| {
+                    // Sources always send under a capability, so every stamp
+                    // has a least epoch.
+                    let Some(&epoch) = capability.least() else { return };
+                    let stashed = match stash.entry(epoch) {
+                        Entry::Occupied(entry) => entry.into_mut(),
+                        Entry::Vacant(entry) => {
+                            let Some(capability) = capability.retain_least(0) else { return };
+                            entry.insert(Stashed { capability, batches: Vec::new() })
+                        }
+                    };
+                    stashed.batches.extend(batches.map(std::mem::take));
+                });
+                loop {
+                    if let Some((epoch, _)) = &open
+                        && !frontier.less_equal(epoch)
+                    {
+                        state.complete(*epoch);
+                        open = None;
+                    }
+                    let first_stashed = stash.first_key_value().map(|(&epoch, _)| epoch);
+                    // Snapshot at the next boundary once the frontier reached
+                    // it, nothing before it is still open, and nothing at or
+                    // after it has been applied.
+                    if let Some(boundary) = next_boundary
+                        && open.is_none()
+                        && !frontier.is_empty()
+                        && !frontier.less_than(&boundary)
+                        && first_stashed.is_none_or(|epoch| epoch >= boundary)
+                        && let Some(snapshots) = snapshots.as_mut()
+                    {
+                        state.write_out(WriteOut::Now);
+                        let started = Instant::now();
+                        let mut batch = StateBatch::new();
+                        state.snapshot(&mut batch);
+                        (snapshots.on_snapshot)(boundary, batch, started.elapsed());
+                        next_boundary = Some(boundary + snapshots.every.max(1));
+                        continue;
+                    }
+                    // Apply the earliest stashed epoch if the frontier allows it.
+                    let Some(epoch) = first_stashed else { break };
+                    if frontier.less_than(&epoch) || open.as_ref().is_some_and(|(o, _)| *o != epoch)
+                    {
+                        break;
+                    }
+                    if next_boundary.is_some_and(|b| epoch >= b) {
+                        // The input ended before the boundary could be taken:
+                        // no more checkpoints from this operator.
+                        next_boundary = None;
+                    }
+                    if let Some(Stashed { capability, batches }) = stash.remove(&epoch) {
+                        for mut batch in batches {
+                            state.apply(&mut batch, &mut emitted);
+                        }
+                        if !emitted.is_empty() {
+                            output.session(&capability).give_container(&mut emitted);
+                            emitted.clear();
+                        }
+                        // Keep the capability of an epoch already open.
+                        open.get_or_insert((epoch, capability));
                     }
                 }
-                open = Some(epoch);
-            }
-            state.write_out(WriteOut::IfWriterReady);
-            if frontier.is_empty() && stash.is_empty() && open.is_none() && !finished {
-                finished = true;
-                state.write_out(WriteOut::Now);
-                if let Some(snapshots) = snapshots.as_mut() {
-                    (snapshots.on_finish)();
+                state.write_out(WriteOut::IfWriterReady);
+                if frontier.is_empty() && stash.is_empty() && open.is_none() && !finished {
+                    finished = true;
+                    state.write_out(WriteOut::Now);
+                    if let Some(snapshots) = snapshots.as_mut() {
+                        (snapshots.on_finish)();
+                    }
                 }
             }
         },
-    );
+    )
 }
 
 #[cfg(test)]
@@ -164,6 +200,7 @@ mod tests {
     use std::rc::Rc;
 
     use timely::dataflow::InputHandleVec;
+    use timely::dataflow::operators::Inspect;
     use timely::dataflow::operators::vec::Input;
 
     use super::*;
@@ -183,7 +220,9 @@ mod tests {
 
     impl EpochState for Summer {
         type Record = u64;
-        fn apply(&mut self, records: &mut Vec<u64>) {
+        type Output = u64;
+        fn apply(&mut self, records: &mut Vec<u64>, out: &mut Vec<u64>) {
+            out.extend(records.iter().map(|r| r * 2));
             let sum = records.drain(..).sum::<u64>();
             self.pending += sum;
             self.total.set(self.total.get() + sum);
@@ -213,6 +252,8 @@ mod tests {
         finished: bool,
         /// The sums each write carried.
         written: Vec<u64>,
+        /// Outputs by the epoch they were emitted in: (epoch, sum).
+        emitted: BTreeMap<u64, u64>,
     }
 
     /// Sends ten values at each of `epochs` (in order), stepping in between.
@@ -223,6 +264,7 @@ mod tests {
             let written = Rc::new(RefCell::new(Vec::new()));
             let finished = Rc::new(Cell::new(false));
             let total = Rc::new(Cell::new(0));
+            let emitted = Rc::new(RefCell::new(BTreeMap::new()));
             let mut input = InputHandleVec::<u64, u64>::new();
             worker.dataflow(|scope| {
                 let stream = scope.input_from(&mut input);
@@ -244,7 +286,16 @@ mod tests {
                     log: Rc::clone(&log),
                     written: Rc::clone(&written),
                 };
-                epoch_sink(stream, "Summer", |_| 0, summer, Some(snapshots));
+                let seen_emitted = Rc::clone(&emitted);
+                epoch_sink(stream, "Summer", |_| 0, summer, Some(snapshots)).inspect_core(
+                    move |event| {
+                        if let Ok((stamp, data)) = event {
+                            let epoch = *stamp.least().unwrap();
+                            *seen_emitted.borrow_mut().entry(epoch).or_default() +=
+                                data.iter().sum::<u64>();
+                        }
+                    },
+                );
             });
             for &epoch in epochs {
                 input.advance_to(epoch);
@@ -262,6 +313,7 @@ mod tests {
                 snaps: snaps.take(),
                 finished: finished.get(),
                 written: written.take(),
+                emitted: emitted.take(),
             }
         })
     }
@@ -278,6 +330,9 @@ mod tests {
         assert!(observed.finished);
         // A ready writer gets each epoch as soon as it completes.
         assert_eq!(observed.written, expected.iter().map(|&(_, sum)| sum).collect::<Vec<_>>());
+        // Each epoch's outputs are emitted in that epoch.
+        let doubled: BTreeMap<u64, u64> = (0..4).map(|e| (e, 2 * sum_of(e))).collect();
+        assert_eq!(observed.emitted, doubled);
     }
 
     #[test]

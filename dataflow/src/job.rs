@@ -3,9 +3,10 @@
 //! and the dataflow between them.
 //!
 //! ```text
-//!   KafkaSource ──profiles──▶ exchange(user)         ──▶ ProfilesState ──▶ Redis, tags topic
-//!        │     ──views─────▶ exchange(day:product)  ──▶ VisitorsState ──▶ Redis
-//!        │     ──recent────▶ exchange(→ worker 0)   ──▶ RecentState   ──▶ Redis `events`
+//!   KafkaSource ──profiles──▶ exchange(user)          ──▶ ProfilesState ──▶ Redis, tags topic
+//!        │                       visits (views with the user's id) ─┘
+//!        │                         ──▶ exchange(day, product) ──▶ VisitorsState ──▶ Redis
+//!        │     ──recent────▶ exchange(→ worker 0)    ──▶ RecentState   ──▶ Redis `events`
 //!        └──── bad messages ──▶ dead-letter-events
 //!   offsets and snapshots at boundaries ──▶ Coordinator ──▶ PartWriter ──▶ Sealer (worker 0)
 //! ```
@@ -16,7 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use checkpoints::{CheckpointError, StateStore, StoreOptions, restore_store, worker_for_key};
+use checkpoints::{
+    CheckpointError, StateStore, StoreOptions, groups_for_worker, restore_store, worker_for_key,
+};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use timely::communication::Config as CommunicationConfig;
@@ -36,7 +39,8 @@ use crate::profiles_state::ProfilesState;
 use crate::recent_state::RecentState;
 use crate::redis_sink::RedisSink;
 use crate::source::{SourceHandles, SourceSettings, kafka_source};
-use crate::visitors_state::{self, VisitorsState};
+use crate::user_ids::CheckpointUserNames;
+use crate::visitors_state::{ViewRouter, VisitorsState};
 use crate::writer::{JobWriter, Writer};
 
 /// Why the job could not run.
@@ -150,7 +154,11 @@ fn run_worker(
     let index = worker.index();
     let peers = worker.peers();
     let restore_started = Instant::now();
-    let store = Arc::new(open_store(config, startup, index, peers).map_err(|e| e.to_string())?);
+    let processes = config.cluster.as_ref().map_or(1, |cluster| cluster.processes.max(1));
+    let memory = MemoryShares::of(config.state_memory / (peers / processes).max(1));
+    let store = Arc::new(
+        open_store(config, startup, index, peers, &memory.store).map_err(|e| e.to_string())?,
+    );
     let dead_letters = Rc::new(
         KafkaOutput::new(&config.brokers, &config.topics.dead_letter).map_err(|e| e.to_string())?,
     );
@@ -208,22 +216,32 @@ fn run_worker(
     let err = |e: checkpoints::StateError| e.to_string();
     let mut profiles = ProfilesState::new(
         Arc::clone(&store),
+        groups_for_worker(index, peers),
+        Some(memory.profiles),
         config.weights,
         config.top_n,
         Rc::clone(&output),
         Arc::clone(metrics),
     )
     .map_err(err)?;
-    let mut visitors =
-        VisitorsState::new(Arc::clone(&store), Rc::clone(&output), Arc::clone(metrics))
-            .map_err(err)?;
+    let mut visitors = VisitorsState::new(
+        Arc::clone(&store),
+        Some(memory.visitors),
+        Rc::clone(&output),
+        Arc::clone(metrics),
+    )
+    .map_err(err)?;
     let mut recent =
         RecentState::new(config.events_capacity, &store, Rc::clone(&output)).map_err(err)?;
     let sealer = Sealer::new(sealer_config, Rc::clone(&output), Arc::clone(metrics));
-    if startup.restored.is_some() {
+    if let Some(manifest) = &startup.restored {
         if startup.rewrite_redis {
             let users = profiles.rewrite_all();
-            let pairs = visitors.rewrite_all();
+            // After a rescale this worker's visitors include users owned
+            // anywhere: name them from every part of the checkpoint.
+            let names = CheckpointUserNames::open(&startup.dir.path_of(manifest.id), manifest)
+                .map_err(err)?;
+            let pairs = visitors.rewrite_all(&names).map_err(err)?;
             let events = recent.rewrite_all();
             tracing::info!(worker = index, users, pairs, events, "Redis rewritten from state");
         }
@@ -244,23 +262,15 @@ fn run_worker(
     };
     worker.dataflow::<u64, _, _>(|scope| {
         let streams = kafka_source(scope, reader, settings, handles);
-        epoch_sink(
+        let visits = epoch_sink(
             streams.profiles,
             "Profiles",
             move |e| route(e.user.as_bytes(), peers),
             profiles,
             snapshots(),
         );
-        epoch_sink(
-            streams.views,
-            "UniqueVisitors",
-            {
-                let mut router = visitors_state::ViewRouter::new(peers);
-                move |v| router.route(v)
-            },
-            visitors,
-            snapshots(),
-        );
+        let router = ViewRouter::new(peers);
+        epoch_sink(visits, "UniqueVisitors", move |v| router.route(v), visitors, snapshots());
         epoch_sink(streams.recent, "RecentEvents", |_| 0, recent, snapshots());
         checkpoint_flow(scope, Rc::clone(&coordinator), sealer);
     });
@@ -278,6 +288,26 @@ fn run_worker(
     Ok(())
 }
 
+/// How one worker's share of `--state-memory` is spent: 3/8 on cached
+/// profiles, 3/8 on cached visitor sets, the rest on RocksDB's block cache
+/// and memtables.
+#[derive(Debug)]
+struct MemoryShares {
+    profiles: usize,
+    visitors: usize,
+    store: StoreOptions,
+}
+
+impl MemoryShares {
+    fn of(worker_bytes: usize) -> Self {
+        Self {
+            profiles: worker_bytes / 8 * 3,
+            visitors: worker_bytes / 8 * 3,
+            store: StoreOptions::within_memory(worker_bytes / 4),
+        }
+    }
+}
+
 /// Operators that snapshot state at checkpoint boundaries (profiles, unique
 /// visitors, recent events).
 const STATEFUL_OPERATORS: usize = 3;
@@ -293,16 +323,16 @@ fn open_store(
     startup: &Startup,
     index: usize,
     peers: usize,
+    options: &StoreOptions,
 ) -> Result<StateStore, CheckpointError> {
     let store_dir = config.state_dir.join(format!("worker-{index}"));
-    let options = StoreOptions::default();
     if let Some(manifest) = &startup.restored {
         let checkpoint = startup.dir.path_of(manifest.id);
-        return restore_store(&checkpoint, manifest, index, peers, &store_dir, &options);
+        return restore_store(&checkpoint, manifest, index, peers, &store_dir, options);
     }
     if store_dir.exists() {
         std::fs::remove_dir_all(&store_dir)
             .map_err(|source| CheckpointError::Io { path: store_dir.clone(), source })?;
     }
-    Ok(StateStore::open(&store_dir, &options)?)
+    Ok(StateStore::open(&store_dir, options)?)
 }

@@ -1,9 +1,10 @@
 //! tagflow's stream-processing job, on timely-dataflow.
 //!
 //! Kafka events are read by a source operator per worker ([`source`]),
-//! exchanged by user to the profile state ([`profiles_state`]) and by
-//! product to the daily unique-visitor state ([`visitors_state`]), and
-//! written to Redis once per epoch ([`epochs`]). State lives in the
+//! exchanged by user to the profile state ([`profiles_state`]), which
+//! interns users ([`user_ids`]) and passes views on, exchanged by day and
+//! product, to the daily unique-visitor state ([`visitors_state`]); both
+//! write to Redis as epochs progress ([`epochs`]). State lives in the
 //! `checkpoints` crate's per-worker RocksDB store. `docs/design.md` explains
 //! the whole.
 
@@ -29,6 +30,8 @@ pub mod redis_sink;
 pub mod resp;
 pub mod run;
 pub mod source;
+pub mod user_ids;
+pub mod visitor_set;
 pub mod visitors_state;
 pub mod weights;
 pub mod writer;

@@ -1,30 +1,38 @@
 //! A user's profile state and how events change it.
 //!
 //! The state is exactly what the Redis outputs need: each tag's score, the
-//! number of events per type and the newest event time. Top-N tags are not
-//! stored but derived when the profile is written, so they can never
-//! disagree with the scores.
+//! number of events per type and the newest event time, plus the user's
+//! interned id (see `user_ids.rs`). Top-N tags are not stored but derived
+//! when the profile is written, so they can never disagree with the scores.
+//! Tags are interned ([`Ustr`]), so a (tag, score) pair is 16 bytes and
+//! matching an event's tag is a pointer comparison; in RocksDB they are
+//! stored by name.
 
 use compact_str::CompactString;
 use model::EventType;
 use serde::{Deserialize, Serialize};
+use ustr::Ustr;
 
 use crate::records::ProfileEvent;
+use crate::user_ids::UserId;
 use crate::weights::Weights;
 
 /// One user's accumulated interests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserProfile {
+    /// The user's interned id; `None` until the profile operator issues it
+    /// at the user's first event.
+    pub id: Option<UserId>,
     /// Tag → score, in first-seen order (users have few tags; a linear scan
     /// beats hashing at this size).
-    pub scores: Vec<(CompactString, i64)>,
+    pub scores: Vec<(Ustr, i64)>,
     /// Events seen per type, indexed by [`EventType::index`].
     pub counts: [u64; 3],
     /// Largest event timestamp seen (ms), or 0 before any event.
     pub last_event_at: i64,
     /// The top tags last published to `user-interest-tags-topic`, to publish
     /// only changes.
-    pub published_top: Vec<CompactString>,
+    pub published_top: Vec<Ustr>,
     /// Products purchased, sorted, each once.
     pub purchased: Vec<CompactString>,
     /// Whether this process wrote the user's `UserInterestTag` field (then
@@ -64,6 +72,23 @@ impl ChangedTags {
     }
 }
 
+/// Heap memory: the score, top-tag and purchase vectors (tags themselves are
+/// interned, product ids mostly inline).
+impl checkpoints::StateValue for UserProfile {
+    fn heap_bytes(&self) -> usize {
+        use std::mem::size_of_val;
+        let purchased: usize = self
+            .purchased
+            .iter()
+            .map(|p| if p.is_heap_allocated() { p.capacity() } else { 0 })
+            .sum();
+        self.scores.capacity() * size_of_val(&(Ustr::default(), 0_i64))
+            + self.published_top.capacity() * size_of_val(&Ustr::default())
+            + self.purchased.capacity() * size_of_val(&CompactString::default())
+            + purchased
+    }
+}
+
 impl UserProfile {
     /// Adds one event; returns the tags it changed. Allocates only when the
     /// user meets a new tag.
@@ -71,22 +96,22 @@ impl UserProfile {
     pub fn apply(&mut self, event: &ProfileEvent, weights: &Weights) -> ChangedTags {
         let weight = weights.of(event.kind);
         self.counts[event.kind.index()] += 1;
-        if let Some(product) = &event.purchased
+        if let Some(product) = event.purchased()
             && let Err(at) = self.purchased.binary_search(product)
         {
             self.purchased.insert(at, product.clone());
         }
         self.last_event_at = self.last_event_at.max(event.timestamp);
         let mut changed = ChangedTags::default();
-        for tag in &event.tags {
-            match self.scores.iter().position(|(t, _)| t == tag) {
+        for &tag in &event.tags {
+            match self.scores.iter().position(|&(t, _)| t == tag) {
                 Some(index) => {
                     self.scores[index].1 += weight;
                     changed.mark(index);
                 }
                 None => {
                     changed.mark(self.scores.len());
-                    self.scores.push((tag.clone(), weight));
+                    self.scores.push((tag, weight));
                 }
             }
         }
@@ -97,10 +122,10 @@ impl UserProfile {
     pub fn top_tags(&self, n: usize) -> Vec<&str> {
         // Selection into a sorted run of at most `n` (n is small, users have
         // tens of tags): no sort of every tag.
-        let ranks_before = |a: &(CompactString, i64), b: &(CompactString, i64)| {
-            a.1 > b.1 || (a.1 == b.1 && a.0 < b.0)
+        let ranks_before = |a: &(Ustr, i64), b: &(Ustr, i64)| {
+            a.1 > b.1 || (a.1 == b.1 && a.0.as_str() < b.0.as_str())
         };
-        let mut best: Vec<&(CompactString, i64)> = Vec::with_capacity(n + 1);
+        let mut best: Vec<&(Ustr, i64)> = Vec::with_capacity(n + 1);
         for entry in &self.scores {
             if best.len() == n && best.last().is_none_or(|worst| !ranks_before(entry, worst)) {
                 continue;
@@ -128,8 +153,9 @@ mod tests {
             user: "u1".into(),
             kind,
             timestamp,
-            tags: tags.iter().map(|t| CompactString::from(*t)).collect::<Tags>(),
-            purchased: (kind == EventType::Purchase).then(|| format!("p{timestamp}").into()),
+            tags: tags.iter().map(|t| Ustr::from(t)).collect::<Tags>(),
+            product: format!("p{timestamp}").into(),
+            day: crate::day::Day(0),
         }
     }
 
@@ -141,6 +167,7 @@ mod tests {
         profile.apply(&event(EventType::Purchase, 10, &["shoes"]), &weights);
         profile.apply(&event(EventType::AddToCart, 15, &["hats"]), &weights);
         assert_eq!(profile.scores, [("shoes".into(), 6), ("nike".into(), 1), ("hats".into(), 3)]);
+        assert_eq!(profile.id, None);
         assert_eq!(profile.counts, [1, 1, 1]);
         assert_eq!(profile.last_event_at, 20);
         assert_eq!(profile.purchased, ["p10"]);
@@ -186,14 +213,12 @@ mod tests {
             let len = usize::try_from(next() % 50).unwrap_or(0);
             let profile = UserProfile {
                 scores: (0..len)
-                    .map(|i| {
-                        (CompactString::from(format!("t{}", (i * 7) % 50)), (next() % 6) as i64)
-                    })
+                    .map(|i| (Ustr::from(&format!("t{}", (i * 7) % 50)), (next() % 6) as i64))
                     .collect(),
                 ..UserProfile::default()
             };
-            let mut sorted: Vec<&(CompactString, i64)> = profile.scores.iter().collect();
-            sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let mut sorted: Vec<&(Ustr, i64)> = profile.scores.iter().collect();
+            sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.as_str().cmp(b.0.as_str())));
             for n in [0, 1, 5, 60] {
                 let expected: Vec<&str> = sorted.iter().take(n).map(|(t, _)| t.as_str()).collect();
                 assert_eq!(profile.top_tags(n), expected, "{:?}", profile.scores);

@@ -49,13 +49,13 @@ pub fn write_profile(
     out.extend_from_slice(b",\"tagScores\":{");
     order.clear();
     order.extend(0..profile.scores.len());
-    order.sort_unstable_by(|&a, &b| profile.scores[a].0.cmp(&profile.scores[b].0));
+    order.sort_unstable_by(|&a, &b| profile.scores[a].0.as_str().cmp(profile.scores[b].0.as_str()));
     for (i, &index) in order.iter().enumerate() {
         let (tag, score) = &profile.scores[index];
         if i > 0 {
             out.push(b',');
         }
-        write_str(out, tag);
+        write_str(out, tag.as_str());
         let _ = write!(out, ":{score}");
     }
     out.extend_from_slice(b"},\"topTags\":");
@@ -74,7 +74,6 @@ pub fn write_profile(
 mod tests {
     use std::collections::BTreeMap;
 
-    use compact_str::CompactString;
     use serde::Serialize;
 
     use super::*;
@@ -95,7 +94,7 @@ mod tests {
         let profile = UserProfile {
             scores: [("zeta", 3), ("\"quoted\"", 12), ("émoji 🎉", -1), ("a\\b\n", 0)]
                 .into_iter()
-                .map(|(t, s)| (CompactString::from(t), s))
+                .map(|(t, s)| (ustr::Ustr::from(t), s))
                 .collect(),
             counts: [7, 2, 1],
             last_event_at: 1_795_647_600_123,

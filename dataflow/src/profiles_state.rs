@@ -1,7 +1,9 @@
 //! Per-user tag scores: the profile operator's state and its Redis output.
 //!
-//! Events arrive routed by user. Each write-out (as soon as Redis can take
-//! one, coalescing while it is busy, see `epochs.rs`) writes every changed
+//! Events arrive routed by user. The first event of a user issues its
+//! interned id (`user_ids.rs`); every view goes on, with that id, to the
+//! unique-visitor operator as a [`Visit`]. Each write-out (as soon as Redis
+//! can take one, coalescing while it is busy, see `epochs.rs`) writes every changed
 //! user once: the changed scores of `user:profile:<u>` (tag → score),
 //! `user:purchased:<u>` (products bought) if it bought something, its
 //! top-N in `UserInterestTag`, its JSON profile in `user-profiles` (the two
@@ -11,23 +13,26 @@
 //! change, so replaying events after a restore converges to exactly the
 //! same keys.
 
+use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use checkpoints::{Family, StateBatch, StateError, StateStore, Table};
+use checkpoints::{Family, StateBatch, StateError, StateKey, StateStore, Table};
 use compact_str::CompactString;
-use model::keys;
+use model::{EventType, keys};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
+use ustr::Ustr;
 
 use crate::epochs::{EpochState, WriteOut};
 use crate::metrics::JobMetrics;
 use crate::profile::{ChangedTags, UserProfile};
 use crate::profile_json;
-use crate::records::ProfileEvent;
+use crate::records::{ProfileEvent, Visit};
 use crate::redis_sink::{RedisBatch, SharedHash};
 use crate::resp::RespCommands;
+use crate::user_ids::UserIdIssuer;
 use crate::weights::Weights;
 use crate::writer::Writer;
 
@@ -46,7 +51,8 @@ struct UserChanges {
 /// The profile operator's state on one worker.
 pub struct ProfilesState {
     store: Arc<StateStore>,
-    table: Table<UserProfile>,
+    table: Table<CompactString, UserProfile>,
+    ids: UserIdIssuer,
     weights: Weights,
     top_n: usize,
     changed: FxHashMap<CompactString, UserChanges>,
@@ -85,21 +91,28 @@ struct InterestTagsJson<'a> {
 }
 
 impl ProfilesState {
-    /// State over `store`, loading everything it holds into memory.
+    /// State over `store`, which holds the key groups `groups`, keeping at
+    /// most about `memory` bytes of profiles in memory (`None`: all), and
+    /// loading what fits.
     pub fn new(
         store: Arc<StateStore>,
+        groups: Range<u16>,
+        memory: Option<usize>,
         weights: Weights,
         top_n: usize,
         writer: Rc<dyn Writer>,
         metrics: Arc<JobMetrics>,
     ) -> Result<Self, StateError> {
         let mut table = Table::new(Family::Profiles);
+        table.set_memory_budget(memory);
         table.preload(&store)?;
+        let ids = UserIdIssuer::new(&store, groups)?;
         let mut reported_keys = 0;
-        metrics.set_state_keys("users", &mut reported_keys, table.len());
+        metrics.set_state_keys("users", &mut reported_keys, ids.users());
         Ok(Self {
             store,
             table,
+            ids,
             weights,
             top_n,
             changed: FxHashMap::default(),
@@ -116,7 +129,7 @@ impl ProfilesState {
     /// Writes every user's Redis keys from state (after a restore, so a
     /// Redis that lost data is repaired); returns the number of users.
     pub fn rewrite_all(&mut self) -> usize {
-        let users: Vec<CompactString> = self.table.iter().map(|(u, _)| u.into()).collect();
+        let users: Vec<CompactString> = self.table.iter().map(|(u, _)| u.clone()).collect();
         let everything = UserChanges { tags: ChangedTags::ALL, purchased: true };
         for chunk in users.chunks(USERS_PER_REWRITE) {
             self.changed.extend(chunk.iter().map(|user| (user.clone(), everything)));
@@ -148,7 +161,7 @@ impl ProfilesState {
         let Self { table, store, changed, buffers, top_n, .. } = self;
         let Render { key, json, order } = buffers;
         for (user, changes) in changed.iter() {
-            let profile = match table.get_mut(store, user) {
+            let profile = match table.get_mut(store, user.as_str()) {
                 Ok(profile) => profile,
                 Err(err) => panic!("cannot read profile state: {err}"),
             };
@@ -163,7 +176,7 @@ impl ProfilesState {
                 out.command(2 + 2 * changed_tags, "HSET").arg(key.as_bytes());
                 for (index, (tag, score)) in profile.scores.iter().enumerate() {
                     if changes.tags.contains(index) {
-                        out.arg(tag.as_bytes()).arg_int(*score);
+                        out.arg(tag.as_str().as_bytes()).arg_int(*score);
                     }
                 }
             }
@@ -178,7 +191,7 @@ impl ProfilesState {
             }
             let top = profile.top_tags(*top_n);
             let top_changed =
-                profile.published_top.iter().map(CompactString::as_str).ne(top.iter().copied());
+                profile.published_top.iter().map(Ustr::as_str).ne(top.iter().copied());
             // `UserInterestTag` holds `published_top` once this run wrote it.
             if top_changed || !profile.interest_written {
                 json.clear();
@@ -191,7 +204,7 @@ impl ProfilesState {
             if top_changed {
                 let message = InterestTagsJson { user_id: user, top_tags: &top };
                 published.push((user.clone(), serde_json::to_vec(&message).unwrap_or_default()));
-                let top: Vec<CompactString> = top.into_iter().map(CompactString::from).collect();
+                let top: Vec<Ustr> = top.into_iter().map(Ustr::from).collect();
                 profile.published_top = top;
             }
             profile.interest_written = true;
@@ -204,15 +217,27 @@ impl ProfilesState {
 
 impl EpochState for ProfilesState {
     type Record = ProfileEvent;
+    type Output = Visit;
 
-    fn apply(&mut self, records: &mut Vec<ProfileEvent>) {
+    fn apply(&mut self, records: &mut Vec<ProfileEvent>, visits: &mut Vec<Visit>) {
         self.epoch_started.get_or_insert_with(Instant::now);
         for event in records.drain(..) {
-            let profile = match self.table.get_mut(&self.store, &event.user) {
+            let profile = match self.table.get_mut(&self.store, event.user.as_str()) {
                 Ok(profile) => profile,
                 Err(err) => panic!("cannot read profile state: {err}"),
             };
+            let user_id =
+                *profile.id.get_or_insert_with(|| self.ids.issue(event.user.group(), &event.user));
             let tags = profile.apply(&event, &self.weights);
+            let purchased = event.kind == EventType::Purchase;
+            if event.kind == EventType::View {
+                visits.push(Visit {
+                    day: event.day,
+                    product: event.product,
+                    user_id,
+                    user: event.user.clone(),
+                });
+            }
             if self.until_sample == 0 {
                 self.latency_samples.push(event.timestamp);
                 self.until_sample = LATENCY_SAMPLE_EVERY;
@@ -220,12 +245,13 @@ impl EpochState for ProfilesState {
             self.until_sample -= 1;
             let changes = self.changed.entry(event.user).or_default();
             changes.tags.merge(tags);
-            changes.purchased |= event.purchased.is_some();
+            changes.purchased |= purchased;
         }
     }
 
     fn complete(&mut self, epoch: u64) {
-        self.metrics.set_state_keys("users", &mut self.reported_keys, self.table.len());
+        self.table.evict_over_budget();
+        self.metrics.set_state_keys("users", &mut self.reported_keys, self.ids.users());
         self.metrics.observe_epoch("profiles", self.epoch_started.take());
         self.metrics.epoch.set(i64::try_from(epoch).unwrap_or(i64::MAX));
         tracing::trace!(epoch, "profiles epoch complete");
@@ -244,5 +270,6 @@ impl EpochState for ProfilesState {
         if let Err(err) = self.table.flush_into(batch) {
             panic!("cannot snapshot profile state: {err}");
         }
+        self.ids.flush_into(batch);
     }
 }

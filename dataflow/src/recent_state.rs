@@ -89,8 +89,9 @@ impl RecentState {
 
 impl EpochState for RecentState {
     type Record = RecentEvent;
+    type Output = std::convert::Infallible;
 
-    fn apply(&mut self, records: &mut Vec<RecentEvent>) {
+    fn apply(&mut self, records: &mut Vec<RecentEvent>, _out: &mut Vec<Self::Output>) {
         for event in records.drain(..) {
             if self.recent.admits(event.timestamp, &event.event_id) {
                 self.recent.insert(event);

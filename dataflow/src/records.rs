@@ -1,19 +1,27 @@
 //! The records that flow between the dataflow's operators.
 //!
 //! The Kafka source turns each valid event into a [`ProfileEvent`] (routed
-//! by user) and, for views, a [`ViewEvent`] (routed by day and product).
-//! Strings are [`CompactString`]s, stored inline up to 24 bytes, so typical
-//! ids and tags cross the exchange without a heap allocation per event.
+//! by user); the profile operator, which interns the user, turns each view
+//! into a [`Visit`] (routed by day and product). Ids are
+//! [`CompactString`]s, stored inline up to 24 bytes, and tags are interned
+//! ([`Ustr`]: one pointer), so records cross the exchange without a heap
+//! allocation per event.
 
 use arrayvec::ArrayVec;
 use compact_str::CompactString;
 use model::{Event, EventType, TagList};
 use serde::{Deserialize, Serialize};
+use ustr::Ustr;
 
 use crate::day::Day;
+use crate::user_ids::UserId;
 
-/// An event's distinct tags, inline.
-pub type Tags = ArrayVec<CompactString, { TagList::CAPACITY }>;
+/// An event's distinct tags, interned, inline.
+///
+/// Tags are interned process-wide for the life of the process: their
+/// vocabulary is small (a catalog's tags), so each distinct tag costs its
+/// bytes once, and a profile's tag is one pointer.
+pub type Tags = ArrayVec<Ustr, { TagList::CAPACITY }>;
 
 /// What the profile operator needs of one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,19 +34,21 @@ pub struct ProfileEvent {
     pub timestamp: i64,
     /// The product's tags, each listed once.
     pub tags: Tags,
-    /// The product, for purchases only (purchases are excluded from the
-    /// user's recommendations).
-    pub purchased: Option<CompactString>,
+    /// The product (purchases are excluded from the user's
+    /// recommendations; views count towards its unique visitors).
+    pub product: CompactString,
+    /// Calendar day of the event in the job's time zone.
+    pub day: Day,
 }
 
 impl ProfileEvent {
     /// Extracts the profile-relevant fields; a tag repeated within the event
     /// is kept once, since it counts once.
-    pub fn from_event(event: &Event<'_>) -> Self {
+    pub fn from_event(event: &Event<'_>, day: Day) -> Self {
         let mut tags = Tags::new();
         for (i, tag) in event.tags.iter().enumerate() {
             if !event.tags.is_repeat(i) {
-                tags.push(CompactString::from(tag));
+                tags.push(Ustr::from(tag));
             }
         }
         Self {
@@ -46,20 +56,27 @@ impl ProfileEvent {
             kind: event.event_type,
             timestamp: event.timestamp,
             tags,
-            purchased: (event.event_type == EventType::Purchase)
-                .then(|| CompactString::from(event.product_id.as_ref())),
+            product: CompactString::from(event.product_id.as_ref()),
+            day,
         }
+    }
+
+    /// The product bought, if this is a purchase.
+    pub fn purchased(&self) -> Option<&CompactString> {
+        (self.kind == EventType::Purchase).then_some(&self.product)
     }
 }
 
-/// One view, for daily unique visitors.
+/// One view of a product by an interned user, for daily unique visitors.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ViewEvent {
+pub struct Visit {
     /// Calendar day of the view in the job's time zone.
     pub day: Day,
     /// The product viewed.
     pub product: CompactString,
-    /// The viewer.
+    /// The viewer's interned id.
+    pub user_id: UserId,
+    /// The viewer (written to Redis when it is a new visitor).
     pub user: CompactString,
 }
 
@@ -89,8 +106,9 @@ mod tests {
     fn repeated_tags_count_once() {
         let json = br#"{"eventId":"e","userId":"u","productId":"p","eventType":"view","timestamp":1764115200000,"tags":["a","b","a"]}"#;
         let event = Event::parse(json).unwrap();
-        let record = ProfileEvent::from_event(&event);
+        let record = ProfileEvent::from_event(&event, Day(3));
         assert_eq!(record.tags.as_slice(), ["a", "b"]);
-        assert_eq!(record.user, "u");
+        assert_eq!((record.user.as_str(), record.product.as_str()), ("u", "p"));
+        assert_eq!((record.day, record.purchased()), (Day(3), None));
     }
 }

@@ -7,8 +7,9 @@
 //! per output and downgrades all of them when an epoch ends, which is what
 //! lets downstream operators write each epoch's results exactly once.
 //!
-//! Valid events become a [`ProfileEvent`] and, for views, a [`ViewEvent`];
-//! each worker also keeps the epoch's newest events and emits them when the
+//! Valid events become a [`ProfileEvent`] (views reach the unique-visitor
+//! state through the profile operator, which interns their user); each
+//! worker also keeps the epoch's newest events and emits them when the
 //! epoch closes. Invalid messages go to the dead-letter topic.
 //!
 //! When its epoch crosses a checkpoint boundary (a multiple of
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use model::{Event, EventType};
+use model::Event;
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::Message;
 use timely::dataflow::operators::Capability;
@@ -36,7 +37,7 @@ use crate::kafka_output::{KafkaOutput, Origin};
 use crate::kafka_reader::PartitionReader;
 use crate::metrics::{JobMetrics, partition_labels};
 use crate::recent::RecentEvents;
-use crate::records::{ProfileEvent, RecentEvent, ViewEvent};
+use crate::records::{ProfileEvent, RecentEvent};
 
 /// How the source paces itself.
 #[derive(Debug, Clone)]
@@ -49,7 +50,7 @@ pub struct SourceSettings {
     pub discovery_interval: Duration,
     /// Size of the `events` list of recent events.
     pub recent_capacity: usize,
-    /// Maps event times to days for unique visitors.
+    /// Maps event times to calendar days.
     pub calendar: Calendar,
     /// Epochs between checkpoint boundaries.
     pub checkpoint_every: u64,
@@ -60,8 +61,6 @@ pub struct SourceSettings {
 pub struct SourceStreams<'scope> {
     /// One record per valid event.
     pub profiles: Stream<'scope, u64, Vec<ProfileEvent>>,
-    /// One record per valid view.
-    pub views: Stream<'scope, u64, Vec<ViewEvent>>,
     /// Each worker's newest events of each epoch.
     pub recent: Stream<'scope, u64, Vec<RecentEvent>>,
 }
@@ -91,10 +90,8 @@ pub fn kafka_source<'scope>(
     let mut builder = OperatorBuilder::new("KafkaSource".to_owned(), scope);
     let activator = scope.activator_for(builder.operator_info().address);
     let (profiles_out, profiles) = builder.new_output::<Vec<ProfileEvent>>();
-    let (views_out, views) = builder.new_output::<Vec<ViewEvent>>();
     let (recent_out, recent) = builder.new_output::<Vec<RecentEvent>>();
     let mut profiles_out: Out<ProfileEvent> = OutputBuilder::from(profiles_out);
-    let mut views_out: Out<ViewEvent> = OutputBuilder::from(views_out);
     let mut recent_out: Out<RecentEvent> = OutputBuilder::from(recent_out);
     let worker = scope.index();
 
@@ -124,7 +121,7 @@ pub fn kafka_source<'scope>(
 
             let now_epoch = (started.elapsed().as_millis() / epoch_ms) as u64;
             if now_epoch > current_epoch {
-                emit_recent(&mut recent_out, &caps[2], &mut newest);
+                emit_recent(&mut recent_out, &caps[1], &mut newest);
                 if now_epoch / every > current_epoch / every {
                     let offsets = reader.checkpoint_offsets();
                     coordinator.borrow_mut().positions(current_epoch, now_epoch, offsets);
@@ -138,9 +135,7 @@ pub fn kafka_source<'scope>(
             let mut handled = 0;
             {
                 let mut profiles_handle = profiles_out.activate();
-                let mut views_handle = views_out.activate();
                 let mut profiles = profiles_handle.session(&caps[0]);
-                let mut views = views_handle.session(&caps[1]);
                 while handled < max_batch {
                     let message = match reader.poll() {
                         None => break,
@@ -156,14 +151,8 @@ pub fn kafka_source<'scope>(
                     let payload = message.payload().unwrap_or_default();
                     match Event::parse(payload) {
                         Ok(event) => {
-                            profiles.give(ProfileEvent::from_event(&event));
-                            if event.event_type == EventType::View {
-                                views.give(ViewEvent {
-                                    day: calendar.day_of(event.timestamp),
-                                    product: event.product_id.as_ref().into(),
-                                    user: event.user_id.as_ref().into(),
-                                });
-                            }
+                            let day = calendar.day_of(event.timestamp);
+                            profiles.give(ProfileEvent::from_event(&event, day));
                             newest.offer(event.timestamp, &event.event_id, payload);
                         }
                         Err(error) => {
@@ -205,7 +194,7 @@ pub fn kafka_source<'scope>(
             let finished =
                 shutdown.load(Ordering::Relaxed) || (reader.is_bounded() && reader.caught_up());
             if finished {
-                emit_recent(&mut recent_out, &caps[2], &mut newest);
+                emit_recent(&mut recent_out, &caps[1], &mut newest);
                 coordinator.borrow_mut().source_finished(reader.checkpoint_offsets());
                 tracing::info!(worker, epoch = current_epoch, "source finished");
                 capabilities = None;
@@ -217,7 +206,7 @@ pub fn kafka_source<'scope>(
         }
     });
 
-    SourceStreams { profiles, views, recent }
+    SourceStreams { profiles, recent }
 }
 
 /// Keeps one consumed-events counter per owned partition.

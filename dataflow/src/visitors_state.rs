@@ -1,107 +1,155 @@
 //! Daily unique visitors: the UV operator's state and its Redis output.
 //!
-//! Views arrive routed by the routing key `<day>:<product>` ([`route`]).
-//! State holds one membership entry per (day, product, user), keyed
-//! `<day>:<product>\x1f<user>` so that it shares the key group of its
-//! routing key, and one count per (day, product): a snapshot writes only what
-//! changed, never whole sets, and a rescaled restore moves each (day,
-//! product) with all its visitors to the worker that now owns it. Each
-//! write-out (as soon as Redis can take one, coalescing while it is busy),
-//! each changed (day, product) gets one `SADD pageviews:<day>:<product>`
-//! with its new visitors, and the counts go out in one coalesced
-//! `HSET hot:pageview_counts`.
+//! Visits arrive from the profile operator, which interned their user,
+//! routed by (day, product) ([`ViewRouter`]). State holds one
+//! [`VisitorSet`] of user ids per (day, product) ([`VisitKey`]); its length
+//! is the count, so count and members cannot disagree, and a snapshot writes
+//! each changed set once. A rescaled restore moves each (day, product) with
+//! its set to the worker that now owns its key group. Each write-out (as
+//! soon as Redis can take one, coalescing while it is busy), each changed
+//! (day, product) gets one `SADD pageviews:<day>:<product>` with its new
+//! visitors, and the counts go out in one coalesced `HSET
+//! hot:pageview_counts`.
 
+use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
 use checkpoints::{
-    Family, ROUTING_SEPARATOR, StateBatch, StateError, StateStore, Table, key_group_of_parts,
+    Family, KEY_GROUPS, StateBatch, StateError, StateKey, StateStore, Table, key_group_of_parts,
     worker_for_group,
 };
 use compact_str::CompactString;
 use model::keys;
 use rustc_hash::FxHashMap;
 
-use crate::day::DayText;
+use crate::day::{Day, DayText};
 use crate::epochs::{EpochState, WriteOut};
 use crate::metrics::JobMetrics;
-use crate::records::ViewEvent;
+use crate::records::Visit;
 use crate::redis_sink::{RedisBatch, SharedHash};
 use crate::resp::RespCommands;
+use crate::user_ids::UserNames;
+use crate::visitor_set::VisitorSet;
 use crate::writer::Writer;
 
-/// Separates the user from `<day>:<product>` in membership keys.
-const MEMBER_SEPARATOR: char = ROUTING_SEPARATOR as char;
 /// (Day, product) pairs per Redis pipeline when rewriting the whole state.
 const FIELDS_PER_REWRITE: usize = 2_000;
 
-/// Routes views to the worker (of `peers`) that owns their (day, product).
+/// The key of one day's visitors of one product.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VisitKey {
+    /// The day.
+    pub day: Day,
+    /// The product.
+    pub product: CompactString,
+}
+
+/// The key group of (`day`, `product`): a hash of the day's number and the
+/// product's bytes, so any product id (separators included) has one group.
+pub fn visit_group(day: Day, product: &str) -> u16 {
+    key_group_of_parts(&[&day.0.to_be_bytes(), product.as_bytes()])
+}
+
+/// Stored as `[day: i32 BE][product UTF-8]`.
+impl StateKey for VisitKey {
+    fn group(&self) -> u16 {
+        visit_group(self.day, &self.product)
+    }
+
+    fn write_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.day.0.to_be_bytes());
+        out.extend_from_slice(self.product.as_bytes());
+    }
+
+    fn read_key(bytes: &[u8]) -> Option<Self> {
+        let (day, product) = bytes.split_first_chunk::<4>()?;
+        let product = CompactString::from_utf8(product).ok()?;
+        Some(Self { day: Day(i32::from_be_bytes(*day)), product })
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.product.heap_bytes()
+    }
+}
+
+impl From<&VisitKey> for VisitKey {
+    fn from(key: &VisitKey) -> Self {
+        key.clone()
+    }
+}
+
+/// Routes visits to the worker (of `peers`) that owns their (day, product).
 #[derive(Debug)]
 pub struct ViewRouter {
     peers: usize,
-    day: DayText,
 }
 
 impl ViewRouter {
     /// A router over `peers` workers.
     pub fn new(peers: usize) -> Self {
-        Self { peers, day: DayText::default() }
+        Self { peers }
     }
 
-    /// The worker index of `view`.
-    pub fn route(&mut self, view: &ViewEvent) -> u64 {
-        let day = self.day.of(view.day);
-        let group = key_group_of_parts(&[day.as_bytes(), b":", view.product.as_bytes()]);
-        worker_for_group(group, self.peers) as u64
+    /// The worker index of `visit`.
+    pub fn route(&self, visit: &Visit) -> u64 {
+        worker_for_group(visit_group(visit.day, &visit.product), self.peers) as u64
     }
 }
 
 /// The UV operator's state on one worker.
 pub struct VisitorsState {
     store: Arc<StateStore>,
-    counts: Table<u64>,
-    members: Table<bool>,
-    /// New visitors this epoch, by `<day>:<product>`.
-    changed: FxHashMap<String, Vec<CompactString>>,
+    sets: Table<VisitKey, VisitorSet>,
+    /// New visitors since the last write-out, by (day, product).
+    changed: FxHashMap<VisitKey, Vec<CompactString>>,
+    /// Memberships in state (the sum of the sets' lengths).
+    memberships: usize,
     day_text: DayText,
-    field: String,
-    member: String,
     writer: Rc<dyn Writer>,
     metrics: Arc<JobMetrics>,
     epoch_started: Option<Instant>,
-    /// Keys this worker last reported to the state-size metric.
+    /// Memberships this worker last reported to the state-size metric.
     reported_keys: usize,
 }
 
 impl std::fmt::Debug for VisitorsState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VisitorsState").field("products", &self.counts.len()).finish()
+        f.debug_struct("VisitorsState").field("pairs", &self.sets.len()).finish()
     }
 }
 
 impl VisitorsState {
-    /// State over `store`, loading everything it holds into memory.
+    /// State over `store`, keeping at most about `memory` bytes of sets in
+    /// memory (`None`: all), and loading what fits.
     pub fn new(
         store: Arc<StateStore>,
+        memory: Option<usize>,
         writer: Rc<dyn Writer>,
         metrics: Arc<JobMetrics>,
     ) -> Result<Self, StateError> {
-        let mut counts = Table::new(Family::VisitorCounts);
-        counts.preload(&store)?;
-        let mut members = Table::new(Family::UniqueVisitors);
-        members.preload(&store)?;
+        let mut sets = Table::new(Family::VisitorSets);
+        sets.set_memory_budget(memory);
+        sets.preload(&store)?;
+        // Counted over the whole store: the sets that did not fit too.
+        let mut memberships = 0;
+        for entry in store.scan(Family::VisitorSets, 0..KEY_GROUPS) {
+            let (_, _, value) = entry?;
+            let set: VisitorSet = checkpoints::codec::decode(&value).map_err(|source| {
+                StateError::Codec { family: Family::VisitorSets, key: String::new(), source }
+            })?;
+            memberships += set.len() as usize;
+        }
         let mut reported_keys = 0;
-        metrics.set_state_keys("daily_visitors", &mut reported_keys, members.len());
+        metrics.set_state_keys("daily_visitors", &mut reported_keys, memberships);
         Ok(Self {
             store,
-            counts,
-            members,
+            sets,
             changed: FxHashMap::default(),
+            memberships,
             day_text: DayText::default(),
-            field: String::new(),
-            member: String::new(),
             writer,
             metrics,
             epoch_started: None,
@@ -110,52 +158,48 @@ impl VisitorsState {
     }
 
     /// Writes every (day, product)'s visitor set and count from state
-    /// (after a restore, so a Redis that lost data is repaired); returns the
-    /// number of (day, product) pairs.
-    pub fn rewrite_all(&mut self) -> usize {
-        let mut all: FxHashMap<String, Vec<CompactString>> = FxHashMap::default();
-        for (member, _) in self.members.iter() {
-            if let Some((field, user)) = member.split_once(MEMBER_SEPARATOR) {
-                all.entry(field.to_owned()).or_default().push(user.into());
-            }
-        }
-        let pairs = all.len();
-        let mut all = all.into_iter();
-        loop {
-            self.changed.extend(all.by_ref().take(FIELDS_PER_REWRITE));
-            if self.changed.is_empty() {
-                break;
+    /// (after a restore, so a Redis that lost data is repaired), naming
+    /// users through `names`; returns the number of (day, product) pairs.
+    pub fn rewrite_all(&mut self, names: &dyn UserNames) -> Result<usize, StateError> {
+        let keys: Vec<VisitKey> = self.sets.iter().map(|(key, _)| key.clone()).collect();
+        for chunk in keys.chunks(FIELDS_PER_REWRITE) {
+            for key in chunk {
+                let Some(set) = self.sets.get(&self.store, key)? else { continue };
+                let mut users = Vec::with_capacity(set.len() as usize);
+                for id in set.iter() {
+                    match names.name(id)? {
+                        Some(name) => users.push(name),
+                        None => tracing::error!(?id, "a unique visitor's user id has no name"),
+                    }
+                }
+                self.changed.insert(key.clone(), users);
             }
             let batch = self.render();
             self.writer.redis(batch);
         }
-        pairs
-    }
-
-    /// Sets `self.field` to `<day>:<product>` (the `hot:pageview_counts`
-    /// field) and `self.member` to that plus the user.
-    fn build_keys(&mut self, view: &ViewEvent) {
-        let day = self.day_text.of(view.day);
-        self.field.clear();
-        let _ = write!(self.field, "{day}:{}", view.product);
-        self.member.clear();
-        let _ = write!(self.member, "{}{MEMBER_SEPARATOR}{}", self.field, view.user);
+        Ok(keys.len())
     }
 
     fn render(&mut self) -> RedisBatch {
         let mut out = RespCommands::new();
         let mut counts = SharedHash::new(keys::HOT_PAGEVIEW_COUNTS);
+        let mut field = String::new();
         let mut count_text = String::new();
-        for (field, users) in self.changed.drain() {
-            let (day, product) = field.split_once(':').unwrap_or((&field, ""));
-            out.command(2 + users.len(), "SADD").arg(keys::pageviews(day, product).as_bytes());
-            for user in &users {
-                out.arg(user.as_bytes());
+        for (key, users) in self.changed.drain() {
+            let day = self.day_text.of(key.day);
+            if !users.is_empty() {
+                out.command(2 + users.len(), "SADD")
+                    .arg(keys::pageviews(day, &key.product).as_bytes());
+                for user in &users {
+                    out.arg(user.as_bytes());
+                }
             }
-            let count = match self.counts.get(&self.store, &field) {
-                Ok(count) => count.copied().unwrap_or(0),
+            let count = match self.sets.get(&self.store, &key) {
+                Ok(set) => set.map_or(0, VisitorSet::len),
                 Err(err) => panic!("cannot read unique-visitor state: {err}"),
             };
+            field.clear();
+            let _ = write!(field, "{day}:{}", key.product);
             count_text.clear();
             let _ = write!(count_text, "{count}");
             counts.set(&mut out, &field, count_text.as_bytes());
@@ -166,34 +210,33 @@ impl VisitorsState {
 }
 
 impl EpochState for VisitorsState {
-    type Record = ViewEvent;
+    type Record = Visit;
+    type Output = Infallible;
 
-    fn apply(&mut self, records: &mut Vec<ViewEvent>) {
+    fn apply(&mut self, records: &mut Vec<Visit>, _out: &mut Vec<Infallible>) {
         self.epoch_started.get_or_insert_with(Instant::now);
-        for view in records.drain(..) {
-            self.build_keys(&view);
-            let seen = match self.members.get_mut(&self.store, &self.member) {
-                Ok(seen) => seen,
+        for visit in records.drain(..) {
+            let key = VisitKey { day: visit.day, product: visit.product };
+            let set = match self.sets.get_mut(&self.store, &key) {
+                Ok(set) => set,
                 Err(err) => panic!("cannot read unique-visitor state: {err}"),
             };
-            if std::mem::replace(seen, true) {
+            if !set.insert(visit.user_id) {
                 continue;
             }
-            match self.counts.get_mut(&self.store, &self.field) {
-                Ok(count) => *count += 1,
-                Err(err) => panic!("cannot read unique-visitor state: {err}"),
-            }
-            match self.changed.get_mut(self.field.as_str()) {
-                Some(users) => users.push(view.user),
+            self.memberships += 1;
+            match self.changed.get_mut(&key) {
+                Some(users) => users.push(visit.user),
                 None => {
-                    self.changed.insert(self.field.clone(), vec![view.user]);
+                    self.changed.insert(key, vec![visit.user]);
                 }
             }
         }
     }
 
     fn complete(&mut self, epoch: u64) {
-        self.metrics.set_state_keys("daily_visitors", &mut self.reported_keys, self.members.len());
+        self.sets.evict_over_budget();
+        self.metrics.set_state_keys("daily_visitors", &mut self.reported_keys, self.memberships);
         self.metrics.observe_epoch("unique_visitors", self.epoch_started.take());
         tracing::trace!(epoch, "unique visitors epoch complete");
     }
@@ -206,9 +249,29 @@ impl EpochState for VisitorsState {
     }
 
     fn snapshot(&mut self, batch: &mut StateBatch) {
-        let flushed = self.counts.flush_into(batch).and_then(|_| self.members.flush_into(batch));
-        if let Err(err) = flushed {
+        if let Err(err) = self.sets.flush_into(batch) {
             panic!("cannot snapshot unique-visitor state: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn visit_keys_round_trip_whatever_the_product() {
+        for product in ["p1", "", "a\u{1f}b:c", "🛒 très long product id over 24 bytes"] {
+            let key = VisitKey { day: Day(20_000), product: product.into() };
+            let mut bytes = Vec::new();
+            key.write_key(&mut bytes);
+            assert_eq!(VisitKey::read_key(&bytes), Some(key.clone()));
+            assert_eq!(key.group(), visit_group(Day(20_000), product));
+        }
+        assert_eq!(VisitKey::read_key(b"abc"), None);
+        // The day is part of the group: one product's days spread out.
+        let groups: std::collections::BTreeSet<u16> =
+            (0..64).map(|d| visit_group(Day(20_000 + d), "p1")).collect();
+        assert!(groups.len() > 16, "{groups:?}");
     }
 }

@@ -326,3 +326,67 @@ fn a_redis_flushed_while_the_job_is_down_is_repaired() {
     run_ok(job_command(&dataset.topics, &redis, work.path()));
     assert_exact(&redis);
 }
+
+#[test]
+fn a_state_bound_far_below_the_state_stays_exact_through_kills_and_a_rescale() {
+    let dataset = dataset();
+    let work = tempfile::tempdir().unwrap();
+    let redis = redis_database();
+    // 1 MiB for 5,000 users and ~1,600 (day, product) sets over 3 workers:
+    // each worker caches a few hundred profiles and reads the rest back
+    // from RocksDB.
+    let job = |workers: &str| {
+        let mut command = job_command_every(&dataset.topics, &redis, work.path(), "300ms");
+        command.args(["--state-memory", "1MiB", "--workers", workers]);
+        command
+    };
+    let newest = |work: &Path| complete(work).last().map_or(0, |m| m.id);
+    for round in 0..2 {
+        let before = newest(work.path());
+        let mut child = spawn(job("3"));
+        let progressed = wait_for(LIMIT, || {
+            newest(work.path()) > before + 1 || child.try_wait().ok().flatten().is_some()
+        });
+        std::thread::sleep(Duration::from_millis(150 * round));
+        kill_9(&mut child);
+        assert!(progressed, "round {round}: no new checkpoint");
+    }
+    let manifest = complete(work.path()).pop().unwrap();
+    assert_eq!(manifest.workers, 3);
+    assert!(events_covered(&manifest) < EVENTS as i64, "the kills came too late to matter");
+
+    let mut rescaled = job("2");
+    rescaled.arg("--until-caught-up");
+    let stderr = run_ok(rescaled);
+    assert!(stderr.contains("restoring checkpoint"), "{stderr}");
+    assert_exact(&redis);
+}
+
+#[test]
+fn a_checkpoint_of_another_format_version_is_refused_with_what_to_do() {
+    let dataset = dataset();
+    let work = tempfile::tempdir().unwrap();
+    let redis = redis_database();
+    let mut child = spawn(job_command_unbounded(&dataset.topics, &redis, work.path()));
+    let found = wait_for(LIMIT, || !complete(work.path()).is_empty());
+    kill_9(&mut child);
+    assert!(found, "no checkpoint was completed");
+
+    // Rewrite the newest manifest as an older build would have sealed it.
+    let mut manifest = complete(work.path()).pop().unwrap();
+    manifest.format_version = 1;
+    manifest.write(&checkpoint_dir(work.path()).join(manifest.id.to_string())).unwrap();
+
+    let output = run_to_end(job_command(&dataset.topics, &redis, work.path()), LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "an old-format checkpoint must not start the job");
+    assert!(stderr.contains("format version 1"), "{stderr}");
+    assert!(stderr.contains("resync-redis") && stderr.contains("--restore none"), "{stderr}");
+
+    // Following the advice: a fresh start recomputes everything exactly.
+    std::fs::rename(checkpoint_dir(work.path()), work.path().join("old-checkpoints")).unwrap();
+    let mut fresh = job_command(&dataset.topics, &redis, work.path());
+    fresh.args(["--restore", "none"]);
+    run_ok(fresh);
+    assert_exact(&redis);
+}
