@@ -65,13 +65,6 @@ impl CommitTicket {
     }
 }
 
-/// A position in a batch to roll back to (see [`StateBatch::truncate`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Mark {
-    ops: usize,
-    data: usize,
-}
-
 impl StateBatch {
     /// An empty batch.
     #[must_use]
@@ -195,17 +188,6 @@ impl StateBatch {
         self.data.len()
     }
 
-    /// The current end of the batch.
-    pub(crate) fn mark(&self) -> Mark {
-        Mark { ops: self.ops.len(), data: self.data.len() }
-    }
-
-    /// Drops every operation recorded after `mark`.
-    pub(crate) fn truncate(&mut self, mark: Mark) {
-        self.ops.truncate(mark.ops);
-        self.data.truncate(mark.data);
-    }
-
     /// Iterates over `(op, key, value)`; `value` is empty for deletes.
     pub(crate) fn entries(&self) -> impl Iterator<Item = (Op, &[u8], &[u8])> + '_ {
         let mut start = 0;
@@ -278,11 +260,6 @@ mod tests {
             Err("boom")
         });
         assert_eq!(err, Err("boom"));
-        assert_eq!((batch.len(), batch.data_bytes()), (1, bytes));
-
-        let mark = batch.mark();
-        batch.put(Family::Meta, b"k2", b"v2");
-        batch.truncate(mark);
         assert_eq!((batch.len(), batch.data_bytes()), (1, bytes));
     }
 }

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::keygroup::key_group;
 
 /// A key of keyed state.
-pub trait StateKey: Eq + Hash + Sized {
+pub trait StateKey: Eq + Hash + Clone {
     /// The key group the key is stored in (see [`crate::keygroup`]): the
     /// group the dataflow routes the key by.
     fn group(&self) -> u16;

@@ -29,7 +29,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use checkpoints::StateBatch;
 use timely::container::CapacityContainerBuilder;
@@ -58,8 +58,27 @@ pub trait EpochState: 'static {
     /// the writer is ready for more.
     fn write_out(&mut self, when: WriteOut);
 
-    /// Writes every state change since the previous snapshot into `batch`.
-    fn snapshot(&mut self, batch: &mut StateBatch);
+    /// Starts a snapshot of every state change since the previous one. It
+    /// must be cheap whatever the state's size (see `Table::begin_snapshot`):
+    /// changes applied after it belong to the next snapshot.
+    fn begin_snapshot(&mut self);
+
+    /// Does up to `work` entries more of the snapshot in progress; returns
+    /// its batch once complete (exactly once per [`begin_snapshot`](Self::begin_snapshot)).
+    fn continue_snapshot(&mut self, work: usize) -> Option<StateBatch>;
+}
+
+/// Entries a snapshot step writes before looking at the clock.
+const SNAPSHOT_STEP: usize = 512;
+/// Time a snapshot may take of an activation; the rest of the snapshot
+/// waits for the next one (the operator activates itself).
+const SNAPSHOT_SLICE: Duration = Duration::from_millis(2);
+
+/// A snapshot being taken, a slice per activation.
+struct Snapshotting {
+    boundary: u64,
+    /// The longest time the operator stopped for it in one go.
+    longest_pause: Duration,
 }
 
 /// When [`EpochState::write_out`] must write.
@@ -112,12 +131,15 @@ where
     let mut next_boundary = snapshots.as_ref().map(|s| s.every.max(1));
     let mut finished = false;
     let mut emitted: Vec<S::Output> = Vec::new();
+    let mut snapshotting: Option<Snapshotting> = None;
+    let scope = stream.scope();
     stream.unary_frontier::<CapacityContainerBuilder<Vec<S::Output>>, _, _, _>(
         Exchange::new(move |record: &S::Record| route(record)),
         name,
-        move |initial, _info| {
+        move |initial, info| {
             // Outputs are emitted under the capabilities of the inputs.
             drop(initial);
+            let activator = scope.activator_for(info.address);
             move |(input, frontier), output| {
                 input.for_each_stamp(|capability, batches| {
                     // Sources always send under a capability, so every stamp
@@ -150,11 +172,15 @@ where
                         && first_stashed.is_none_or(|epoch| epoch >= boundary)
                         && let Some(snapshots) = snapshots.as_mut()
                     {
+                        // The previous snapshot, if still in progress, first.
+                        if let Some(previous) = snapshotting.take() {
+                            finish_snapshot(&mut state, previous, snapshots);
+                        }
                         state.write_out(WriteOut::Now);
                         let started = Instant::now();
-                        let mut batch = StateBatch::new();
-                        state.snapshot(&mut batch);
-                        (snapshots.on_snapshot)(boundary, batch, started.elapsed());
+                        state.begin_snapshot();
+                        snapshotting =
+                            Some(Snapshotting { boundary, longest_pause: started.elapsed() });
                         next_boundary = Some(boundary + snapshots.every.max(1));
                         continue;
                     }
@@ -181,17 +207,53 @@ where
                         open.get_or_insert((epoch, capability));
                     }
                 }
+                if let Some(taking) = snapshotting.as_mut()
+                    && let Some(snapshots) = snapshots.as_mut()
+                {
+                    let started = Instant::now();
+                    let batch = loop {
+                        if let Some(batch) = state.continue_snapshot(SNAPSHOT_STEP) {
+                            break Some(batch);
+                        }
+                        if started.elapsed() >= SNAPSHOT_SLICE {
+                            break None;
+                        }
+                    };
+                    taking.longest_pause = taking.longest_pause.max(started.elapsed());
+                    match batch {
+                        Some(batch) => {
+                            (snapshots.on_snapshot)(taking.boundary, batch, taking.longest_pause);
+                            snapshotting = None;
+                        }
+                        None => activator.activate(),
+                    }
+                }
                 state.write_out(WriteOut::IfWriterReady);
                 if frontier.is_empty() && stash.is_empty() && open.is_none() && !finished {
                     finished = true;
                     state.write_out(WriteOut::Now);
                     if let Some(snapshots) = snapshots.as_mut() {
+                        if let Some(taking) = snapshotting.take() {
+                            finish_snapshot(&mut state, taking, snapshots);
+                        }
                         (snapshots.on_finish)();
                     }
                 }
             }
         },
     )
+}
+
+/// Completes the snapshot in progress at once and hands it over.
+fn finish_snapshot<S: EpochState>(state: &mut S, mut taking: Snapshotting, to: &mut Snapshots) {
+    let started = Instant::now();
+    let batch = loop {
+        if let Some(batch) = state.continue_snapshot(usize::MAX) {
+            break batch;
+        }
+    };
+    taking.longest_pause = taking.longest_pause.max(started.elapsed());
+    (to.on_snapshot)(taking.boundary, batch, taking.longest_pause);
 }
 
 #[cfg(test)]
@@ -212,8 +274,11 @@ mod tests {
     struct Summer {
         pending: u64,
         unwritten: u64,
+        snapshot: Option<StateBatch>,
         writer_ready: bool,
         total: Rc<Cell<u64>>,
+        /// The total when the last snapshot began.
+        snapshot_total: Rc<Cell<u64>>,
         log: Rc<RefCell<Vec<(u64, u64)>>>,
         written: Rc<RefCell<Vec<u64>>>,
     }
@@ -236,9 +301,15 @@ mod tests {
                 self.written.borrow_mut().push(std::mem::take(&mut self.unwritten));
             }
         }
-        fn snapshot(&mut self, batch: &mut StateBatch) {
+        fn begin_snapshot(&mut self) {
             assert_eq!(self.unwritten, 0, "a snapshot before its outputs were written");
+            let mut batch = StateBatch::new();
             batch.put(checkpoints::Family::Meta, b"total", &self.total.get().to_be_bytes());
+            self.snapshot = Some(batch);
+            self.snapshot_total.set(self.total.get());
+        }
+        fn continue_snapshot(&mut self, _work: usize) -> Option<StateBatch> {
+            self.snapshot.take()
         }
     }
 
@@ -268,8 +339,9 @@ mod tests {
             let mut input = InputHandleVec::<u64, u64>::new();
             worker.dataflow(|scope| {
                 let stream = scope.input_from(&mut input);
+                let snapshot_total = Rc::new(Cell::new(0));
                 let (seen_total, seen_snaps, seen_finish) =
-                    (Rc::clone(&total), Rc::clone(&snaps), Rc::clone(&finished));
+                    (Rc::clone(&snapshot_total), Rc::clone(&snaps), Rc::clone(&finished));
                 let snapshots = Snapshots {
                     every,
                     on_snapshot: Box::new(move |boundary, batch, _| {
@@ -281,8 +353,10 @@ mod tests {
                 let summer = Summer {
                     pending: 0,
                     unwritten: 0,
+                    snapshot: None,
                     writer_ready,
                     total: Rc::clone(&total),
+                    snapshot_total,
                     log: Rc::clone(&log),
                     written: Rc::clone(&written),
                 };

@@ -53,6 +53,8 @@ pub struct ProfilesState {
     store: Arc<StateStore>,
     table: Table<CompactString, UserProfile>,
     ids: UserIdIssuer,
+    /// Names of the ids issued before the snapshot in progress began.
+    snapshot_names: StateBatch,
     weights: Weights,
     top_n: usize,
     changed: FxHashMap<CompactString, UserChanges>,
@@ -113,6 +115,7 @@ impl ProfilesState {
             store,
             table,
             ids,
+            snapshot_names: StateBatch::new(),
             weights,
             top_n,
             changed: FxHashMap::default(),
@@ -266,10 +269,21 @@ impl EpochState for ProfilesState {
         self.write_changes();
     }
 
-    fn snapshot(&mut self, batch: &mut StateBatch) {
-        if let Err(err) = self.table.flush_into(batch) {
-            panic!("cannot snapshot profile state: {err}");
+    fn begin_snapshot(&mut self) {
+        self.table.begin_snapshot();
+        // Ids issued so far belong to this snapshot, like their profiles.
+        self.ids.flush_into(&mut self.snapshot_names);
+    }
+
+    fn continue_snapshot(&mut self, work: usize) -> Option<StateBatch> {
+        match self.table.continue_snapshot(work) {
+            Ok(Some(profiles)) => {
+                let mut batch = std::mem::take(&mut self.snapshot_names);
+                batch.append(profiles);
+                Some(batch)
+            }
+            Ok(None) => None,
+            Err(err) => panic!("cannot snapshot profile state: {err}"),
         }
-        self.ids.flush_into(batch);
     }
 }

@@ -32,6 +32,8 @@ pub struct RecentState {
     changed: bool,
     /// Changed since the last snapshot.
     unsaved: bool,
+    /// The snapshot taken at its beginning, until handed over.
+    snapshot: Option<StateBatch>,
     writer: Rc<dyn Writer>,
 }
 
@@ -60,7 +62,7 @@ impl RecentState {
                 recent.insert(event);
             }
         }
-        Ok(Self { recent, changed: false, unsaved: false, writer })
+        Ok(Self { recent, changed: false, unsaved: false, snapshot: None, writer })
     }
 
     /// Writes the list from state (after a restore, so a Redis that lost
@@ -110,14 +112,20 @@ impl EpochState for RecentState {
         }
     }
 
-    fn snapshot(&mut self, batch: &mut StateBatch) {
-        if !std::mem::take(&mut self.unsaved) {
-            return;
+    /// The list is small (`--events-capacity` events): encoded at once.
+    fn begin_snapshot(&mut self) {
+        let mut batch = StateBatch::new();
+        if std::mem::take(&mut self.unsaved) {
+            let events: Vec<&RecentEvent> = self.recent.newest_first();
+            match codec::encode(&events) {
+                Ok(bytes) => batch.put(Family::Meta, STATE_KEY, &bytes),
+                Err(err) => panic!("cannot snapshot recent events: {err}"),
+            }
         }
-        let events: Vec<&RecentEvent> = self.recent.newest_first();
-        match codec::encode(&events) {
-            Ok(bytes) => batch.put(Family::Meta, STATE_KEY, &bytes),
-            Err(err) => panic!("cannot snapshot recent events: {err}"),
-        }
+        self.snapshot = Some(batch);
+    }
+
+    fn continue_snapshot(&mut self, _work: usize) -> Option<StateBatch> {
+        self.snapshot.take()
     }
 }

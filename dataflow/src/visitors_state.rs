@@ -248,9 +248,14 @@ impl EpochState for VisitorsState {
         }
     }
 
-    fn snapshot(&mut self, batch: &mut StateBatch) {
-        if let Err(err) = self.sets.flush_into(batch) {
-            panic!("cannot snapshot unique-visitor state: {err}");
+    fn begin_snapshot(&mut self) {
+        self.sets.begin_snapshot();
+    }
+
+    fn continue_snapshot(&mut self, work: usize) -> Option<StateBatch> {
+        match self.sets.continue_snapshot(work) {
+            Ok(batch) => batch,
+            Err(err) => panic!("cannot snapshot unique-visitor state: {err}"),
         }
     }
 }

@@ -61,7 +61,7 @@ impl CheckpointMetrics {
         );
         registry.register(
             "tagflow_checkpoint_pause_seconds",
-            "Time an operator paused processing to snapshot its state",
+            "Longest time an operator stopped processing at once to snapshot its state, per boundary",
             self.pause_seconds.clone(),
         );
         registry.register(

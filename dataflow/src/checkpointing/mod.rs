@@ -7,8 +7,11 @@
 //!    next offsets to its worker's [`Coordinator`] before downgrading its
 //!    capabilities (`crate::source`).
 //! 2. Each stateful operator, once its input frontier reaches the boundary
-//!    and before applying anything later, hands its changes since the last
-//!    boundary to the coordinator (`crate::epochs`). This is the only pause.
+//!    and before applying anything later, begins a snapshot of its changes
+//!    since the last boundary (O(1)); it encodes them a slice per
+//!    activation while it goes on processing, copying an entry on write if
+//!    it changes first, and hands the batch to the coordinator
+//!    (`crate::epochs`).
 //! 3. With every operator's changes in, the worker's [`PartWriter`] thread
 //!    commits them and the offsets in one atomic RocksDB batch and takes a
 //!    RocksDB checkpoint into `<dir>/pending-<boundary>/worker-<i>/`.

@@ -2,63 +2,74 @@
 //!
 //! The dataflow touches state once per event, millions of times per second,
 //! so state lives in a hash map and RocksDB is only read on a cache miss and
-//! written once per flush (about every second) through a [`StateBatch`].
+//! written at checkpoints through a [`StateBatch`].
+//!
+//! # Dirty tracking and snapshots
+//!
+//! Each entry carries its state (clean, dirty, absent, deleted) and the
+//! table *generation* it was last changed in; the first change of an entry
+//! in a generation appends its key to the generation's list of dirty keys
+//! (a hit on an entry already dirty only compares two fields). A snapshot
+//! ([`Table::begin_snapshot`]) costs O(1) whatever the state's size: it
+//! starts a new generation and takes the list. The entries it lists are then
+//! *owed* to the snapshot: [`Table::continue_snapshot`] encodes them a slice
+//! at a time while the operator goes on processing, and an owed entry about
+//! to change is encoded first (copy-on-write), so the snapshot holds every
+//! entry exactly as it was when the snapshot began. [`Table::flush_into`]
+//! does all of it at once.
 //!
 //! # Memory model
 //!
 //! Every entry's memory is estimated (its key and slot, their heap data, see
-//! [`StateValue::heap_bytes`]) when it is loaded and each time it is flushed,
-//! and the table keeps the total. With a budget
+//! [`StateValue::heap_bytes`]) when it is loaded and each time it is written
+//! into a snapshot, and the table keeps the total. With a budget
 //! ([`Table::set_memory_budget`]), [`Table::evict_over_budget`] drops clean
 //! entries once the total exceeds it, entries not used since the previous
 //! eviction pass first (CLOCK's second chance), so the hot set stays cached
 //! and the rest lives only in RocksDB, read back on a miss. Dirty entries are
 //! never evicted (RocksDB does not hold them yet), and clean ones only once
-//! the batch of their last flush is committed ([`CommitTicket`]): the memory
-//! above the budget is at most what one checkpoint interval dirties. Lookups
-//! of keys absent from RocksDB are cached too (as "absent"), so a miss costs
-//! at most one RocksDB read per key.
-//!
-//! # Dirty tracking
-//!
-//! Each entry carries its state (clean, dirty, absent, deleted) inline; a hit
-//! only compares one byte and, on the clean → dirty transition, bumps a
-//! counter. A flush walks the map and stops as soon as it has seen every dirty
-//! entry. Walking a hashbrown table is a sequential scan (~1-2 ns per entry,
-//! i.e. ~2 ms per second for 1M cached keys), cheaper overall than keeping a
-//! separate list of dirty keys, which would need key clones or an extra
-//! indirection on every hit.
+//! the batch of the last snapshot is committed ([`CommitTicket`]): the
+//! memory above the budget is at most what one checkpoint interval dirties.
+//! Lookups of keys absent from RocksDB are cached too (as "absent"), so a
+//! miss costs at most one RocksDB read per key.
 //!
 //! # Consistency
 //!
-//! After [`Table::flush_into`] the flushed entries are clean: the caller must
-//! commit the batch, and treat a failed commit as fatal (restart from the last
-//! checkpoint), since the cache no longer knows which entries were lost.
+//! Once a snapshot's batch is returned its entries are clean: the caller must
+//! commit the batch, and treat a failed commit as fatal (restart from the
+//! last checkpoint), since the cache no longer knows which entries were lost.
+
+mod snapshot;
 
 use std::hash::Hash;
 
+use hashbrown::HashMap;
 use hashbrown::hash_map::EntryRef;
-use hashbrown::{Equivalent, HashMap};
 use serde::de::DeserializeOwned;
 
-use crate::batch::{CommitTicket, StateBatch};
-use crate::codec::{self, CodecError};
+use crate::batch::CommitTicket;
+use crate::codec;
 use crate::error::StateError;
 use crate::family::Family;
 use crate::keygroup::KEY_GROUPS;
 use crate::state_key::{StateKey, StateValue};
 use crate::store::StateStore;
 
+pub use hashbrown::Equivalent;
+
+use self::snapshot::Snapshot;
+
 /// Cache state of one entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SlotState {
     /// Same value as in RocksDB.
     Clean,
-    /// Modified since the last flush: must be written.
+    /// Modified since the last snapshot: must be written.
     Dirty,
     /// Known absent from RocksDB (value is `V::default()`).
     Absent,
-    /// Removed since the last flush: must be deleted (value is `V::default()`).
+    /// Removed since the last snapshot: must be deleted (value is
+    /// `V::default()`).
     Deleted,
 }
 
@@ -66,6 +77,8 @@ enum SlotState {
 struct Slot<V> {
     value: V,
     state: SlotState,
+    /// The generation of the last change (for `Dirty` and `Deleted`).
+    generation: u32,
     /// Used since the last eviction pass.
     referenced: bool,
     /// The entry's estimated memory when last measured.
@@ -73,8 +86,10 @@ struct Slot<V> {
 }
 
 impl<V> Slot<V> {
-    fn new(value: V, state: SlotState) -> Self {
-        Self { value, state, referenced: true, bytes: 0 }
+    /// Whether the slot changed in an earlier generation than `current` and
+    /// is not written yet: it belongs to the snapshot in progress.
+    fn is_owed(&self, current: u32) -> bool {
+        matches!(self.state, SlotState::Dirty | SlotState::Deleted) && self.generation != current
     }
 }
 
@@ -88,8 +103,12 @@ pub struct Table<K, V> {
     map: HashMap<K, Slot<V>>,
     /// Scratch buffer for key bytes.
     key_bytes: Vec<u8>,
-    /// Entries in state `Dirty` or `Deleted`.
-    dirty: usize,
+    /// The current generation (see the module docs).
+    generation: u32,
+    /// Keys changed in the current generation, each once.
+    dirty_keys: Vec<K>,
+    /// The snapshot being taken, if any.
+    snapshot: Option<Snapshot<K>>,
     /// The backing family is known to hold none of this table's keys that are
     /// not in `map`, so misses need no RocksDB read.
     backing_empty: bool,
@@ -97,7 +116,7 @@ pub struct Table<K, V> {
     bytes: usize,
     /// Evict clean entries beyond this many bytes (`None`: never).
     budget: Option<usize>,
-    /// Commit of the last flush: until then, clean entries must stay.
+    /// Commit of the last snapshot: until then, clean entries must stay.
     last_flush: Option<CommitTicket>,
 }
 
@@ -120,12 +139,23 @@ where
             family,
             map: HashMap::default(),
             key_bytes: Vec::new(),
-            dirty: 0,
+            generation: 0,
+            dirty_keys: Vec::new(),
+            snapshot: None,
             backing_empty: false,
             bytes: 0,
             budget: None,
             last_flush: None,
         }
+    }
+
+    /// An empty cache over a family known to be empty in the store (e.g. a
+    /// fresh start, see `StateStore::is_empty`): misses never read RocksDB.
+    ///
+    /// Only valid if this table is the only writer of its keys in the family.
+    #[must_use]
+    pub fn with_empty_backing(family: Family) -> Self {
+        Self { backing_empty: true, ..Self::new(family) }
     }
 
     /// Lets [`evict_over_budget`](Self::evict_over_budget) keep the
@@ -139,15 +169,6 @@ where
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         self.bytes
-    }
-
-    /// An empty cache over a family known to be empty in the store (e.g. a
-    /// fresh start, see `StateStore::is_empty`): misses never read RocksDB.
-    ///
-    /// Only valid if this table is the only writer of its keys in the family.
-    #[must_use]
-    pub fn with_empty_backing(family: Family) -> Self {
-        Self { backing_empty: true, ..Self::new(family) }
     }
 
     /// Loads the entries of the family from `store` into the cache (clean),
@@ -177,8 +198,8 @@ where
                 source,
             })?;
             let bytes = entry_bytes(&key, &value);
-            let mut slot = Slot::new(value, SlotState::Clean);
-            slot.bytes = bytes;
+            let slot =
+                Slot { value, state: SlotState::Clean, generation: 0, referenced: true, bytes };
             if self.map.insert(key, slot).is_none() {
                 self.bytes += bytes as usize;
                 loaded += 1;
@@ -201,29 +222,46 @@ where
         Q: Hash + Equivalent<K> + ?Sized,
         for<'q> &'q Q: Into<K>,
     {
-        match self.map.entry_ref(key) {
-            EntryRef::Occupied(entry) => {
-                let slot = entry.into_mut();
+        let generation = self.generation;
+        let vacant = match self.map.entry_ref(key) {
+            EntryRef::Occupied(mut entry) => {
+                let slot = entry.get_mut();
                 slot.referenced = true;
-                if slot.state != SlotState::Dirty {
-                    if !matches!(slot.state, SlotState::Deleted) {
-                        self.dirty += 1;
-                    }
-                    slot.state = SlotState::Dirty;
+                if slot.state == SlotState::Dirty && slot.generation == generation {
+                    return Ok(&mut entry.into_mut().value);
                 }
-                Ok(&mut slot.value)
+                // First change of the entry in this generation.
+                let key = entry.key().clone();
+                let slot = entry.into_mut();
+                if slot.is_owed(generation)
+                    && let Some(snapshot) = self.snapshot.as_mut()
+                {
+                    snapshot.write(
+                        self.family,
+                        &key,
+                        slot,
+                        &mut self.key_bytes,
+                        &mut self.bytes,
+                    )?;
+                }
+                // A removal in this generation listed the key already.
+                if slot.state != SlotState::Deleted {
+                    self.dirty_keys.push(key);
+                }
+                slot.state = SlotState::Dirty;
+                slot.generation = generation;
+                return Ok(&mut slot.value);
             }
-            EntryRef::Vacant(entry) => {
-                let key: K = entry.key().into();
-                let loaded =
-                    load(store, self.family, self.backing_empty, &key, &mut self.key_bytes)?;
-                self.dirty += 1;
-                let mut slot = Slot::new(loaded.unwrap_or_default(), SlotState::Dirty);
-                slot.bytes = entry_bytes(&key, &slot.value);
-                self.bytes += slot.bytes as usize;
-                Ok(&mut entry.insert_with_key(key, slot).value)
-            }
-        }
+            EntryRef::Vacant(entry) => entry,
+        };
+        let key: K = vacant.key().into();
+        let loaded = load(store, self.family, self.backing_empty, &key, &mut self.key_bytes)?;
+        let value = loaded.unwrap_or_default();
+        let bytes = entry_bytes(&key, &value);
+        self.bytes += bytes as usize;
+        self.dirty_keys.push(key.clone());
+        let slot = Slot { value, state: SlotState::Dirty, generation, referenced: true, bytes };
+        Ok(&mut vacant.insert_with_key(key, slot).value)
     }
 
     /// The value of `key` if it exists, loading it into the cache (clean) on
@@ -241,18 +279,15 @@ where
             }
             EntryRef::Vacant(entry) => {
                 let key: K = entry.key().into();
-                let mut slot = match load(
-                    store,
-                    self.family,
-                    self.backing_empty,
-                    &key,
-                    &mut self.key_bytes,
-                )? {
-                    Some(value) => Slot::new(value, SlotState::Clean),
-                    None => Slot::new(V::default(), SlotState::Absent),
+                let loaded =
+                    load(store, self.family, self.backing_empty, &key, &mut self.key_bytes)?;
+                let (value, state) = match loaded {
+                    Some(value) => (value, SlotState::Clean),
+                    None => (V::default(), SlotState::Absent),
                 };
-                slot.bytes = entry_bytes(&key, &slot.value);
-                self.bytes += slot.bytes as usize;
+                let bytes = entry_bytes(&key, &value);
+                self.bytes += bytes as usize;
+                let slot = Slot { value, state, generation: 0, referenced: true, bytes };
                 entry.insert_with_key(key, slot)
             }
         };
@@ -262,116 +297,66 @@ where
         })
     }
 
-    /// Removes `key`: the next flush deletes it from RocksDB. Never reads
+    /// Removes `key`: the next snapshot deletes it from RocksDB. Never reads
     /// RocksDB.
-    pub fn remove<Q>(&mut self, key: &Q)
+    pub fn remove<Q>(&mut self, key: &Q) -> Result<(), StateError>
     where
         Q: Hash + Equivalent<K> + ?Sized,
         for<'q> &'q Q: Into<K>,
     {
+        let generation = self.generation;
         match self.map.entry_ref(key) {
             EntryRef::Occupied(entry) => {
+                let key = entry.key().clone();
                 let slot = entry.into_mut();
+                if slot.is_owed(generation)
+                    && let Some(snapshot) = self.snapshot.as_mut()
+                {
+                    snapshot.write(
+                        self.family,
+                        &key,
+                        slot,
+                        &mut self.key_bytes,
+                        &mut self.bytes,
+                    )?;
+                }
                 match slot.state {
-                    SlotState::Clean => self.dirty += 1,
-                    SlotState::Dirty => {}
-                    SlotState::Absent | SlotState::Deleted => return,
+                    SlotState::Absent => return Ok(()),
+                    SlotState::Deleted if slot.generation == generation => return Ok(()),
+                    SlotState::Clean => self.dirty_keys.push(key),
+                    // Changed in this generation: listed already.
+                    SlotState::Dirty | SlotState::Deleted => {}
                 }
                 slot.value = V::default();
                 slot.state = SlotState::Deleted;
+                slot.generation = generation;
             }
             EntryRef::Vacant(entry) => {
-                self.dirty += 1;
                 let key: K = entry.key().into();
-                let mut slot = Slot::new(V::default(), SlotState::Deleted);
-                slot.bytes = entry_bytes(&key, &slot.value);
-                self.bytes += slot.bytes as usize;
+                let value = V::default();
+                let bytes = entry_bytes(&key, &value);
+                self.bytes += bytes as usize;
+                self.dirty_keys.push(key.clone());
+                let slot =
+                    Slot { value, state: SlotState::Deleted, generation, referenced: true, bytes };
                 entry.insert_with_key(key, slot);
             }
         }
-    }
-
-    /// Writes every dirty entry into `batch` (puts and deletes) and marks it
-    /// clean. Returns how many entries were written.
-    ///
-    /// Values are encoded straight into the batch's buffer. On error the batch
-    /// is left as before the call and every cached entry is conservatively
-    /// marked dirty again, so no change can be lost.
-    pub fn flush_into(&mut self, batch: &mut StateBatch) -> Result<usize, StateError> {
-        if self.dirty == 0 {
-            return Ok(0);
-        }
-        let family = self.family;
-        let mark = batch.mark();
-        let mut flushed = 0;
-        let mut failure: Option<(String, CodecError)> = None;
-        let key_bytes = &mut self.key_bytes;
-        let mut bytes = self.bytes;
-        for (key, slot) in &mut self.map {
-            if matches!(slot.state, SlotState::Dirty | SlotState::Deleted) {
-                let measured = entry_bytes(key, &slot.value);
-                bytes = bytes - slot.bytes as usize + measured as usize;
-                slot.bytes = measured;
-            }
-            match slot.state {
-                SlotState::Dirty => {
-                    key_bytes.clear();
-                    key.write_key(key_bytes);
-                    let encoded = batch.put_with(family, key.group(), key_bytes, |out| {
-                        codec::encode_into(&slot.value, out).map(drop)
-                    });
-                    if let Err(source) = encoded {
-                        failure = Some((crate::error::display_key(key_bytes), source));
-                        break;
-                    }
-                    slot.state = SlotState::Clean;
-                }
-                SlotState::Deleted => {
-                    key_bytes.clear();
-                    key.write_key(key_bytes);
-                    batch.delete_in_group(family, key.group(), key_bytes);
-                    slot.state = SlotState::Absent;
-                }
-                SlotState::Clean | SlotState::Absent => continue,
-            }
-            flushed += 1;
-            if flushed == self.dirty {
-                break;
-            }
-        }
-        self.bytes = bytes;
-        if let Some((key, source)) = failure {
-            batch.truncate(mark);
-            self.mark_all_dirty();
-            return Err(StateError::Codec { family, key, source });
-        }
-        self.dirty = 0;
-        self.last_flush = Some(batch.ticket());
-        Ok(flushed)
-    }
-
-    /// Marks every entry as needing a write (present) or delete (absent).
-    fn mark_all_dirty(&mut self) {
-        for slot in self.map.values_mut() {
-            slot.state = match slot.state {
-                SlotState::Clean | SlotState::Dirty => SlotState::Dirty,
-                SlotState::Absent | SlotState::Deleted => SlotState::Deleted,
-            };
-        }
-        self.dirty = self.map.len();
+        Ok(())
     }
 
     /// Drops clean (and known-absent) entries until at most `max_entries`
-    /// remain or only dirty entries are left, if the last flush is committed
-    /// (see the module docs). Returns how many were dropped.
+    /// remain or only dirty entries are left, if the last snapshot is
+    /// committed and none is in progress (see the module docs). Returns how
+    /// many were dropped.
     pub fn evict_clean(&mut self, max_entries: usize) -> usize {
         let excess = self.map.len().saturating_sub(max_entries);
         self.evict(|entries, _| entries < excess)
     }
 
     /// With a memory budget, drops clean entries until the estimated memory
-    /// is 7/8 of the budget, if it exceeds the budget and the last flush is
-    /// committed (see the module docs). Returns how many were dropped.
+    /// is 7/8 of the budget, if it exceeds the budget (on the conditions of
+    /// [`evict_clean`](Self::evict_clean)). Returns how many were dropped.
     pub fn evict_over_budget(&mut self) -> usize {
         let Some(budget) = self.budget.filter(|&budget| self.bytes > budget) else { return 0 };
         let excess = self.bytes - budget / 8 * 7;
@@ -380,9 +365,11 @@ where
 
     /// Drops clean and known-absent entries while `more(entries, bytes)`
     /// (what was dropped so far) holds: first those not used since the last
-    /// pass, then any. Nothing while the last flush is not committed.
+    /// pass, then any.
     fn evict(&mut self, mut more: impl FnMut(usize, usize) -> bool) -> usize {
-        if self.last_flush.as_ref().is_some_and(|ticket| !ticket.is_committed()) {
+        if self.snapshot.is_some()
+            || self.last_flush.as_ref().is_some_and(|ticket| !ticket.is_committed())
+        {
             return 0;
         }
         let (mut entries, mut bytes) = (0, 0);
@@ -410,10 +397,11 @@ where
         entries
     }
 
-    /// Number of entries waiting for the next flush.
+    /// Number of entries waiting to be written: changed in this generation,
+    /// or owed to the snapshot in progress.
     #[must_use]
     pub fn dirty_len(&self) -> usize {
-        self.dirty
+        self.dirty_keys.len() + self.snapshot.as_ref().map_or(0, Snapshot::remaining)
     }
 
     /// Number of cached entries, including cached absences and deletions.
@@ -457,5 +445,4 @@ fn load<K: StateKey, V: DeserializeOwned>(
 }
 
 #[cfg(test)]
-#[path = "table_tests.rs"]
 mod tests;

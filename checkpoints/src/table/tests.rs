@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::batch::StateBatch;
 use crate::options::StoreOptions;
 use crate::state_key::StateValue;
 
@@ -123,8 +124,8 @@ fn remove_deletes_from_rocksdb() {
     table.flush_into(&mut batch).unwrap();
     store.commit(batch).unwrap();
 
-    table.remove("old");
-    table.remove("never-seen");
+    table.remove("old").unwrap();
+    table.remove("never-seen").unwrap();
     assert_eq!(table.dirty_len(), 2);
     assert_eq!(table.get(&store, "old").unwrap(), None);
     let mut batch = StateBatch::new();
@@ -291,4 +292,77 @@ fn preload_stops_at_the_memory_budget() {
     for i in 0..1_000 {
         assert!(bounded.get(&store, &format!("user-{i}")).unwrap().is_some());
     }
+}
+
+/// The (key, value) pairs a batch puts, decoded, after committing it.
+fn committed(store: &StateStore, batch: StateBatch, keys: &[&str]) -> Vec<Option<u64>> {
+    store.commit(batch).unwrap();
+    keys.iter()
+        .map(|k| {
+            store
+                .get(Family::VisitorSets, k.as_bytes())
+                .unwrap()
+                .map(|v| codec::decode::<u64>(&v).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_snapshot_holds_the_values_of_its_start_whatever_changes_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut table = Table::<String, u64>::with_empty_backing(Family::VisitorSets);
+    for (i, key) in ["a", "b", "c", "d"].iter().enumerate() {
+        *table.get_mut(&store, *key).unwrap() = i as u64 + 1;
+    }
+    table.begin_snapshot();
+    assert!(table.snapshot_in_progress());
+    assert_eq!(table.dirty_len(), 4);
+    // Changes after the start: copy-on-write keeps the snapshot's values.
+    *table.get_mut(&store, "a").unwrap() = 100;
+    table.remove("b").unwrap();
+    *table.get_mut(&store, "e").unwrap() = 5;
+    assert!(table.continue_snapshot(1).unwrap().is_none(), "one entry per step");
+    let mut first = None;
+    for _ in 0..4 {
+        if let Some(batch) = table.continue_snapshot(1).unwrap() {
+            first = Some(batch);
+            break;
+        }
+    }
+    let first = first.expect("the snapshot completes");
+    assert!(!table.snapshot_in_progress());
+    assert_eq!(first.len(), 4, "a, b, c and d, once each");
+    let keys = ["a", "b", "c", "d", "e"];
+    assert_eq!(committed(&store, first, &keys), [Some(1), Some(2), Some(3), Some(4), None]);
+
+    // The next snapshot has exactly what changed after the first began.
+    assert_eq!(table.dirty_len(), 3);
+    let mut second = StateBatch::new();
+    assert_eq!(table.flush_into(&mut second).unwrap(), 3);
+    assert_eq!(committed(&store, second, &keys), [Some(100), None, Some(3), Some(4), Some(5)]);
+    assert_eq!(table.dirty_len(), 0);
+    let mut empty = StateBatch::new();
+    assert_eq!(table.flush_into(&mut empty).unwrap(), 0);
+}
+
+#[test]
+fn eviction_waits_for_the_snapshot_in_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut table = Table::<String, u64>::with_empty_backing(Family::VisitorSets);
+    for i in 0..100u64 {
+        *table.get_mut(&store, &format!("k{i}")).unwrap() = i;
+    }
+    let mut batch = StateBatch::new();
+    table.flush_into(&mut batch).unwrap();
+    store.commit(batch).unwrap();
+    *table.get_mut(&store, "k0").unwrap() = 7;
+    table.begin_snapshot();
+    assert_eq!(table.evict_clean(0), 0, "nothing moves while a snapshot is taken");
+    let batch = table.continue_snapshot(usize::MAX).unwrap().unwrap();
+    assert_eq!(table.evict_clean(0), 0, "nor before its batch is committed");
+    store.commit(batch).unwrap();
+    assert_eq!(table.evict_clean(0), 100);
+    assert_eq!(table.get(&store, "k0").unwrap(), Some(&7));
 }
