@@ -236,13 +236,9 @@ where
                 if slot.is_owed(generation)
                     && let Some(snapshot) = self.snapshot.as_mut()
                 {
-                    snapshot.write(
-                        self.family,
-                        &key,
-                        slot,
-                        &mut self.key_bytes,
-                        &mut self.bytes,
-                    )?;
+                    // Copy-on-write: the snapshot gets the value it began with.
+                    let (family, key_bytes) = (self.family, &mut self.key_bytes);
+                    snapshot.out.write(family, &key, slot, key_bytes, &mut self.bytes)?;
                 }
                 // A removal in this generation listed the key already.
                 if slot.state != SlotState::Deleted {
@@ -312,13 +308,9 @@ where
                 if slot.is_owed(generation)
                     && let Some(snapshot) = self.snapshot.as_mut()
                 {
-                    snapshot.write(
-                        self.family,
-                        &key,
-                        slot,
-                        &mut self.key_bytes,
-                        &mut self.bytes,
-                    )?;
+                    // Copy-on-write: the snapshot gets the value it began with.
+                    let (family, key_bytes) = (self.family, &mut self.key_bytes);
+                    snapshot.out.write(family, &key, slot, key_bytes, &mut self.bytes)?;
                 }
                 match slot.state {
                     SlotState::Absent => return Ok(()),

@@ -18,17 +18,24 @@ pub(super) struct Snapshot<K> {
     /// How many of `owed` were visited.
     next: usize,
     /// What was written so far.
-    batch: StateBatch,
+    pub(super) out: SnapshotBatch,
 }
 
-impl<K: StateKey> Snapshot<K> {
+impl<K> Snapshot<K> {
     /// Keys not visited yet (some may have been written by copy-on-write).
     pub(super) fn remaining(&self) -> usize {
         self.owed.len() - self.next
     }
+}
 
-    /// Writes an owed slot into the snapshot (see [`write_owed`]).
-    pub(super) fn write<V: StateValue>(
+/// The batch a snapshot writes its entries into.
+#[derive(Debug, Default)]
+pub(super) struct SnapshotBatch(StateBatch);
+
+impl SnapshotBatch {
+    /// Writes an owed slot (a put, or a delete) and marks it clean (or
+    /// absent), measuring its memory again into `table_bytes`.
+    pub(super) fn write<K: StateKey, V: StateValue>(
         &mut self,
         family: Family,
         key: &K,
@@ -36,44 +43,31 @@ impl<K: StateKey> Snapshot<K> {
         key_bytes: &mut Vec<u8>,
         table_bytes: &mut usize,
     ) -> Result<(), StateError> {
-        write_owed(&mut self.batch, family, key, slot, key_bytes, table_bytes)
-    }
-}
-
-/// Writes an owed slot into `batch` (a put, or a delete) and marks it clean
-/// (or absent), measuring its memory again into `table_bytes`.
-fn write_owed<K: StateKey, V: StateValue>(
-    batch: &mut StateBatch,
-    family: Family,
-    key: &K,
-    slot: &mut Slot<V>,
-    key_bytes: &mut Vec<u8>,
-    table_bytes: &mut usize,
-) -> Result<(), StateError> {
-    key_bytes.clear();
-    key.write_key(key_bytes);
-    match slot.state {
-        SlotState::Dirty => {
-            let encoded = batch.put_with(family, key.group(), key_bytes, |out| {
-                codec::encode_into(&slot.value, out).map(drop)
-            });
-            encoded.map_err(|source| StateError::Codec {
-                family,
-                key: crate::error::display_key(key_bytes),
-                source,
-            })?;
-            slot.state = SlotState::Clean;
+        key_bytes.clear();
+        key.write_key(key_bytes);
+        match slot.state {
+            SlotState::Dirty => {
+                let encoded = self.0.put_with(family, key.group(), key_bytes, |out| {
+                    codec::encode_into(&slot.value, out).map(drop)
+                });
+                encoded.map_err(|source| StateError::Codec {
+                    family,
+                    key: crate::error::display_key(key_bytes),
+                    source,
+                })?;
+                slot.state = SlotState::Clean;
+            }
+            SlotState::Deleted => {
+                self.0.delete_in_group(family, key.group(), key_bytes);
+                slot.state = SlotState::Absent;
+            }
+            SlotState::Clean | SlotState::Absent => return Ok(()),
         }
-        SlotState::Deleted => {
-            batch.delete_in_group(family, key.group(), key_bytes);
-            slot.state = SlotState::Absent;
-        }
-        SlotState::Clean | SlotState::Absent => return Ok(()),
+        let measured = entry_bytes(key, &slot.value);
+        *table_bytes = *table_bytes - slot.bytes as usize + measured as usize;
+        slot.bytes = measured;
+        Ok(())
     }
-    let measured = entry_bytes(key, &slot.value);
-    *table_bytes = *table_bytes - slot.bytes as usize + measured as usize;
-    slot.bytes = measured;
-    Ok(())
 }
 
 impl<K, V> Table<K, V>
@@ -92,7 +86,7 @@ where
         assert!(self.snapshot.is_none(), "a snapshot of {} is in progress", self.family);
         self.generation = self.generation.wrapping_add(1);
         let owed = std::mem::take(&mut self.dirty_keys);
-        self.snapshot = Some(Snapshot { owed, next: 0, batch: StateBatch::new() });
+        self.snapshot = Some(Snapshot { owed, next: 0, out: SnapshotBatch::default() });
     }
 
     /// Whether a snapshot is in progress.
@@ -120,14 +114,8 @@ where
             if !slot.is_owed(self.generation) {
                 continue; // written by copy-on-write
             }
-            let written = write_owed(
-                &mut snapshot.batch,
-                self.family,
-                key,
-                slot,
-                &mut self.key_bytes,
-                &mut self.bytes,
-            );
+            let written =
+                snapshot.out.write(self.family, key, slot, &mut self.key_bytes, &mut self.bytes);
             if let Err(err) = written {
                 self.abandon_snapshot();
                 return Err(err);
@@ -137,7 +125,9 @@ where
         if snapshot.next < snapshot.owed.len() {
             return Ok(None);
         }
-        let Some(Snapshot { mut batch, .. }) = self.snapshot.take() else { return Ok(None) };
+        let Some(Snapshot { out: SnapshotBatch(mut batch), .. }) = self.snapshot.take() else {
+            return Ok(None);
+        };
         self.last_flush = Some(batch.ticket());
         Ok(Some(batch))
     }
