@@ -225,11 +225,34 @@ impl StateStore {
         family: Family,
         groups: Range<u16>,
     ) -> impl Iterator<Item = Result<ScannedEntry, StateError>> + '_ {
-        let (error, iter) = match self.cf(family) {
-            _ if groups.is_empty() => (None, None),
-            Err(e) => (Some(Err(e)), None),
-            Ok(cf) => {
-                let (lower, upper) = group_bounds(&groups);
+        let (lower, upper) = group_bounds(&groups);
+        self.scan_between(family, (!groups.is_empty()).then(|| (lower.to_vec(), upper.to_vec())))
+    }
+
+    /// Every entry of `family` in key group `group` whose key sorts before
+    /// `below`, in key order (see [`scan`](Self::scan)).
+    pub fn scan_in_group_below(
+        &self,
+        family: Family,
+        group: u16,
+        below: &[u8],
+    ) -> impl Iterator<Item = Result<ScannedEntry, StateError>> + '_ {
+        let lower = group.to_be_bytes().to_vec();
+        let mut upper = lower.clone();
+        upper.extend_from_slice(below);
+        self.scan_between(family, Some((lower, upper)))
+    }
+
+    /// Entries with physical keys in `[lower, upper)` (none if `None`).
+    fn scan_between(
+        &self,
+        family: Family,
+        bounds: Option<(Vec<u8>, Vec<u8>)>,
+    ) -> impl Iterator<Item = Result<ScannedEntry, StateError>> + '_ {
+        let (error, iter) = match (self.cf(family), bounds) {
+            (_, None) => (None, None),
+            (Err(e), _) => (Some(Err(e)), None),
+            (Ok(cf), Some((lower, upper))) => {
                 let mut opts = ReadOptions::default();
                 opts.set_iterate_lower_bound(lower);
                 opts.set_iterate_upper_bound(upper);

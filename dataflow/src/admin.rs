@@ -13,10 +13,12 @@ use checkpoints::{CheckpointDir, CheckpointError, Manifest, StateStore, groups_f
 use crate::checkpointing::unix_ms;
 use crate::cli::{CheckpointsAction, CheckpointsArgs, ResyncArgs};
 use crate::config::RestoreFrom;
+use crate::day::Calendar;
 use crate::metrics::JobMetrics;
 use crate::profiles_state::ProfilesState;
 use crate::recent_state::RecentState;
 use crate::redis_sink::{RedisBatch, RedisSink};
+use crate::retention::Retention;
 use crate::user_ids::CheckpointUserNames;
 use crate::visitors_state::VisitorsState;
 use crate::weights::Weights;
@@ -141,9 +143,16 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<(usize, usize, usize), AdminErr
         )
         .map_err(state_err)?;
         totals.0 += profiles.rewrite_all();
-        let mut visitors =
-            VisitorsState::new(Arc::clone(&store), None, Rc::clone(&output), Arc::clone(&metrics))
-                .map_err(state_err)?;
+        // Every day the checkpoint holds: the job expires old ones itself.
+        let mut visitors = VisitorsState::new(
+            Arc::clone(&store),
+            None,
+            Retention::new(0, Calendar::utc()),
+            groups_for_worker(worker, manifest.workers),
+            Rc::clone(&output),
+            Arc::clone(&metrics),
+        )
+        .map_err(state_err)?;
         totals.1 += visitors.rewrite_all(&names).map_err(state_err)?;
         let mut recent = RecentState::new(args.events_capacity, &store, Rc::clone(&output))
             .map_err(state_err)?;

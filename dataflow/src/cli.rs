@@ -131,6 +131,12 @@ pub struct RunArgs {
     /// Length of the Redis `events` list of recent events.
     #[arg(long, default_value_t = 10_000)]
     pub events_capacity: usize,
+    /// Days of unique visitors kept: today and the N-1 days before it, by
+    /// the wall clock in --timezone; older days leave state and their Redis
+    /// keys expire (a view of an expired day still counts in its shopper's
+    /// profile). 0 keeps every day.
+    #[arg(long, env = "TAGFLOW_UV_RETENTION_DAYS", default_value_t = 0)]
+    pub uv_retention_days: u32,
     /// Directory of the per-worker RocksDB state (scratch space, rebuilt
     /// from the restored checkpoint at every start).
     #[arg(long, env = "TAGFLOW_STATE_DIR", default_value_os_t = default_data_dir("state"))]
@@ -244,6 +250,7 @@ impl RunArgs {
             top_n: self.top_n,
             timezone: self.timezone,
             events_capacity: self.events_capacity,
+            uv_retention_days: self.uv_retention_days,
             state_dir: self.state_dir,
             state_memory: usize::try_from(self.state_memory.as_u64()).unwrap_or(usize::MAX),
             until_caught_up: self.until_caught_up,

@@ -46,6 +46,8 @@ pub struct JobConfig {
     pub timezone: String,
     /// Length of the `events` list.
     pub events_capacity: usize,
+    /// Days of unique visitors kept (0: all).
+    pub uv_retention_days: u32,
     /// Directory of the per-worker state stores.
     pub state_dir: PathBuf,
     /// Bytes of memory for state in this process (`--state-memory`).

@@ -82,6 +82,11 @@ impl Calendar {
         Ok(Self { zone, cached: None })
     }
 
+    /// The UTC calendar.
+    pub fn utc() -> Self {
+        Self { zone: TimeZone::UTC, cached: None }
+    }
+
     /// The day of `timestamp_ms`.
     #[inline]
     pub fn day_of(&mut self, timestamp_ms: i64) -> Day {
@@ -91,6 +96,14 @@ impl Calendar {
             return day;
         }
         self.resolve(timestamp_ms)
+    }
+
+    /// When `day` starts in this zone (its first instant: midnight, unless a
+    /// clock change skips it), in milliseconds since the Unix epoch.
+    pub fn start_of(&self, day: Day) -> i64 {
+        day.date()
+            .to_zoned(self.zone.clone())
+            .map_or(i64::from(day.0) * 86_400_000, |start| start.timestamp().as_millisecond())
     }
 
     #[cold]
@@ -140,6 +153,17 @@ mod tests {
         // 23:30 UTC on 2026-11-25 is 00:30 on the 26th in Paris (UTC+1).
         assert_eq!(paris.day_of(1_795_649_400_000).to_string(), "2026-11-26");
         assert!(Calendar::new("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn a_day_starts_at_its_midnight() {
+        let mut utc = Calendar::new("UTC").unwrap();
+        let day = utc.day_of(1_795_651_200_000);
+        assert_eq!(utc.start_of(day), 1_795_651_200_000);
+        let mut paris = Calendar::new("Europe/Paris").unwrap();
+        let day = paris.day_of(1_795_649_400_000);
+        assert_eq!(paris.start_of(day), 1_795_647_600_000);
+        assert_eq!(paris.day_of(paris.start_of(day)), day);
     }
 
     #[test]

@@ -38,6 +38,7 @@ use crate::metrics::JobMetrics;
 use crate::profiles_state::ProfilesState;
 use crate::recent_state::RecentState;
 use crate::redis_sink::RedisSink;
+use crate::retention::Retention;
 use crate::source::{SourceHandles, SourceSettings, kafka_source};
 use crate::user_ids::CheckpointUserNames;
 use crate::visitors_state::{ViewRouter, VisitorsState};
@@ -214,6 +215,8 @@ fn run_worker(
     };
     let output: Rc<dyn Writer> = writer.clone();
     let err = |e: checkpoints::StateError| e.to_string();
+    let calendar = Calendar::new(&config.timezone).map_err(|e| e.to_string())?;
+    let retention = Retention::new(config.uv_retention_days, calendar);
     let mut profiles = ProfilesState::new(
         Arc::clone(&store),
         groups_for_worker(index, peers),
@@ -227,6 +230,8 @@ fn run_worker(
     let mut visitors = VisitorsState::new(
         Arc::clone(&store),
         Some(memory.visitors),
+        retention,
+        groups_for_worker(index, peers),
         Rc::clone(&output),
         Arc::clone(metrics),
     )

@@ -28,6 +28,7 @@ pub mod recent_state;
 pub mod records;
 pub mod redis_sink;
 pub mod resp;
+pub mod retention;
 pub mod run;
 pub mod source;
 pub mod user_ids;

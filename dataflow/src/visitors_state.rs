@@ -9,10 +9,14 @@
 //! soon as Redis can take one, coalescing while it is busy), each changed
 //! (day, product) gets one `SADD pageviews:<day>:<product>` with its new
 //! visitors, and the counts go out in one coalesced `HSET
-//! hot:pageview_counts`.
+//! hot:pageview_counts`. With a retention (`retention.rs`), each set's key
+//! gets the `EXPIREAT` of its day, and days that expire leave state and
+//! their `hot:pageview_counts` fields ([`VisitorsState::purge_expired`]).
 
+use std::collections::hash_map::Entry;
 use std::convert::Infallible;
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,7 +27,7 @@ use checkpoints::{
 };
 use compact_str::CompactString;
 use model::keys;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::day::{Day, DayText};
 use crate::epochs::{EpochState, WriteOut};
@@ -31,6 +35,7 @@ use crate::metrics::JobMetrics;
 use crate::records::Visit;
 use crate::redis_sink::{RedisBatch, SharedHash};
 use crate::resp::RespCommands;
+use crate::retention::Retention;
 use crate::user_ids::UserNames;
 use crate::visitor_set::VisitorSet;
 use crate::writer::Writer;
@@ -75,6 +80,12 @@ impl StateKey for VisitKey {
     }
 }
 
+impl std::fmt::Display for VisitKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.day, self.product)
+    }
+}
+
 impl From<&VisitKey> for VisitKey {
     fn from(key: &VisitKey) -> Self {
         key.clone()
@@ -107,6 +118,16 @@ pub struct VisitorsState {
     changed: FxHashMap<VisitKey, Vec<CompactString>>,
     /// Memberships in state (the sum of the sets' lengths).
     memberships: usize,
+    /// Which days are kept.
+    retention: Retention,
+    /// The key groups this worker owns.
+    groups: Range<u16>,
+    /// Every day before this one has left state.
+    purged_before: Option<Day>,
+    /// Expired (day, product)s seen since the last purge, and those of them
+    /// whose Redis keys are still to be deleted.
+    expired_seen: FxHashSet<VisitKey>,
+    expired_unwritten: Vec<VisitKey>,
     day_text: DayText,
     writer: Rc<dyn Writer>,
     metrics: Arc<JobMetrics>,
@@ -127,6 +148,8 @@ impl VisitorsState {
     pub fn new(
         store: Arc<StateStore>,
         memory: Option<usize>,
+        retention: Retention,
+        groups: Range<u16>,
         writer: Rc<dyn Writer>,
         metrics: Arc<JobMetrics>,
     ) -> Result<Self, StateError> {
@@ -144,17 +167,25 @@ impl VisitorsState {
         }
         let mut reported_keys = 0;
         metrics.set_state_keys("daily_visitors", &mut reported_keys, memberships);
-        Ok(Self {
+        let mut state = Self {
             store,
             sets,
             changed: FxHashMap::default(),
             memberships,
+            retention,
+            groups,
+            purged_before: None,
+            expired_seen: FxHashSet::default(),
+            expired_unwritten: Vec::new(),
             day_text: DayText::default(),
             writer,
             metrics,
             epoch_started: None,
             reported_keys,
-        })
+        };
+        // Days that expired while the job was down leave at once.
+        state.purge_expired()?;
+        Ok(state)
     }
 
     /// Writes every (day, product)'s visitor set and count from state
@@ -180,6 +211,74 @@ impl VisitorsState {
         Ok(keys.len())
     }
 
+    /// Removes every (day, product) of a day the retention no longer keeps,
+    /// from state (cached or only in RocksDB) and from Redis: its set and its
+    /// `hot:pageview_counts` field. Does nothing until a day expires.
+    pub fn purge_expired(&mut self) -> Result<usize, StateError> {
+        let Some(oldest) = self.retention.oldest_kept() else { return Ok(0) };
+        if self.purged_before.is_some_and(|purged| purged >= oldest) {
+            return Ok(0);
+        }
+        // (key, its visitors): the cached set where there is one, else the
+        // stored one.
+        let mut expired: FxHashMap<VisitKey, u64> = FxHashMap::default();
+        for (key, set) in self.sets.iter() {
+            if key.day < oldest {
+                expired.insert(key.clone(), set.len());
+            }
+        }
+        for group in self.groups.clone() {
+            for entry in
+                self.store.scan_in_group_below(Family::VisitorSets, group, &oldest.0.to_be_bytes())
+            {
+                let (_, raw, value) = entry?;
+                let Some(key) = VisitKey::read_key(&raw) else { continue };
+                if let Entry::Vacant(entry) = expired.entry(key) {
+                    let set: VisitorSet =
+                        checkpoints::codec::decode(&value).map_err(|source| StateError::Codec {
+                            family: Family::VisitorSets,
+                            key: entry.key().to_string(),
+                            source,
+                        })?;
+                    entry.insert(set.len());
+                }
+            }
+        }
+        self.purged_before = Some(oldest);
+        self.expired_seen.clear();
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<VisitKey> = expired.keys().cloned().collect();
+        for (key, visitors) in expired {
+            self.sets.remove(&key)?;
+            self.changed.remove(&key);
+            self.memberships = self.memberships.saturating_sub(visitors as usize);
+        }
+        let batch = self.delete_from_redis(&keys);
+        self.writer.redis(batch);
+        tracing::info!(pairs = keys.len(), before = %oldest, "expired unique visitors purged");
+        Ok(keys.len())
+    }
+
+    /// `DEL` of the sets of `expired` and `HDEL` of their counts.
+    fn delete_from_redis(&mut self, expired: &[VisitKey]) -> RedisBatch {
+        let mut out = RespCommands::new();
+        let mut fields = Vec::with_capacity(expired.len());
+        for key in expired {
+            let day = self.day_text.of(key.day);
+            out.command(2, "DEL").arg(keys::pageviews(day, &key.product).as_bytes());
+            fields.push(format!("{day}:{}", key.product));
+        }
+        for chunk in fields.chunks(FIELDS_PER_REWRITE) {
+            out.command(2 + chunk.len(), "HDEL").arg(keys::HOT_PAGEVIEW_COUNTS.as_bytes());
+            for field in chunk {
+                out.arg(field.as_bytes());
+            }
+        }
+        RedisBatch::new(out)
+    }
+
     fn render(&mut self) -> RedisBatch {
         let mut out = RespCommands::new();
         let mut counts = SharedHash::new(keys::HOT_PAGEVIEW_COUNTS);
@@ -188,10 +287,13 @@ impl VisitorsState {
         for (key, users) in self.changed.drain() {
             let day = self.day_text.of(key.day);
             if !users.is_empty() {
-                out.command(2 + users.len(), "SADD")
-                    .arg(keys::pageviews(day, &key.product).as_bytes());
+                let set_key = keys::pageviews(day, &key.product);
+                out.command(2 + users.len(), "SADD").arg(set_key.as_bytes());
                 for user in &users {
                     out.arg(user.as_bytes());
+                }
+                if let Some(at) = self.retention.expires_at(key.day) {
+                    out.command(3, "EXPIREAT").arg(set_key.as_bytes()).arg_int(at);
                 }
             }
             let count = match self.sets.get(&self.store, &key) {
@@ -217,6 +319,15 @@ impl EpochState for VisitorsState {
         self.epoch_started.get_or_insert_with(Instant::now);
         for visit in records.drain(..) {
             let key = VisitKey { day: visit.day, product: visit.product };
+            if !self.retention.keeps(visit.day) {
+                // Not counted. Its Redis keys may exist all the same (written
+                // before a crash, replayed after its day expired): delete them,
+                // as the purge did in an uninterrupted run.
+                if self.expired_seen.insert(key.clone()) {
+                    self.expired_unwritten.push(key);
+                }
+                continue;
+            }
             let set = match self.sets.get_mut(&self.store, &key) {
                 Ok(set) => set,
                 Err(err) => panic!("cannot read unique-visitor state: {err}"),
@@ -235,6 +346,9 @@ impl EpochState for VisitorsState {
     }
 
     fn complete(&mut self, epoch: u64) {
+        if let Err(err) = self.purge_expired() {
+            panic!("cannot purge expired unique visitors: {err}");
+        }
         self.sets.evict_over_budget();
         self.metrics.set_state_keys("daily_visitors", &mut self.reported_keys, self.memberships);
         self.metrics.observe_epoch("unique_visitors", self.epoch_started.take());
@@ -242,7 +356,13 @@ impl EpochState for VisitorsState {
     }
 
     fn write_out(&mut self, when: WriteOut) {
-        if !self.changed.is_empty() && (when == WriteOut::Now || self.writer.redis_ready()) {
+        let pending = !self.changed.is_empty() || !self.expired_unwritten.is_empty();
+        if pending && (when == WriteOut::Now || self.writer.redis_ready()) {
+            let expired = std::mem::take(&mut self.expired_unwritten);
+            if !expired.is_empty() {
+                let batch = self.delete_from_redis(&expired);
+                self.writer.redis(batch);
+            }
             let batch = self.render();
             self.writer.redis(batch);
         }

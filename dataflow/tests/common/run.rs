@@ -29,13 +29,25 @@ pub struct Dataset {
 /// Produces `count` events (seed 11, 5,000 users, 800 products, 40 events per
 /// event-time second) into fresh topics with `partitions` partitions.
 pub fn produce_dataset(name: &str, count: u64, partitions: i32) -> Dataset {
+    produce_dataset_at(name, count, partitions, START_TIME_MS, 40.0)
+}
+
+/// Like [`produce_dataset`], with events from `start_time_ms` on, at
+/// `event_time_rate` events per second of event time.
+pub fn produce_dataset_at(
+    name: &str,
+    count: u64,
+    partitions: i32,
+    start_time_ms: i64,
+    event_time_rate: f64,
+) -> Dataset {
     let stack = Stack::get();
     let topics = EventTopics::create(name, partitions);
     let config = GeneratorConfig {
         seed: 11,
         users: 5_000,
-        start_time_ms: START_TIME_MS,
-        event_time_rate: 40.0,
+        start_time_ms,
+        event_time_rate,
         mix: Mix::default(),
         shard: Shard::default(),
         user_skew: 0.8,
