@@ -43,6 +43,8 @@ pub struct JobMetrics {
     pub redis_errors: Counter,
     /// Keys held in state by every worker of the process, by kind.
     pub state_keys: Family<Labels, Gauge>,
+    /// Estimated memory of the state cached by every worker, by table.
+    pub state_memory_bytes: Family<Labels, Gauge>,
     /// Last epoch completed by every worker.
     pub epoch: Gauge,
     /// Output messages whose delivery failed.
@@ -52,6 +54,18 @@ pub struct JobMetrics {
     cpu_seconds: Counter<f64, AtomicU64>,
     resident_bytes: Gauge,
     cpu_seen: Mutex<f64>,
+}
+
+/// Moves the gauge of `label` by `now - *reported` and records `now`.
+fn add_delta(
+    family: &Family<Labels, Gauge>,
+    label: (&'static str, &str),
+    reported: &mut usize,
+    now: usize,
+) {
+    let delta = i64::try_from(now).unwrap_or(i64::MAX) - i64::try_from(*reported).unwrap_or(0);
+    family.get_or_create(&vec![(label.0, label.1.to_owned())]).inc_by(delta);
+    *reported = now;
 }
 
 /// Buckets of the duration histograms: 0.5 ms doubling up to ~16 s.
@@ -82,6 +96,7 @@ impl Default for JobMetrics {
             event_latency_seconds: Histogram::new(latency_buckets()),
             redis_errors: Counter::default(),
             state_keys: Family::default(),
+            state_memory_bytes: Family::default(),
             epoch: Gauge::default(),
             output_failures: Counter::default(),
             checkpoint: CheckpointMetrics::default(),
@@ -131,6 +146,11 @@ impl Default for JobMetrics {
             metrics.redis_errors.clone(),
         );
         registry.register("tagflow_state_keys", "Keys held in state", metrics.state_keys.clone());
+        registry.register(
+            "tagflow_state_memory_bytes",
+            "Estimated memory of the state cached in memory (the rest is in RocksDB only)",
+            metrics.state_memory_bytes.clone(),
+        );
         registry.register(
             "tagflow_epoch",
             "Last epoch completed by every worker",
@@ -192,9 +212,13 @@ impl JobMetrics {
     /// with one worker's count: `reported` is what this worker reported
     /// last, and becomes `keys`.
     pub fn set_state_keys(&self, kind: &'static str, reported: &mut usize, keys: usize) {
-        let delta = i64::try_from(keys).unwrap_or(i64::MAX) - i64::try_from(*reported).unwrap_or(0);
-        self.state_keys.get_or_create(&vec![("kind", kind.to_owned())]).inc_by(delta);
-        *reported = keys;
+        add_delta(&self.state_keys, ("kind", kind), reported, keys);
+    }
+
+    /// Like [`set_state_keys`](Self::set_state_keys), for the estimated
+    /// memory of one table's cache.
+    pub fn set_state_memory(&self, state: &'static str, reported: &mut usize, bytes: usize) {
+        add_delta(&self.state_memory_bytes, ("state", state), reported, bytes);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -67,6 +67,8 @@ pub struct ProfilesState {
     epoch_started: Option<Instant>,
     /// Keys this worker last reported to the state-size metric.
     reported_keys: usize,
+    /// Bytes this worker last reported to the state-memory metric.
+    reported_bytes: usize,
     buffers: Render,
 }
 
@@ -125,6 +127,7 @@ impl ProfilesState {
             metrics,
             epoch_started: None,
             reported_keys,
+            reported_bytes: 0,
             buffers: Render::default(),
         })
     }
@@ -255,6 +258,8 @@ impl EpochState for ProfilesState {
     fn complete(&mut self, epoch: u64) {
         self.table.evict_over_budget();
         self.metrics.set_state_keys("users", &mut self.reported_keys, self.ids.users());
+        let bytes = self.table.memory_bytes();
+        self.metrics.set_state_memory("profiles", &mut self.reported_bytes, bytes);
         self.metrics.observe_epoch("profiles", self.epoch_started.take());
         self.metrics.epoch.set(i64::try_from(epoch).unwrap_or(i64::MAX));
         tracing::trace!(epoch, "profiles epoch complete");

@@ -134,6 +134,8 @@ pub struct VisitorsState {
     epoch_started: Option<Instant>,
     /// Memberships this worker last reported to the state-size metric.
     reported_keys: usize,
+    /// Bytes this worker last reported to the state-memory metric.
+    reported_bytes: usize,
 }
 
 impl std::fmt::Debug for VisitorsState {
@@ -182,6 +184,7 @@ impl VisitorsState {
             metrics,
             epoch_started: None,
             reported_keys,
+            reported_bytes: 0,
         };
         // Days that expired while the job was down leave at once.
         state.purge_expired()?;
@@ -351,6 +354,8 @@ impl EpochState for VisitorsState {
         }
         self.sets.evict_over_budget();
         self.metrics.set_state_keys("daily_visitors", &mut self.reported_keys, self.memberships);
+        let bytes = self.sets.memory_bytes();
+        self.metrics.set_state_memory("visitor_sets", &mut self.reported_bytes, bytes);
         self.metrics.observe_epoch("unique_visitors", self.epoch_started.take());
         tracing::trace!(epoch, "unique visitors epoch complete");
     }
