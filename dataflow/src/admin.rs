@@ -10,17 +10,15 @@ use std::sync::Arc;
 
 use checkpoints::{CheckpointDir, CheckpointError, Manifest, StateStore, groups_for_worker};
 
+use crate::aggregates::profiles::user_ids::CheckpointUserNames;
+use crate::aggregates::visitors::Retention;
+use crate::aggregates::{AggregateSettings, Aggregates, Rewritten};
 use crate::checkpointing::unix_ms;
 use crate::cli::{CheckpointsAction, CheckpointsArgs, ResyncArgs};
 use crate::config::RestoreFrom;
 use crate::day::Calendar;
 use crate::metrics::JobMetrics;
-use crate::profiles_state::ProfilesState;
-use crate::recent_state::RecentState;
 use crate::redis_sink::{RedisBatch, RedisSink};
-use crate::retention::Retention;
-use crate::user_ids::CheckpointUserNames;
-use crate::visitors_state::VisitorsState;
 use crate::weights::Weights;
 use crate::writer::Writer;
 
@@ -103,8 +101,8 @@ impl Writer for RedisOnly {
     fn interest_tags(&self, _user: &str, _json: &[u8]) {}
 }
 
-/// Runs `dataflow resync-redis`; returns (users, day-product pairs, events).
-pub fn resync_redis(args: &ResyncArgs) -> Result<(usize, usize, usize), AdminError> {
+/// Runs `dataflow resync-redis`; returns what it wrote.
+pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
     let dir = CheckpointDir::new(&args.checkpoint_dir);
     let manifest: Manifest = match args.checkpoint {
         RestoreFrom::Id(id) => dir.verified(id)?,
@@ -124,39 +122,25 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<(usize, usize, usize), AdminErr
         .map_err(|e| AdminError::Redis(e.to_string()))?;
     let writer = Rc::new(RedisOnly(std::cell::RefCell::new(sink)));
     let output: Rc<dyn Writer> = writer.clone();
-    let mut totals = (0, 0, 0);
     let state_err = |e: checkpoints::StateError| AdminError::Checkpoint(e.into());
     let names =
         CheckpointUserNames::open(&dir.path_of(manifest.id), &manifest).map_err(state_err)?;
+    let settings = AggregateSettings {
+        weights: Weights::default(),
+        top_n: args.top_n,
+        events_capacity: args.events_capacity,
+        // Every day the checkpoint holds: the job expires old ones itself.
+        retention: Retention::new(0, Calendar::utc()),
+        memory: None,
+    };
+    let mut totals = Rewritten::default();
     for worker in 0..manifest.workers {
         let part = dir.path_of(manifest.id).join(format!("worker-{worker}"));
         let store = Arc::new(StateStore::open_read_only(&part).map_err(CheckpointError::from)?);
-        let weights = Weights::default();
-        let mut profiles = ProfilesState::new(
-            Arc::clone(&store),
-            groups_for_worker(worker, manifest.workers),
-            None,
-            weights,
-            args.top_n,
-            Rc::clone(&output),
-            Arc::clone(&metrics),
-        )
-        .map_err(state_err)?;
-        totals.0 += profiles.rewrite_all();
-        // Every day the checkpoint holds: the job expires old ones itself.
-        let mut visitors = VisitorsState::new(
-            Arc::clone(&store),
-            None,
-            Retention::new(0, Calendar::utc()),
-            groups_for_worker(worker, manifest.workers),
-            Rc::clone(&output),
-            Arc::clone(&metrics),
-        )
-        .map_err(state_err)?;
-        totals.1 += visitors.rewrite_all(&names).map_err(state_err)?;
-        let mut recent = RecentState::new(args.events_capacity, &store, Rc::clone(&output))
-            .map_err(state_err)?;
-        totals.2 += recent.rewrite_all();
+        let groups = groups_for_worker(worker, manifest.workers);
+        let mut aggregates =
+            Aggregates::open(&store, groups, &settings, &output, &metrics).map_err(state_err)?;
+        totals += aggregates.rewrite_all(&names).map_err(state_err)?;
     }
     writer.0.borrow_mut().finish();
     Ok(totals)

@@ -17,14 +17,15 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use checkpoints::{
-    CheckpointError, StateStore, StoreOptions, groups_for_worker, restore_store, worker_for_key,
-};
+use checkpoints::{CheckpointError, StateStore, StoreOptions, groups_for_worker, restore_store};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use timely::communication::Config as CommunicationConfig;
 use timely::{Config as TimelyConfig, WorkerConfig};
 
+use crate::aggregates::profiles::user_ids::CheckpointUserNames;
+use crate::aggregates::visitors::{Retention, ViewRouter};
+use crate::aggregates::{AggregateSettings, Aggregates, Rewritten, profiles, recent};
 use crate::checkpointing::{
     Coordinator, PartWriter, RedisBarrier, Sealer, SealerConfig, Startup, checkpoint_flow,
     epochs_between, startup, unix_ms,
@@ -35,13 +36,8 @@ use crate::epochs::{Snapshots, epoch_sink};
 use crate::kafka_output::KafkaOutput;
 use crate::kafka_reader::{PartitionReader, ReaderConfig};
 use crate::metrics::JobMetrics;
-use crate::profiles_state::ProfilesState;
-use crate::recent_state::RecentState;
 use crate::redis_sink::RedisSink;
-use crate::retention::Retention;
 use crate::source::{SourceHandles, SourceSettings, kafka_source};
-use crate::user_ids::CheckpointUserNames;
-use crate::visitors_state::{ViewRouter, VisitorsState};
 use crate::writer::{JobWriter, Writer};
 
 /// Why the job could not run.
@@ -216,38 +212,24 @@ fn run_worker(
     let output: Rc<dyn Writer> = writer.clone();
     let err = |e: checkpoints::StateError| e.to_string();
     let calendar = Calendar::new(&config.timezone).map_err(|e| e.to_string())?;
-    let retention = Retention::new(config.uv_retention_days, calendar);
-    let mut profiles = ProfilesState::new(
-        Arc::clone(&store),
-        groups_for_worker(index, peers),
-        Some(memory.profiles),
-        config.weights,
-        config.top_n,
-        Rc::clone(&output),
-        Arc::clone(metrics),
-    )
-    .map_err(err)?;
-    let mut visitors = VisitorsState::new(
-        Arc::clone(&store),
-        Some(memory.visitors),
-        retention,
-        groups_for_worker(index, peers),
-        Rc::clone(&output),
-        Arc::clone(metrics),
-    )
-    .map_err(err)?;
-    let mut recent =
-        RecentState::new(config.events_capacity, &store, Rc::clone(&output)).map_err(err)?;
+    let aggregate_settings = AggregateSettings {
+        weights: config.weights,
+        top_n: config.top_n,
+        events_capacity: config.events_capacity,
+        retention: Retention::new(config.uv_retention_days, calendar),
+        memory: Some((memory.profiles, memory.visitors)),
+    };
+    let groups = groups_for_worker(index, peers);
+    let mut aggregates =
+        Aggregates::open(&store, groups, &aggregate_settings, &output, metrics).map_err(err)?;
     let sealer = Sealer::new(sealer_config, Rc::clone(&output), Arc::clone(metrics));
     if let Some(manifest) = &startup.restored {
         if startup.rewrite_redis {
-            let users = profiles.rewrite_all();
             // After a rescale this worker's visitors include users owned
             // anywhere: name them from every part of the checkpoint.
             let names = CheckpointUserNames::open(&startup.dir.path_of(manifest.id), manifest)
                 .map_err(err)?;
-            let pairs = visitors.rewrite_all(&names).map_err(err)?;
-            let events = recent.rewrite_all();
+            let Rewritten { users, pairs, events } = aggregates.rewrite_all(&names).map_err(err)?;
             tracing::info!(worker = index, users, pairs, events, "Redis rewritten from state");
         }
         let elapsed = restore_started.elapsed();
@@ -267,16 +249,12 @@ fn run_worker(
     };
     worker.dataflow::<u64, _, _>(|scope| {
         let streams = kafka_source(scope, reader, settings, handles);
-        let visits = epoch_sink(
-            streams.profiles,
-            "Profiles",
-            move |e| route(e.user.as_bytes(), peers),
-            profiles,
-            snapshots(),
-        );
+        let Aggregates { profiles, visitors, recent } = aggregates;
+        let route_profile = move |event: &_| profiles::route(event, peers);
+        let visits = epoch_sink(streams.profiles, "Profiles", route_profile, profiles, snapshots());
         let router = ViewRouter::new(peers);
         epoch_sink(visits, "UniqueVisitors", move |v| router.route(v), visitors, snapshots());
-        epoch_sink(streams.recent, "RecentEvents", |_| 0, recent, snapshots());
+        epoch_sink(streams.recent, "RecentEvents", recent::route, recent, snapshots());
         checkpoint_flow(scope, Rc::clone(&coordinator), sealer);
     });
     while worker.step_or_park(Some(Duration::from_millis(100))) {}
@@ -316,10 +294,6 @@ impl MemoryShares {
 /// Operators that snapshot state at checkpoint boundaries (profiles, unique
 /// visitors, recent events).
 const STATEFUL_OPERATORS: usize = 3;
-
-fn route(key: &[u8], peers: usize) -> u64 {
-    worker_for_key(key, peers) as u64
-}
 
 /// This worker's store: rebuilt from the checkpoint being restored, or empty.
 /// The state directory is scratch space; checkpoints are the durable copy.

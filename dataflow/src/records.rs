@@ -13,8 +13,8 @@ use model::{Event, EventType, TagList};
 use serde::{Deserialize, Serialize};
 use ustr::Ustr;
 
+use crate::aggregates::profiles::user_ids::UserId;
 use crate::day::Day;
-use crate::user_ids::UserId;
 
 /// An event's distinct tags, interned, inline.
 ///

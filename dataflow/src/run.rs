@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::admin::{self, AdminError};
+use crate::aggregates::Rewritten;
 use crate::cli::{Cli, Command, ConfigError};
 use crate::job::{self, JobError};
 use crate::metrics::JobMetrics;
@@ -48,7 +49,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, RunError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::ResyncRedis(args) => {
-            let (users, pairs, events) = admin::resync_redis(&args)?;
+            let Rewritten { users, pairs, events } = admin::resync_redis(&args)?;
             println!(
                 "rewrote {users} user profiles, {pairs} daily product visitor sets, {events} recent events"
             );

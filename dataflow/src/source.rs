@@ -31,12 +31,12 @@ use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::{Scope, Stream};
 
+use crate::aggregates::recent::events::RecentEvents;
 use crate::checkpointing::Coordinator;
 use crate::day::Calendar;
 use crate::kafka_output::{KafkaOutput, Origin};
 use crate::kafka_reader::PartitionReader;
 use crate::metrics::{JobMetrics, partition_labels};
-use crate::recent::RecentEvents;
 use crate::records::{ProfileEvent, RecentEvent};
 
 /// How the source paces itself.

@@ -13,8 +13,8 @@ use std::rc::Rc;
 use checkpoints::{Family, StateBatch, StateError, StateStore, codec};
 use model::keys;
 
+use super::events::RecentEvents;
 use crate::epochs::{EpochState, WriteOut};
-use crate::recent::RecentEvents;
 use crate::records::RecentEvent;
 use crate::redis_sink::RedisBatch;
 use crate::resp::RespCommands;

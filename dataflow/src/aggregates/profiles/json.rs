@@ -11,7 +11,7 @@ use std::io::Write as _;
 
 use model::EventType;
 
-use crate::profile::UserProfile;
+use super::profile::UserProfile;
 
 /// Event types in the order their names sort (the `eventCounts` key order).
 const COUNT_ORDER: [EventType; 3] = [EventType::AddToCart, EventType::Purchase, EventType::View];

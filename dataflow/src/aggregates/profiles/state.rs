@@ -25,14 +25,14 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 use ustr::Ustr;
 
+use super::json as profile_json;
+use super::profile::{ChangedTags, UserProfile};
+use super::user_ids::UserIdIssuer;
 use crate::epochs::{EpochState, WriteOut};
 use crate::metrics::JobMetrics;
-use crate::profile::{ChangedTags, UserProfile};
-use crate::profile_json;
 use crate::records::{ProfileEvent, Visit};
 use crate::redis_sink::{RedisBatch, SharedHash};
 use crate::resp::RespCommands;
-use crate::user_ids::UserIdIssuer;
 use crate::weights::Weights;
 use crate::writer::Writer;
 

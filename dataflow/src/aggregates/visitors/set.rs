@@ -12,7 +12,7 @@
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
-use crate::user_ids::UserId;
+use crate::aggregates::profiles::user_ids::UserId;
 
 /// Most ids held as a sorted vector; larger sets are Roaring bitmaps.
 pub const SORTED_MAX: usize = 4096;

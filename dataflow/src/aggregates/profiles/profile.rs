@@ -13,8 +13,8 @@ use model::EventType;
 use serde::{Deserialize, Serialize};
 use ustr::Ustr;
 
+use super::user_ids::UserId;
 use crate::records::ProfileEvent;
-use crate::user_ids::UserId;
 use crate::weights::Weights;
 
 /// One user's accumulated interests.

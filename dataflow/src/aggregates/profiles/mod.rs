@@ -1,0 +1,24 @@
+//! Per-user interest tags: the profile aggregate.
+//!
+//! Events are routed by user ([`route`]); the state ([`ProfilesState`])
+//! holds each user's [`UserProfile`] and interns users ([`user_ids`]); the
+//! Redis rendering writes the profile keys ([`json`] renders the
+//! `user-profiles` document). Every view goes on, with its user's id, to
+//! the unique-visitor aggregate.
+
+pub mod json;
+pub mod profile;
+mod state;
+pub mod user_ids;
+
+pub use profile::{ChangedTags, UserProfile};
+pub use state::ProfilesState;
+
+use checkpoints::worker_for_key;
+
+use crate::records::ProfileEvent;
+
+/// The worker (of `peers`) that owns `event`'s user.
+pub fn route(event: &ProfileEvent, peers: usize) -> u64 {
+    worker_for_key(event.user.as_bytes(), peers) as u64
+}
