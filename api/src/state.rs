@@ -111,6 +111,8 @@ impl AppState {
             .set("message.timeout.ms", &kafka_ms)
             .set("socket.connection.setup.timeout.ms", &kafka_ms)
             .set("message.max.bytes", "1000000")
+            // One userId, one partition, whoever produced the event.
+            .set("partitioner", model::kafka::PARTITIONER)
             .create()?;
         let metadata: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &config.brokers)

@@ -234,3 +234,50 @@ async fn answers_match_a_recomputation_after_the_job_ran() {
     let want: Vec<&str> = times.iter().take(5).map(|(_, id)| id.as_str()).collect();
     assert_eq!(got, want);
 }
+
+/// A user's events must stay in one partition whoever produced them: the
+/// API and the simulator (as the job's outputs) share `model::kafka`'s
+/// partitioner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_puts_a_user_on_the_partition_the_simulator_does() {
+    let redis = redis_database();
+    let topics = create_topics("api-partitions", 3).await;
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let start = (now_ms - 30 * 60 * 1000) / 1000 * 1000;
+    let produce_topics = topics.clone();
+    tokio::task::spawn_blocking(move || produce_simulated(&produce_topics, start)).await.unwrap();
+    let view_topic = topics.topics.event_topics()[0].to_owned();
+    let read = view_topic.clone();
+    let simulated = tokio::task::spawn_blocking(move || read_topic(&read)).await.unwrap();
+    let mut partition_of: std::collections::BTreeMap<Vec<u8>, i32> = Default::default();
+    for message in &simulated {
+        let key = message.key.clone().unwrap();
+        let seen = *partition_of.entry(key).or_insert(message.partition);
+        assert_eq!(seen, message.partition, "the simulator split a user");
+    }
+    let users: Vec<String> =
+        partition_of.keys().take(40).map(|k| String::from_utf8(k.clone()).unwrap()).collect();
+    let partitions: std::collections::BTreeSet<i32> =
+        users.iter().map(|u| partition_of[u.as_bytes()]).collect();
+    assert_eq!(partitions.len(), 3, "the users span every partition");
+
+    let (_state, app) = app(config(&redis, Some(&topics))).await;
+    let batch: Vec<Value> = users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| event(&format!("part-{i}"), user, "p1", "view", now_ms, &["t"]))
+        .collect();
+    let reply = post(&app, "/api/user-behavior", &Value::Array(batch)).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    let all = tokio::task::spawn_blocking(move || read_topic(&view_topic)).await.unwrap();
+    let from_api: Vec<_> = all
+        .iter()
+        .filter(|m| m.payload.as_ref().is_some_and(|p| p.windows(6).any(|w| w == b"\"part-")))
+        .collect();
+    assert_eq!(from_api.len(), users.len());
+    for message in from_api {
+        let key = message.key.clone().unwrap();
+        let user = String::from_utf8_lossy(&key);
+        assert_eq!(message.partition, partition_of[&key], "{user} changed partition");
+    }
+}

@@ -71,7 +71,7 @@ impl KafkaOutput {
             .set("enable.idempotence", "true")
             .set("linger.ms", "20")
             .set("compression.type", "lz4")
-            .set("partitioner", "murmur2_random")
+            .set("partitioner", model::kafka::PARTITIONER)
             .create_with_context(DeliveryFailures { failures: Arc::clone(&failures) })?;
         Ok(Self { producer, failures, topic: topic.to_owned() })
     }

@@ -9,11 +9,13 @@
 //! * [`keys`]: the Redis key scheme inherited from the original system, so
 //!   that existing readers keep working;
 //! * [`catalog`]: the product catalog the simulator generates and the API
-//!   recommends from.
+//!   recommends from;
+//! * [`kafka`]: the key → partition mapping every producer uses.
 
 pub mod catalog;
 pub mod error;
 pub mod event;
+pub mod kafka;
 pub mod keys;
 pub mod tags;
 pub mod topics;

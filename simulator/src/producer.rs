@@ -133,8 +133,7 @@ pub fn producer_config(
         .set("batch.size", "1000000")
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576")
-        // Same key → partition mapping as Java clients (murmur2).
-        .set("partitioner", "murmur2_random");
+        .set("partitioner", model::kafka::PARTITIONER);
     config
 }
 
