@@ -53,13 +53,7 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// The `n` best tags of `scores`: score descending, then name ascending.
-pub fn top_tags<S: AsRef<str>>(scores: &[(S, i64)], n: usize) -> Vec<&(S, i64)> {
-    let mut ranked: Vec<&(S, i64)> = scores.iter().collect();
-    ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.as_ref().cmp(b.0.as_ref())));
-    ranked.truncate(n);
-    ranked
-}
+pub use model::profile::top_tags;
 
 /// Ranks recommendations for a user with tag `scores` who purchased `purchased`.
 pub fn recommend<'a, S: AsRef<str>>(

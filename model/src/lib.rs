@@ -10,18 +10,21 @@
 //!   that existing readers keep working;
 //! * [`catalog`]: the product catalog the simulator generates and the API
 //!   recommends from;
-//! * [`kafka`]: the key → partition mapping every producer uses.
+//! * [`kafka`]: the key → partition mapping every producer uses;
+//! * [`profile`]: the `user-profiles` document and the top-tag order.
 
 pub mod catalog;
 pub mod error;
 pub mod event;
 pub mod kafka;
 pub mod keys;
+pub mod profile;
 pub mod tags;
 pub mod topics;
 
 pub use catalog::Product;
 pub use error::EventError;
 pub use event::{Event, EventType, MAX_MESSAGE_BYTES};
+pub use profile::ProfileDocument;
 pub use tags::TagList;
 pub use topics::Topics;

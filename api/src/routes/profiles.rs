@@ -1,8 +1,6 @@
 //! `GET /api/user-profile/{userId}` and `POST /api/user-profiles`: the
 //! profiles the dataflow job keeps in the `user-profiles` hash.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -16,40 +14,20 @@ use crate::state::AppState;
 /// Most user ids per batch request.
 pub const MAX_IDS: usize = 500;
 
-/// A user's profile. Unknown users get an empty one (tag scores `{}`,
-/// counts 0, `lastEventAt` null), as the original system answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Profile {
-    /// The user.
-    pub user_id: String,
-    /// Tag → weighted score (view 1, add_to_cart 3, purchase 5).
-    pub tag_scores: BTreeMap<String, i64>,
-    /// The best tags, highest score first (ties by name).
-    pub top_tags: Vec<String>,
-    /// Events seen per type (`view`, `add_to_cart`, `purchase`).
-    pub event_counts: BTreeMap<String, u64>,
-    /// Newest event time in ms, or null for an unknown user.
-    pub last_event_at: Option<i64>,
+/// A user's profile: the job's `user-profiles` document
+/// ([`model::ProfileDocument`]). Unknown users get an empty one (tag scores
+/// `{}`, counts 0, `lastEventAt` null), as the original system answered.
+pub type Profile = model::ProfileDocument;
+
+/// Reading profiles as the job stored them.
+pub trait StoredProfile: Sized {
+    /// Parses what the job stored for `user_id` (None → empty).
+    fn from_stored(user_id: &str, stored: Option<&[u8]>) -> AppResult<Self>;
 }
 
-impl Profile {
-    /// The empty profile of an unknown user.
-    pub fn empty(user_id: &str) -> Self {
-        Self {
-            user_id: user_id.to_owned(),
-            tag_scores: BTreeMap::new(),
-            top_tags: Vec::new(),
-            event_counts: model::EventType::ALL
-                .iter()
-                .map(|t| (t.as_str().to_owned(), 0))
-                .collect(),
-            last_event_at: None,
-        }
-    }
-
+impl StoredProfile for Profile {
     /// Parses what the job stored for `user_id` (None or unreadable → empty).
-    pub fn from_stored(user_id: &str, stored: Option<&[u8]>) -> AppResult<Self> {
+    fn from_stored(user_id: &str, stored: Option<&[u8]>) -> AppResult<Self> {
         let Some(bytes) = stored else { return Ok(Self::empty(user_id)) };
         let mut profile: Profile = serde_json::from_slice(bytes).map_err(|e| {
             AppError::Internal(format!("stored profile of {user_id:?} is unreadable: {e}"))

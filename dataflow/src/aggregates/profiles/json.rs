@@ -3,9 +3,9 @@
 //! Every changed user is rendered once per epoch, so this is on the job's
 //! hot path (`perf` put the former serde rendering, with its intermediate
 //! maps and strings, at a fifth of the job's samples). The JSON written here
-//! is byte for byte what `serde_json` writes for the same document: keys of
-//! `tagScores` and `eventCounts` sorted, strings escaped by `serde_json`
-//! itself; the unit test holds it to that.
+//! is byte for byte what `serde_json` writes for the same
+//! [`model::ProfileDocument`]: keys of `tagScores` and `eventCounts` sorted,
+//! strings escaped by `serde_json` itself; the unit test holds it to that.
 
 use std::io::Write as _;
 
@@ -72,22 +72,7 @@ pub fn write_profile(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use serde::Serialize;
-
     use super::*;
-
-    /// The document as serde writes it: the reference for the fast path.
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct ProfileJson<'a> {
-        user_id: &'a str,
-        tag_scores: BTreeMap<&'a str, i64>,
-        top_tags: &'a [&'a str],
-        event_counts: BTreeMap<&'static str, u64>,
-        last_event_at: i64,
-    }
 
     #[test]
     fn matches_serde_byte_for_byte() {
@@ -102,12 +87,16 @@ mod tests {
         };
         let top = profile.top_tags(3);
         let user = "u\"1\u{1}";
-        let reference = ProfileJson {
-            user_id: user,
-            tag_scores: profile.scores.iter().map(|(t, s)| (t.as_str(), *s)).collect(),
-            top_tags: &top,
-            event_counts: EventType::ALL.iter().map(|t| (t.as_str(), profile.count(*t))).collect(),
-            last_event_at: profile.last_event_at,
+        // The document as serde writes it: the reference for the fast path.
+        let reference = model::ProfileDocument {
+            user_id: user.to_owned(),
+            tag_scores: profile.scores.iter().map(|(t, s)| (t.as_str().to_owned(), *s)).collect(),
+            top_tags: top.iter().map(|t| (*t).to_owned()).collect(),
+            event_counts: EventType::ALL
+                .iter()
+                .map(|t| (t.as_str().to_owned(), profile.count(*t)))
+                .collect(),
+            last_event_at: Some(profile.last_event_at),
         };
         let mut out = Vec::new();
         write_profile(&mut out, user, &profile, &top, &mut Vec::new());

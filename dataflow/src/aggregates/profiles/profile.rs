@@ -10,6 +10,7 @@
 
 use compact_str::CompactString;
 use model::EventType;
+use model::profile::tag_order;
 use serde::{Deserialize, Serialize};
 use ustr::Ustr;
 
@@ -123,7 +124,7 @@ impl UserProfile {
         // Selection into a sorted run of at most `n` (n is small, users have
         // tens of tags): no sort of every tag.
         let ranks_before = |a: &(Ustr, i64), b: &(Ustr, i64)| {
-            a.1 > b.1 || (a.1 == b.1 && a.0.as_str() < b.0.as_str())
+            tag_order((a.0.as_str(), a.1), (b.0.as_str(), b.1)).is_lt()
         };
         let mut best: Vec<&(Ustr, i64)> = Vec::with_capacity(n + 1);
         for entry in &self.scores {
