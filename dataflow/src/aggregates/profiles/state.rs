@@ -277,10 +277,13 @@ impl EpochState for ProfilesState {
     fn begin_snapshot(&mut self) {
         self.table.begin_snapshot();
         // Ids issued so far belong to this snapshot, like their profiles.
-        self.ids.flush_into(&mut self.snapshot_names);
+        self.ids.begin_snapshot();
     }
 
     fn continue_snapshot(&mut self, work: usize) -> Option<StateBatch> {
+        if !self.ids.continue_snapshot(&mut self.snapshot_names, work) {
+            return None;
+        }
         match self.table.continue_snapshot(work) {
             Ok(Some(profiles)) => {
                 let mut batch = std::mem::take(&mut self.snapshot_names);

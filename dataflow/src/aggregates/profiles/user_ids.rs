@@ -59,8 +59,12 @@ pub struct UserIdIssuer {
     groups: Range<u16>,
     /// Next sequence per owned group.
     next: Vec<u32>,
-    /// Ids issued since the last snapshot, with their names.
+    /// Ids issued since the last snapshot began, with their names.
     issued: Vec<(UserId, CompactString)>,
+    /// Ids of the snapshot in progress not written yet, and how many of them
+    /// were.
+    owed: Vec<(UserId, CompactString)>,
+    written: usize,
 }
 
 impl UserIdIssuer {
@@ -72,7 +76,7 @@ impl UserIdIssuer {
             let last = last.and_then(|key| <[u8; 4]>::try_from(key.as_slice()).ok());
             next.push(last.map_or(1, |key| u32::from_be_bytes(key) + 1));
         }
-        Ok(Self { groups, next, issued: Vec::new() })
+        Ok(Self { groups, next, issued: Vec::new(), owed: Vec::new(), written: 0 })
     }
 
     /// A new id for `user`, whose key group is `group` (one of this worker's).
@@ -98,10 +102,34 @@ impl UserIdIssuer {
 
     /// Writes the names of the ids issued since the last call into `batch`.
     pub fn flush_into(&mut self, batch: &mut StateBatch) {
-        for (id, name) in self.issued.drain(..) {
+        self.begin_snapshot();
+        while !self.continue_snapshot(batch, usize::MAX) {}
+    }
+
+    /// Starts a snapshot of the ids issued since the previous one, in O(1)
+    /// (any earlier snapshot must be complete): ids issued from now on
+    /// belong to the next.
+    pub fn begin_snapshot(&mut self) {
+        debug_assert!(self.written == self.owed.len(), "a snapshot of user ids is in progress");
+        self.owed = std::mem::take(&mut self.issued);
+        self.written = 0;
+    }
+
+    /// Writes up to `work` more names of the snapshot in progress into
+    /// `batch`; returns whether all are written.
+    pub fn continue_snapshot(&mut self, batch: &mut StateBatch, work: usize) -> bool {
+        let end = self.owed.len().min(self.written.saturating_add(work));
+        for (id, name) in &self.owed[self.written..end] {
             let key = id.sequence().to_be_bytes();
             batch.put_in_group(Family::UserNames, id.group(), &key, name.as_bytes());
         }
+        self.written = end;
+        if end < self.owed.len() {
+            return false;
+        }
+        self.owed.clear();
+        self.written = 0;
+        true
     }
 }
 
