@@ -172,9 +172,12 @@ where
                         && first_stashed.is_none_or(|epoch| epoch >= boundary)
                         && let Some(snapshots) = snapshots.as_mut()
                     {
-                        // The previous snapshot, if still in progress, first.
-                        if let Some(previous) = snapshotting.take() {
-                            finish_snapshot(&mut state, previous, snapshots);
+                        // The previous snapshot, still in progress, first: the
+                        // slices below take it on, and the operator comes back
+                        // for this boundary (an operator far behind, catching
+                        // up, meets boundaries faster than it drains them).
+                        if snapshotting.is_some() {
+                            break;
                         }
                         state.write_out(WriteOut::Now);
                         let started = Instant::now();
@@ -224,6 +227,10 @@ where
                         Some(batch) => {
                             (snapshots.on_snapshot)(taking.boundary, batch, taking.longest_pause);
                             snapshotting = None;
+                            if !stash.is_empty() {
+                                // Records may wait for it, with no input to wake us.
+                                activator.activate();
+                            }
                         }
                         None => activator.activate(),
                     }
