@@ -74,6 +74,9 @@ const SNAPSHOT_STEP: usize = 512;
 /// waits for the next one (the operator activates itself).
 const SNAPSHOT_SLICE: Duration = Duration::from_millis(2);
 
+/// A stop for a snapshot this long is logged.
+const LONG_STOP: Duration = Duration::from_millis(20);
+
 /// A snapshot being taken, a slice per activation.
 struct Snapshotting {
     boundary: u64,
@@ -133,6 +136,7 @@ where
     let mut emitted: Vec<S::Output> = Vec::new();
     let mut snapshotting: Option<Snapshotting> = None;
     let scope = stream.scope();
+    let operator = name.to_owned();
     stream.unary_frontier::<CapacityContainerBuilder<Vec<S::Output>>, _, _, _>(
         Exchange::new(move |record: &S::Record| route(record)),
         name,
@@ -182,8 +186,11 @@ where
                         state.write_out(WriteOut::Now);
                         let started = Instant::now();
                         state.begin_snapshot();
-                        snapshotting =
-                            Some(Snapshotting { boundary, longest_pause: started.elapsed() });
+                        let stop = started.elapsed();
+                        if stop > LONG_STOP {
+                            tracing::warn!(%operator, boundary, ?stop, "long snapshot start");
+                        }
+                        snapshotting = Some(Snapshotting { boundary, longest_pause: stop });
                         next_boundary = Some(boundary + snapshots.every.max(1));
                         continue;
                     }
@@ -222,7 +229,12 @@ where
                             break None;
                         }
                     };
-                    taking.longest_pause = taking.longest_pause.max(started.elapsed());
+                    let stop = started.elapsed();
+                    if stop > LONG_STOP {
+                        let boundary = taking.boundary;
+                        tracing::warn!(%operator, boundary, ?stop, "long snapshot slice");
+                    }
+                    taking.longest_pause = taking.longest_pause.max(stop);
                     match batch {
                         Some(batch) => {
                             (snapshots.on_snapshot)(taking.boundary, batch, taking.longest_pause);
@@ -259,7 +271,12 @@ fn finish_snapshot<S: EpochState>(state: &mut S, mut taking: Snapshotting, to: &
             break batch;
         }
     };
-    taking.longest_pause = taking.longest_pause.max(started.elapsed());
+    let stop = started.elapsed();
+    if stop > LONG_STOP {
+        let boundary = taking.boundary;
+        tracing::warn!(boundary, ?stop, "long snapshot finish at the end of the input");
+    }
+    taking.longest_pause = taking.longest_pause.max(stop);
     (to.on_snapshot)(taking.boundary, batch, taking.longest_pause);
 }
 
