@@ -249,35 +249,21 @@ where
                 }
                 state.write_out(WriteOut::IfWriterReady);
                 if frontier.is_empty() && stash.is_empty() && open.is_none() && !finished {
-                    finished = true;
-                    state.write_out(WriteOut::Now);
-                    if let Some(snapshots) = snapshots.as_mut() {
-                        if let Some(taking) = snapshotting.take() {
-                            finish_snapshot(&mut state, taking, snapshots);
+                    if snapshotting.is_some() {
+                        // The snapshot in progress is finished by the slices
+                        // above first, one per activation, as at any time.
+                        activator.activate();
+                    } else {
+                        finished = true;
+                        state.write_out(WriteOut::Now);
+                        if let Some(snapshots) = snapshots.as_mut() {
+                            (snapshots.on_finish)();
                         }
-                        (snapshots.on_finish)();
                     }
                 }
             }
         },
     )
-}
-
-/// Completes the snapshot in progress at once and hands it over.
-fn finish_snapshot<S: EpochState>(state: &mut S, mut taking: Snapshotting, to: &mut Snapshots) {
-    let started = Instant::now();
-    let batch = loop {
-        if let Some(batch) = state.continue_snapshot(usize::MAX) {
-            break batch;
-        }
-    };
-    let stop = started.elapsed();
-    if stop > LONG_STOP {
-        let boundary = taking.boundary;
-        tracing::warn!(boundary, ?stop, "long snapshot finish at the end of the input");
-    }
-    taking.longest_pause = taking.longest_pause.max(stop);
-    (to.on_snapshot)(taking.boundary, batch, taking.longest_pause);
 }
 
 #[cfg(test)]
