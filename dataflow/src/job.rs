@@ -212,12 +212,16 @@ fn run_worker(
     let output: Rc<dyn Writer> = writer.clone();
     let err = |e: checkpoints::StateError| e.to_string();
     let calendar = Calendar::new(&config.timezone).map_err(|e| e.to_string())?;
+    let bound = Some((memory.profiles, memory.visitors));
+    let rewrite = startup.restored.is_some() && startup.rewrite_redis;
     let aggregate_settings = AggregateSettings {
         weights: config.weights,
         top_n: config.top_n,
         events_capacity: config.events_capacity,
         retention: Retention::new(config.uv_retention_days, calendar),
-        memory: Some((memory.profiles, memory.visitors)),
+        // Rewriting Redis walks every key: all of them are loaded for it
+        // once, and the bound applies from the first epoch on.
+        memory: if rewrite { None } else { bound },
     };
     let groups = groups_for_worker(index, peers);
     let mut aggregates =
@@ -231,6 +235,7 @@ fn run_worker(
                 .map_err(err)?;
             let Rewritten { users, pairs, events } = aggregates.rewrite_all(&names).map_err(err)?;
             tracing::info!(worker = index, users, pairs, events, "Redis rewritten from state");
+            aggregates.set_memory_budgets(bound);
         }
         let elapsed = restore_started.elapsed();
         metrics.checkpoint.observe_restore(elapsed);

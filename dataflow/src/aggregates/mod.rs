@@ -104,8 +104,18 @@ impl Aggregates {
         Ok(Self { profiles, visitors, recent })
     }
 
+    /// Caps the memory of the cached profiles and visitor sets (`None`:
+    /// cache everything), from their next completed epoch on.
+    pub fn set_memory_budgets(&mut self, memory: Option<(usize, usize)>) {
+        let (profiles, visitors) = memory.unzip();
+        self.profiles.set_memory_budget(profiles);
+        self.visitors.set_memory_budget(visitors);
+    }
+
     /// Writes every Redis key of the three from state (a Redis that lost
-    /// data is repaired), naming unique visitors through `names`.
+    /// data is repaired), naming unique visitors through `names`. It walks
+    /// the cached entries: open the aggregates without a memory bound to
+    /// rewrite everything.
     pub fn rewrite_all(&mut self, names: &dyn UserNames) -> Result<Rewritten, StateError> {
         Ok(Rewritten {
             users: self.profiles.rewrite_all(),

@@ -132,7 +132,12 @@ impl ProfilesState {
         })
     }
 
-    /// Writes every user's Redis keys from state (after a restore, so a
+    /// Caps the memory of the cached profiles (`None`: all).
+    pub fn set_memory_budget(&mut self, bytes: Option<usize>) {
+        self.table.set_memory_budget(bytes);
+    }
+
+    /// Writes every cached user's Redis keys from state (after a restore, so a
     /// Redis that lost data is repaired); returns the number of users.
     pub fn rewrite_all(&mut self) -> usize {
         let users: Vec<CompactString> = self.table.iter().map(|(u, _)| u.clone()).collect();

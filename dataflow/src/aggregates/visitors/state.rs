@@ -122,7 +122,12 @@ impl VisitorsState {
         Ok(state)
     }
 
-    /// Writes every (day, product)'s visitor set and count from state
+    /// Caps the memory of the cached visitor sets (`None`: all).
+    pub fn set_memory_budget(&mut self, bytes: Option<usize>) {
+        self.sets.set_memory_budget(bytes);
+    }
+
+    /// Writes every cached (day, product)'s visitor set and count from state
     /// (after a restore, so a Redis that lost data is repaired), naming
     /// users through `names`; returns the number of (day, product) pairs.
     pub fn rewrite_all(&mut self, names: &dyn UserNames) -> Result<usize, StateError> {
