@@ -15,9 +15,13 @@
 //!   from: recovery is exact, with no double counting and no gap. (The live
 //!   store itself runs without a write-ahead log and is rebuilt from the last
 //!   checkpoint after a crash.)
-//! - [`Table`]: a typed write-back cache over one family, used on the hot path
-//!   (one lookup per event). It reads RocksDB only on a miss and writes dirty
-//!   entries into a batch at each checkpoint.
+//! - [`Table`]: a typed write-back cache over one family, keyed by a
+//!   [`StateKey`] that picks each key's group, used on the hot path (one
+//!   lookup per event). It reads RocksDB only on a miss, keeps its memory
+//!   within a budget by evicting committed clean entries, and writes the
+//!   entries changed since the previous checkpoint into a batch, a slice at a
+//!   time while the operator goes on (copy-on-write for those that change
+//!   meanwhile).
 //! - Checkpoints: [`write_part`] turns a committed store into one worker's
 //!   part of a checkpoint (a RocksDB checkpoint: hard links), a [`Manifest`]
 //!   seals the parts of all workers into one checkpoint with offsets and file
@@ -26,9 +30,10 @@
 //!   key group when the worker count changed.
 //!
 //! A typical worker: `table.get_mut(&store, user)?` per event; at a
-//! checkpoint boundary, `table.flush_into(&mut batch)?` for every table and
-//! `batch.set_offset(..)` for every partition read, `store.commit(batch)?`,
-//! then [`write_part`].
+//! checkpoint boundary, `table.begin_snapshot()`, then
+//! `table.continue_snapshot(n)?` between events until it returns the batch
+//! (or `table.flush_into(&mut batch)?` at once); `batch.set_offset(..)` for
+//! every partition read, `store.commit(batch)?`, then [`write_part`].
 
 mod batch;
 mod catalog;
