@@ -64,11 +64,11 @@ const KEYED_FAMILIES: usize = 4;
 
 impl StoreOptions {
     /// Options whose block cache and memtables fit in `bytes` (at least
-    /// 1 MiB each): a quarter of it, half for each.
+    /// 1 MiB each): half of it for each.
     #[must_use]
     pub fn within_memory(bytes: usize) -> Self {
         let defaults = Self::default();
-        let share = bytes / 8;
+        let share = bytes / 2;
         let buffers = KEYED_FAMILIES * usize::try_from(defaults.max_write_buffers).unwrap_or(3);
         Self {
             block_cache_bytes: share.max(1 << 20),
@@ -143,9 +143,9 @@ mod tests {
         let keyed = Family::ALL.iter().filter(|f| f.is_keyed()).count();
         assert_eq!(keyed, KEYED_FAMILIES);
         let options = StoreOptions::within_memory(1 << 30);
-        assert_eq!(options.block_cache_bytes, 128 << 20);
+        assert_eq!(options.block_cache_bytes, 512 << 20);
         let memtables = options.write_buffer_bytes * KEYED_FAMILIES * 3;
-        assert!(memtables <= 128 << 20, "{memtables}");
+        assert!(memtables <= 512 << 20, "{memtables}");
         let tiny = StoreOptions::within_memory(1 << 20);
         assert_eq!((tiny.block_cache_bytes, tiny.write_buffer_bytes), (1 << 20, 1 << 20));
     }
