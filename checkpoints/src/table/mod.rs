@@ -210,6 +210,13 @@ where
         Ok(loaded)
     }
 
+    /// Whether every entry of the family is cached (after a complete
+    /// preload, until the first eviction): misses need no RocksDB read.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        self.backing_empty
+    }
+
     /// The family this table caches.
     #[must_use]
     pub fn family(&self) -> Family {
@@ -234,13 +241,15 @@ where
                 // First change of the entry in this generation.
                 let key = entry.key().clone();
                 let slot = entry.into_mut();
-                if slot.is_owed(generation)
-                    && let Some(snapshot) = self.snapshot.as_mut()
-                {
-                    // Copy-on-write: the snapshot gets the value it began with.
-                    let (family, key_bytes) = (self.family, &mut self.key_bytes);
-                    snapshot.out.write(family, &key, slot, key_bytes, &mut self.bytes)?;
-                }
+                let owed_to = self.snapshot.as_mut().filter(|_| slot.is_owed(generation));
+                save_before_change(
+                    owed_to,
+                    self.family,
+                    &key,
+                    slot,
+                    &mut self.key_bytes,
+                    &mut self.bytes,
+                )?;
                 // A removal in this generation listed the key already.
                 if slot.state != SlotState::Deleted {
                     self.dirty_keys.push(key);
@@ -306,13 +315,15 @@ where
             EntryRef::Occupied(entry) => {
                 let key = entry.key().clone();
                 let slot = entry.into_mut();
-                if slot.is_owed(generation)
-                    && let Some(snapshot) = self.snapshot.as_mut()
-                {
-                    // Copy-on-write: the snapshot gets the value it began with.
-                    let (family, key_bytes) = (self.family, &mut self.key_bytes);
-                    snapshot.out.write(family, &key, slot, key_bytes, &mut self.bytes)?;
-                }
+                let owed_to = self.snapshot.as_mut().filter(|_| slot.is_owed(generation));
+                save_before_change(
+                    owed_to,
+                    self.family,
+                    &key,
+                    slot,
+                    &mut self.key_bytes,
+                    &mut self.bytes,
+                )?;
                 match slot.state {
                     SlotState::Absent => return Ok(()),
                     SlotState::Deleted if slot.generation == generation => return Ok(()),
@@ -363,6 +374,22 @@ where
             SlotState::Clean | SlotState::Dirty => Some((key, &slot.value)),
             SlotState::Absent | SlotState::Deleted => None,
         })
+    }
+}
+
+/// Copy-on-write: writes `slot`, about to change, into the snapshot it is
+/// owed to (if any), so the snapshot gets the value it began with.
+fn save_before_change<K: StateKey, V: StateValue>(
+    owed_to: Option<&mut Snapshot<K>>,
+    family: Family,
+    key: &K,
+    slot: &mut Slot<V>,
+    key_bytes: &mut Vec<u8>,
+    table_bytes: &mut usize,
+) -> Result<(), StateError> {
+    match owed_to {
+        Some(snapshot) => snapshot.out.write(family, key, slot, key_bytes, table_bytes),
+        None => Ok(()),
     }
 }
 

@@ -37,11 +37,6 @@ impl Retention {
         Self { days, calendar, oldest: None }
     }
 
-    /// Whether days ever expire.
-    pub fn is_bounded(&self) -> bool {
-        self.days > 0
-    }
-
     /// The oldest day kept now, if days expire.
     pub fn oldest_kept(&mut self) -> Option<Day> {
         if self.days == 0 {
@@ -56,11 +51,6 @@ impl Retention {
                 Some(day)
             }
         }
-    }
-
-    /// Whether a view of `day` counts in unique visitors now.
-    pub fn keeps(&mut self, day: Day) -> bool {
-        self.oldest_kept().is_none_or(|oldest| day >= oldest)
     }
 
     /// When `day`'s keys expire, in Unix seconds: the midnight that starts
@@ -83,11 +73,9 @@ mod tests {
         let calendar = Calendar::new("UTC").unwrap();
         let today = calendar.clone().day_of(Timestamp::now().as_millisecond());
         let mut two = Retention::new(2, calendar.clone());
-        assert!(two.is_bounded());
         assert_eq!(two.oldest_kept(), Some(Day(today.0 - 1)));
-        assert!(two.keeps(today) && two.keeps(Day(today.0 - 1)) && !two.keeps(Day(today.0 - 2)));
         let mut all = Retention::new(0, calendar);
-        assert!(!all.is_bounded() && all.keeps(Day(0)) && all.oldest_kept().is_none());
+        assert_eq!(all.oldest_kept(), None);
         assert_eq!(all.expires_at(today), None);
     }
 

@@ -86,17 +86,21 @@ impl VisitorsState {
         writer: Rc<dyn Writer>,
         metrics: Arc<JobMetrics>,
     ) -> Result<Self, StateError> {
-        let mut sets = Table::new(Family::VisitorSets);
+        let mut sets: Table<VisitKey, VisitorSet> = Table::new(Family::VisitorSets);
         sets.set_memory_budget(memory);
         sets.preload(&store)?;
-        // Counted over the whole store: the sets that did not fit too.
-        let mut memberships = 0;
-        for entry in store.scan(Family::VisitorSets, 0..KEY_GROUPS) {
-            let (_, _, value) = entry?;
-            let set: VisitorSet = checkpoints::codec::decode(&value).map_err(|source| {
-                StateError::Codec { family: Family::VisitorSets, key: String::new(), source }
-            })?;
-            memberships += set.len() as usize;
+        // Over the whole state: the stored sets too when not all fit.
+        let mut memberships: usize = sets.iter().map(|(_, set)| set.len() as usize).sum();
+        if !sets.is_complete() {
+            memberships = 0;
+            for entry in store.scan(Family::VisitorSets, 0..KEY_GROUPS) {
+                let (_, raw, value) = entry?;
+                let set: VisitorSet = checkpoints::codec::decode(&value).map_err(|source| {
+                    let key = VisitKey::read_key(&raw).map(|k| k.to_string()).unwrap_or_default();
+                    StateError::Codec { family: Family::VisitorSets, key, source }
+                })?;
+                memberships += set.len() as usize;
+            }
         }
         let mut reported_keys = 0;
         metrics.set_state_keys("daily_visitors", &mut reported_keys, memberships);
@@ -256,9 +260,11 @@ impl EpochState for VisitorsState {
 
     fn apply(&mut self, records: &mut Vec<Visit>, _out: &mut Vec<Infallible>) {
         self.epoch_started.get_or_insert_with(Instant::now);
+        // Read the clock once per batch, not per visit.
+        let oldest_kept = self.retention.oldest_kept();
         for visit in records.drain(..) {
             let key = VisitKey { day: visit.day, product: visit.product };
-            if !self.retention.keeps(visit.day) {
+            if oldest_kept.is_some_and(|oldest| visit.day < oldest) {
                 // Not counted. Its Redis keys may exist all the same (written
                 // before a crash, replayed after its day expired): delete them,
                 // as the purge did in an uninterrupted run.
