@@ -58,7 +58,11 @@ fn only_the_retained_days_stay_and_they_expire_at_their_midnight() {
     let deadline = std::time::Instant::now() + LIMIT;
     while std::time::Instant::now() < deadline
         && std::fs::read_dir(&checkpoints).map_or(true, |d| {
-            !d.flatten().any(|e| e.file_name().to_string_lossy().parse::<u64>().is_ok())
+            // A complete checkpoint: an id directory with its manifest.
+            !d.flatten().any(|e| {
+                e.file_name().to_string_lossy().parse::<u64>().is_ok()
+                    && e.path().join(checkpoints::MANIFEST_FILE).exists()
+            })
         })
     {
         std::thread::sleep(Duration::from_millis(20));
