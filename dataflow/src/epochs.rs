@@ -35,7 +35,9 @@ use checkpoints::StateBatch;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::{Capability, Operator};
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 
 /// State driven by [`epoch_sink`].
 pub trait EpochState: 'static {
@@ -77,13 +79,6 @@ const SNAPSHOT_SLICE: Duration = Duration::from_millis(2);
 /// A stop for a snapshot this long is logged.
 const LONG_STOP: Duration = Duration::from_millis(20);
 
-/// A snapshot being taken, a slice per activation.
-struct Snapshotting {
-    boundary: u64,
-    /// The longest time the operator stopped for it in one go.
-    longest_pause: Duration,
-}
-
 /// When [`EpochState::write_out`] must write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOut {
@@ -93,16 +88,36 @@ pub enum WriteOut {
     Now,
 }
 
-/// Where an operator's checkpoint snapshots go.
-#[allow(missing_debug_implementations, reason = "holds closures")]
-pub struct Snapshots {
-    /// Epochs between checkpoint boundaries (boundaries are its multiples).
-    pub every: u64,
-    /// Receives (boundary, changes) at each boundary, and how long the
-    /// operator was paused taking them.
-    pub on_snapshot: Box<dyn FnMut(u64, StateBatch, std::time::Duration)>,
-    /// Called once when the input is exhausted.
-    pub on_finish: Box<dyn FnMut()>,
+/// One operator's changes since the previous checkpoint boundary, emitted
+/// on its snapshot stream at time `boundary`.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The checkpoint boundary (epoch) the changes lead up to.
+    pub boundary: u64,
+    /// The changes.
+    pub batch: StateBatch,
+    /// The longest time the operator stopped for this snapshot in one go.
+    pub longest_pause: Duration,
+}
+
+/// What [`epoch_sink`] hands downstream.
+#[derive(Debug)]
+pub struct EpochSinkStreams<'scope, O> {
+    /// What the state emits, each output in the epoch of the record it came
+    /// from; an epoch of it closes when the state completed it.
+    pub output: Stream<'scope, u64, Vec<O>>,
+    /// One [`Snapshot`] per checkpoint boundary, at the boundary's time.
+    /// The operator holds a capability at its next boundary until it emits
+    /// that snapshot, and drops it when its input ends: the stream's
+    /// frontier says which boundaries can still come (see
+    /// `crate::checkpointing`).
+    pub snapshots: Stream<'scope, u64, Vec<Snapshot>>,
+}
+
+/// A snapshot being taken, a slice per activation.
+struct Snapshotting {
+    boundary: u64,
+    longest_pause: Duration,
 }
 
 /// Records of one epoch waiting to be applied, with the capability to emit
@@ -112,158 +127,172 @@ struct Stashed<R> {
     batches: Vec<Vec<R>>,
 }
 
+type OutputOf<D> = OutputBuilder<u64, CapacityContainerBuilder<Vec<D>>>;
+
 /// Routes `stream` with `route` (the worker index of a record) into `state`,
-/// snapshotting it at checkpoint boundaries if `snapshots` is given. Returns
-/// what the state emits, each output in the epoch of the record it came
-/// from; an epoch of the output closes when the state completed it.
+/// snapshotting it at every multiple of `every` (checkpoint boundaries), or
+/// never if `every` is `None`.
 pub fn epoch_sink<'scope, S, R>(
     stream: Stream<'scope, u64, Vec<S::Record>>,
     name: &str,
     mut route: R,
     mut state: S,
-    mut snapshots: Option<Snapshots>,
-) -> Stream<'scope, u64, Vec<S::Output>>
+    every: Option<u64>,
+) -> EpochSinkStreams<'scope, S::Output>
 where
     S: EpochState,
     R: FnMut(&S::Record) -> u64 + 'static,
 {
-    let mut stash: BTreeMap<u64, Stashed<S::Record>> = BTreeMap::new();
-    // The epoch whose records were applied but not yet completed, with the
-    // capability its outputs are emitted under.
-    let mut open: Option<(u64, Capability<u64>)> = None;
-    let mut next_boundary = snapshots.as_ref().map(|s| s.every.max(1));
-    let mut finished = false;
-    let mut emitted: Vec<S::Output> = Vec::new();
-    let mut snapshotting: Option<Snapshotting> = None;
     let scope = stream.scope();
+    let mut builder = OperatorBuilder::new(name.to_owned(), scope);
+    let activator = scope.activator_for(builder.operator_info().address);
+    let pact = Exchange::new(move |record: &S::Record| route(record));
+    let mut input = builder.new_input(stream, pact);
+    let (output, output_stream) = builder.new_output::<Vec<S::Output>>();
+    let mut output: OutputOf<S::Output> = OutputBuilder::from(output);
+    let (snapshot_output, snapshot_stream) = builder.new_output::<Vec<Snapshot>>();
+    let mut snapshot_output: OutputOf<Snapshot> = OutputBuilder::from(snapshot_output);
     let operator = name.to_owned();
-    stream.unary_frontier::<CapacityContainerBuilder<Vec<S::Output>>, _, _, _>(
-        Exchange::new(move |record: &S::Record| route(record)),
-        name,
-        move |initial, info| {
-            // Outputs are emitted under the capabilities of the inputs.
-            drop(initial);
-            let activator = scope.activator_for(info.address);
-            move |(input, frontier), output| {
-                input.for_each_stamp(|capability, batches| {
-                    // Sources always send under a capability, so every stamp
-                    // has a least epoch.
-                    let Some(&epoch) = capability.least() else { return };
-                    let stashed = match stash.entry(epoch) {
-                        Entry::Occupied(entry) => entry.into_mut(),
-                        Entry::Vacant(entry) => {
-                            let Some(capability) = capability.retain_least(0) else { return };
-                            entry.insert(Stashed { capability, batches: Vec::new() })
-                        }
-                    };
-                    stashed.batches.extend(batches.map(std::mem::take));
-                });
-                loop {
-                    if let Some((epoch, _)) = &open
-                        && !frontier.less_equal(epoch)
-                    {
-                        state.complete(*epoch);
-                        open = None;
+
+    builder.build(move |mut capabilities| {
+        // Outputs are emitted under the capabilities of the inputs; the
+        // snapshot capability waits at the next boundary.
+        let every = every.map(|e| e.max(1));
+        let mut next_boundary: Option<Capability<u64>> = match (capabilities.pop(), every) {
+            (Some(cap), Some(every)) => Some(cap.delayed(&every)),
+            _ => None,
+        };
+        drop(capabilities);
+        let mut stash: BTreeMap<u64, Stashed<S::Record>> = BTreeMap::new();
+        // The epoch whose records were applied but not yet completed, with
+        // the capability its outputs are emitted under.
+        let mut open: Option<(u64, Capability<u64>)> = None;
+        let mut finished = false;
+        let mut emitted: Vec<S::Output> = Vec::new();
+        let mut snapshotting: Option<Snapshotting> = None;
+        move |frontiers| {
+            let frontier = &frontiers[0];
+            input.for_each_stamp(|capability, batches| {
+                // Sources always send under a capability, so every stamp
+                // has a least epoch.
+                let Some(&epoch) = capability.least() else { return };
+                let stashed = match stash.entry(epoch) {
+                    Entry::Occupied(entry) => entry.into_mut(),
+                    Entry::Vacant(entry) => {
+                        let Some(capability) = capability.retain_least(0) else { return };
+                        entry.insert(Stashed { capability, batches: Vec::new() })
                     }
-                    let first_stashed = stash.first_key_value().map(|(&epoch, _)| epoch);
-                    // Snapshot at the next boundary once the frontier reached
-                    // it, nothing before it is still open, and nothing at or
-                    // after it has been applied.
-                    if let Some(boundary) = next_boundary
-                        && open.is_none()
-                        && !frontier.is_empty()
-                        && !frontier.less_than(&boundary)
-                        && first_stashed.is_none_or(|epoch| epoch >= boundary)
-                        && let Some(snapshots) = snapshots.as_mut()
-                    {
-                        // The previous snapshot, still in progress, first: the
-                        // slices below take it on, and the operator comes back
-                        // for this boundary (an operator far behind, catching
-                        // up, meets boundaries faster than it drains them).
-                        if snapshotting.is_some() {
-                            break;
-                        }
-                        state.write_out(WriteOut::Now);
-                        let started = Instant::now();
-                        state.begin_snapshot();
-                        let stop = started.elapsed();
-                        if stop > LONG_STOP {
-                            tracing::warn!(%operator, boundary, ?stop, "long snapshot start");
-                        }
-                        snapshotting = Some(Snapshotting { boundary, longest_pause: stop });
-                        next_boundary = Some(boundary + snapshots.every.max(1));
-                        continue;
-                    }
-                    // Apply the earliest stashed epoch if the frontier allows it.
-                    let Some(epoch) = first_stashed else { break };
-                    if frontier.less_than(&epoch) || open.as_ref().is_some_and(|(o, _)| *o != epoch)
-                    {
-                        break;
-                    }
-                    if next_boundary.is_some_and(|b| epoch >= b) {
-                        // The input ended before the boundary could be taken:
-                        // no more checkpoints from this operator.
-                        next_boundary = None;
-                    }
-                    if let Some(Stashed { capability, batches }) = stash.remove(&epoch) {
-                        for mut batch in batches {
-                            state.apply(&mut batch, &mut emitted);
-                        }
-                        if !emitted.is_empty() {
-                            output.session(&capability).give_container(&mut emitted);
-                            emitted.clear();
-                        }
-                        // Keep the capability of an epoch already open.
-                        open.get_or_insert((epoch, capability));
-                    }
-                }
-                if let Some(taking) = snapshotting.as_mut()
-                    && let Some(snapshots) = snapshots.as_mut()
+                };
+                stashed.batches.extend(batches.map(std::mem::take));
+            });
+            loop {
+                if let Some((epoch, _)) = &open
+                    && !frontier.less_equal(epoch)
                 {
+                    state.complete(*epoch);
+                    open = None;
+                }
+                let first_stashed = stash.first_key_value().map(|(&epoch, _)| epoch);
+                // Snapshot at the next boundary once the frontier reached
+                // it, nothing before it is still open, and nothing at or
+                // after it has been applied.
+                if let Some(boundary) = next_boundary.as_ref().map(|cap| *cap.time())
+                    && open.is_none()
+                    && !frontier.is_empty()
+                    && !frontier.less_than(&boundary)
+                    && first_stashed.is_none_or(|epoch| epoch >= boundary)
+                    // The previous snapshot, still in progress, first: the
+                    // slices below take it on, and the operator comes back
+                    // for this boundary (an operator far behind, catching
+                    // up, meets boundaries faster than it drains them).
+                    && snapshotting.is_none()
+                {
+                    state.write_out(WriteOut::Now);
                     let started = Instant::now();
-                    let batch = loop {
-                        if let Some(batch) = state.continue_snapshot(SNAPSHOT_STEP) {
-                            break Some(batch);
-                        }
-                        if started.elapsed() >= SNAPSHOT_SLICE {
-                            break None;
-                        }
-                    };
+                    state.begin_snapshot();
                     let stop = started.elapsed();
                     if stop > LONG_STOP {
-                        let boundary = taking.boundary;
-                        tracing::warn!(%operator, boundary, ?stop, "long snapshot slice");
+                        tracing::warn!(%operator, boundary, ?stop, "long snapshot start");
                     }
-                    taking.longest_pause = taking.longest_pause.max(stop);
-                    match batch {
-                        Some(batch) => {
-                            (snapshots.on_snapshot)(taking.boundary, batch, taking.longest_pause);
-                            snapshotting = None;
-                            if !stash.is_empty() {
-                                // Records may wait for it, with no input to wake us.
-                                activator.activate();
-                            }
-                        }
-                        None => activator.activate(),
-                    }
+                    snapshotting = Some(Snapshotting { boundary, longest_pause: stop });
+                    continue;
                 }
-                state.write_out(WriteOut::IfWriterReady);
-                if frontier.is_empty() && stash.is_empty() && open.is_none() && !finished {
-                    if snapshotting.is_some() {
-                        // The snapshot in progress is finished by the slices
-                        // above first, one per activation, as at any time.
-                        activator.activate();
-                    } else {
-                        finished = true;
-                        state.write_out(WriteOut::Now);
-                        if let Some(snapshots) = snapshots.as_mut() {
-                            (snapshots.on_finish)();
-                        }
+                if snapshotting.is_some()
+                    && next_boundary.as_ref().is_some_and(|cap| {
+                        *cap.time() + every.unwrap_or(1) <= first_stashed.unwrap_or(0)
+                    })
+                {
+                    // The next boundary waits for the snapshot in progress.
+                    break;
+                }
+                // Apply the earliest stashed epoch if the frontier allows it.
+                let Some(epoch) = first_stashed else { break };
+                if frontier.less_than(&epoch) || open.as_ref().is_some_and(|(o, _)| *o != epoch) {
+                    break;
+                }
+                if snapshotting.is_none()
+                    && next_boundary.as_ref().is_some_and(|b| epoch >= *b.time())
+                {
+                    // The input ended before the boundary could be taken:
+                    // no more checkpoints from this operator.
+                    next_boundary = None;
+                }
+                if let Some(Stashed { capability, batches }) = stash.remove(&epoch) {
+                    for mut batch in batches {
+                        state.apply(&mut batch, &mut emitted);
                     }
+                    if !emitted.is_empty() {
+                        output.activate().session(&capability).give_container(&mut emitted);
+                        emitted.clear();
+                    }
+                    // Keep the capability of an epoch already open.
+                    open.get_or_insert((epoch, capability));
                 }
             }
-        },
-    )
+            if let Some(taking) = snapshotting.as_mut() {
+                let started = Instant::now();
+                let batch = loop {
+                    if let Some(batch) = state.continue_snapshot(SNAPSHOT_STEP) {
+                        break Some(batch);
+                    }
+                    if started.elapsed() >= SNAPSHOT_SLICE {
+                        break None;
+                    }
+                };
+                let stop = started.elapsed();
+                if stop > LONG_STOP {
+                    let boundary = taking.boundary;
+                    tracing::warn!(%operator, boundary, ?stop, "long snapshot slice");
+                }
+                taking.longest_pause = taking.longest_pause.max(stop);
+                match (batch, next_boundary.as_mut()) {
+                    (Some(batch), Some(cap)) => {
+                        let Snapshotting { boundary, longest_pause } = *taking;
+                        let snapshot = Snapshot { boundary, batch, longest_pause };
+                        snapshot_output.activate().session(&*cap).give(snapshot);
+                        cap.downgrade(&(boundary + every.unwrap_or(1)));
+                        snapshotting = None;
+                        // Records may wait for it, with no input to wake us.
+                        activator.activate();
+                    }
+                    _ => activator.activate(),
+                }
+            }
+            state.write_out(WriteOut::IfWriterReady);
+            if frontier.is_empty() && stash.is_empty() && open.is_none() && !finished {
+                if snapshotting.is_some() {
+                    // The snapshot in progress is finished by the slices
+                    // above first, one per activation, as at any time.
+                    activator.activate();
+                } else {
+                    finished = true;
+                    state.write_out(WriteOut::Now);
+                    next_boundary = None;
+                }
+            }
+        }
+    });
+    EpochSinkStreams { output: output_stream, snapshots: snapshot_stream }
 }
 
 #[cfg(test)]

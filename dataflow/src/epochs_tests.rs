@@ -82,16 +82,7 @@ fn run(epochs: &'static [u64], every: u64, writer_ready: bool) -> Observed {
         worker.dataflow(|scope| {
             let stream = scope.input_from(&mut input);
             let snapshot_total = Rc::new(Cell::new(0));
-            let (seen_total, seen_snaps, seen_finish) =
-                (Rc::clone(&snapshot_total), Rc::clone(&snaps), Rc::clone(&finished));
-            let snapshots = Snapshots {
-                every,
-                on_snapshot: Box::new(move |boundary, batch, _| {
-                    assert_eq!(batch.len(), 1);
-                    seen_snaps.borrow_mut().push((boundary, seen_total.get()));
-                }),
-                on_finish: Box::new(move || seen_finish.set(true)),
-            };
+            let (seen_total, seen_snaps) = (Rc::clone(&snapshot_total), Rc::clone(&snaps));
             let summer = Summer {
                 pending: 0,
                 unwritten: 0,
@@ -103,15 +94,27 @@ fn run(epochs: &'static [u64], every: u64, writer_ready: bool) -> Observed {
                 written: Rc::clone(&written),
             };
             let seen_emitted = Rc::clone(&emitted);
-            epoch_sink(stream, "Summer", |_| 0, summer, Some(snapshots)).inspect_core(
-                move |event| {
-                    if let Ok((stamp, data)) = event {
-                        let epoch = *stamp.least().unwrap();
-                        *seen_emitted.borrow_mut().entry(epoch).or_default() +=
-                            data.iter().sum::<u64>();
+            let streams = epoch_sink(stream, "Summer", |_| 0, summer, Some(every));
+            streams.output.inspect_core(move |event| {
+                if let Ok((stamp, data)) = event {
+                    let epoch = *stamp.least().unwrap();
+                    *seen_emitted.borrow_mut().entry(epoch).or_default() +=
+                        data.iter().sum::<u64>();
+                }
+            });
+            // A snapshot arrives at its boundary's time; its frontier
+            // empties once the operator takes no more snapshots.
+            let seen_finish = Rc::clone(&finished);
+            streams.snapshots.inspect_core(move |event| match event {
+                Ok((stamp, snapshots)) => {
+                    for snapshot in snapshots {
+                        assert_eq!(snapshot.batch.len(), 1);
+                        assert_eq!(stamp.least(), Some(&snapshot.boundary));
+                        seen_snaps.borrow_mut().push((snapshot.boundary, seen_total.get()));
                     }
-                },
-            );
+                }
+                Err(frontier) => seen_finish.set(frontier.is_empty()),
+            });
         });
         for &epoch in epochs {
             input.advance_to(epoch);

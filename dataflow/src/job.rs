@@ -8,7 +8,7 @@
 //!        │                         ──▶ exchange(day, product) ──▶ VisitorsState ──▶ Redis
 //!        │     ──recent────▶ exchange(→ worker 0)    ──▶ RecentState   ──▶ Redis `events`
 //!        └──── bad messages ──▶ dead-letter-events
-//!   offsets and snapshots at boundaries ──▶ Coordinator ──▶ PartWriter ──▶ Sealer (worker 0)
+//!   source positions + each state's snapshots ──▶ CheckpointParts ──▶ Manifests (worker 0)
 //! ```
 
 use std::cell::RefCell;
@@ -27,12 +27,12 @@ use crate::aggregates::profiles::user_ids::CheckpointUserNames;
 use crate::aggregates::visitors::{Retention, ViewRouter};
 use crate::aggregates::{AggregateSettings, Aggregates, Rewritten, profiles, recent};
 use crate::checkpointing::{
-    Coordinator, PartWriter, RedisBarrier, Sealer, SealerConfig, Startup, checkpoint_flow,
-    epochs_between, startup, unix_ms,
+    CheckpointInputs, PartWriting, Sealer, SealerConfig, Startup, checkpoint_flow, epochs_between,
+    startup, unix_ms,
 };
 use crate::config::JobConfig;
 use crate::day::Calendar;
-use crate::epochs::{Snapshots, epoch_sink};
+use crate::epochs::epoch_sink;
 use crate::kafka_output::KafkaOutput;
 use crate::kafka_reader::{PartitionReader, ReaderConfig};
 use crate::metrics::JobMetrics;
@@ -185,17 +185,13 @@ fn run_worker(
         calendar: Calendar::new(&config.timezone).map_err(|e| e.to_string())?,
         checkpoint_every: epochs_between(config.checkpoints.interval, config.epoch),
     };
-    let part_writer = PartWriter::start(index, Arc::clone(&store), startup.dir.clone())
-        .map_err(|e| format!("cannot start the checkpoint thread: {e}"))?;
     let barrier_writer = Rc::clone(&writer);
-    let redis_barrier = RedisBarrier(Box::new(move || barrier_writer.redis.borrow().barrier()));
-    let coordinator = Rc::new(RefCell::new(Coordinator::new(
-        index,
-        STATEFUL_OPERATORS,
-        part_writer,
-        redis_barrier,
-        Arc::clone(metrics),
-    )));
+    let part_writing = PartWriting {
+        store: Arc::clone(&store),
+        dir: startup.dir.clone(),
+        redis_barrier: Box::new(move || barrier_writer.redis.borrow().barrier()),
+        metrics: Arc::clone(metrics),
+    };
     let sealer_config = SealerConfig {
         dir: startup.dir.clone(),
         workers: peers,
@@ -207,7 +203,6 @@ fn run_worker(
         dead_letters: Rc::clone(&dead_letters),
         metrics: Arc::clone(metrics),
         shutdown: Arc::clone(shutdown),
-        coordinator: Rc::clone(&coordinator),
     };
     let output: Rc<dyn Writer> = writer.clone();
     let err = |e: checkpoints::StateError| e.to_string();
@@ -241,27 +236,25 @@ fn run_worker(
         metrics.checkpoint.observe_restore(elapsed);
         tracing::info!(worker = index, ?elapsed, "state restored");
     }
-    let every = settings.checkpoint_every;
-    let snapshots = || {
-        let (on_snapshot, on_finish) = (Rc::clone(&coordinator), Rc::clone(&coordinator));
-        Some(Snapshots {
-            every,
-            on_snapshot: Box::new(move |boundary, batch, pause| {
-                on_snapshot.borrow_mut().snapshot(boundary, batch, pause);
-            }),
-            on_finish: Box::new(move || on_finish.borrow_mut().operator_finished()),
+    let every = Some(settings.checkpoint_every);
+    worker
+        .dataflow::<u64, _, _>(|scope| {
+            let streams = kafka_source(scope, reader, settings, handles);
+            let Aggregates { profiles, visitors, recent } = aggregates;
+            let route_profile = move |event: &_| profiles::route(event, peers);
+            let profiles = epoch_sink(streams.profiles, "Profiles", route_profile, profiles, every);
+            let router = ViewRouter::new(peers);
+            let route_visit = move |visit: &_| router.route(visit);
+            let visitors =
+                epoch_sink(profiles.output, "UniqueVisitors", route_visit, visitors, every);
+            let recent = epoch_sink(streams.recent, "RecentEvents", recent::route, recent, every);
+            let inputs = CheckpointInputs {
+                positions: streams.positions,
+                snapshots: vec![profiles.snapshots, visitors.snapshots, recent.snapshots],
+            };
+            checkpoint_flow(scope, inputs, part_writing, sealer)
         })
-    };
-    worker.dataflow::<u64, _, _>(|scope| {
-        let streams = kafka_source(scope, reader, settings, handles);
-        let Aggregates { profiles, visitors, recent } = aggregates;
-        let route_profile = move |event: &_| profiles::route(event, peers);
-        let visits = epoch_sink(streams.profiles, "Profiles", route_profile, profiles, snapshots());
-        let router = ViewRouter::new(peers);
-        epoch_sink(visits, "UniqueVisitors", move |v| router.route(v), visitors, snapshots());
-        epoch_sink(streams.recent, "RecentEvents", recent::route, recent, snapshots());
-        checkpoint_flow(scope, Rc::clone(&coordinator), sealer);
-    });
+        .map_err(|e| format!("cannot start the checkpoint thread: {e}"))?;
     while worker.step_or_park(Some(Duration::from_millis(100))) {}
 
     let flush = Duration::from_secs(30);
@@ -295,10 +288,6 @@ impl MemoryShares {
         }
     }
 }
-
-/// Operators that snapshot state at checkpoint boundaries (profiles, unique
-/// visitors, recent events).
-const STATEFUL_OPERATORS: usize = 3;
 
 /// This worker's store: rebuilt from the checkpoint being restored, or empty.
 /// The state directory is scratch space; checkpoints are the durable copy.

@@ -13,11 +13,11 @@
 //! epoch closes. Invalid messages go to the dead-letter topic.
 //!
 //! When its epoch crosses a checkpoint boundary (a multiple of
-//! `checkpoint_every`), the source reports its partitions' next offsets to the
-//! worker's checkpoint [`Coordinator`] *before* downgrading its capabilities:
-//! those offsets are exactly the input of every epoch before the boundary.
+//! `checkpoint_every`), the source emits its partitions' next offsets on its
+//! positions stream *before* downgrading its capabilities: those offsets are
+//! exactly the input of every epoch before the boundary. When it finishes,
+//! it emits the offsets it stopped at, valid for every later boundary.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +32,7 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::{Scope, Stream};
 
 use crate::aggregates::recent::events::RecentEvents;
-use crate::checkpointing::Coordinator;
+use crate::checkpointing::SourcePositions;
 use crate::day::Calendar;
 use crate::kafka_output::{KafkaOutput, Origin};
 use crate::kafka_reader::PartitionReader;
@@ -63,6 +63,9 @@ pub struct SourceStreams<'scope> {
     pub profiles: Stream<'scope, u64, Vec<ProfileEvent>>,
     /// Each worker's newest events of each epoch.
     pub recent: Stream<'scope, u64, Vec<RecentEvent>>,
+    /// The source's offsets at checkpoint boundaries (for the worker's
+    /// checkpoint operator).
+    pub positions: Stream<'scope, u64, Vec<SourcePositions>>,
 }
 
 /// Shared handles the source needs besides its settings.
@@ -74,8 +77,6 @@ pub struct SourceHandles {
     pub metrics: Arc<JobMetrics>,
     /// Set on SIGINT/SIGTERM: finish the epoch and stop.
     pub shutdown: Arc<AtomicBool>,
-    /// Receives the offsets at checkpoint boundaries.
-    pub coordinator: Rc<RefCell<Coordinator>>,
 }
 
 type Out<D> = OutputBuilder<u64, timely::container::CapacityContainerBuilder<Vec<D>>>;
@@ -91,8 +92,10 @@ pub fn kafka_source<'scope>(
     let activator = scope.activator_for(builder.operator_info().address);
     let (profiles_out, profiles) = builder.new_output::<Vec<ProfileEvent>>();
     let (recent_out, recent) = builder.new_output::<Vec<RecentEvent>>();
+    let (positions_out, positions) = builder.new_output::<Vec<SourcePositions>>();
     let mut profiles_out: Out<ProfileEvent> = OutputBuilder::from(profiles_out);
     let mut recent_out: Out<RecentEvent> = OutputBuilder::from(recent_out);
+    let mut positions_out: Out<SourcePositions> = OutputBuilder::from(positions_out);
     let worker = scope.index();
 
     builder.build(move |capabilities| {
@@ -113,7 +116,7 @@ pub fn kafka_source<'scope>(
         let mut counters: Vec<Counter> = Vec::new();
         let mut counts: Vec<u64> = Vec::new();
         let mut last_discovery = Instant::now();
-        let SourceHandles { dead_letters, metrics, shutdown, coordinator } = handles;
+        let SourceHandles { dead_letters, metrics, shutdown } = handles;
 
         move |_frontiers| {
             let Some(caps) = capabilities.as_mut() else { return };
@@ -124,7 +127,9 @@ pub fn kafka_source<'scope>(
                 emit_recent(&mut recent_out, &caps[1], &mut newest);
                 if now_epoch / every > current_epoch / every {
                     let offsets = reader.checkpoint_offsets();
-                    coordinator.borrow_mut().positions(current_epoch, now_epoch, offsets);
+                    let positions =
+                        SourcePositions { after: current_epoch, upto: now_epoch, offsets };
+                    positions_out.activate().session(&caps[2]).give(positions);
                 }
                 for cap in caps.iter_mut() {
                     cap.downgrade(&now_epoch);
@@ -195,7 +200,9 @@ pub fn kafka_source<'scope>(
                 shutdown.load(Ordering::Relaxed) || (reader.is_bounded() && reader.caught_up());
             if finished {
                 emit_recent(&mut recent_out, &caps[1], &mut newest);
-                coordinator.borrow_mut().source_finished(reader.checkpoint_offsets());
+                let offsets = reader.checkpoint_offsets();
+                let positions = SourcePositions { after: current_epoch, upto: u64::MAX, offsets };
+                positions_out.activate().session(&caps[2]).give(positions);
                 tracing::info!(worker, epoch = current_epoch, "source finished");
                 capabilities = None;
             } else if handled == max_batch {
@@ -206,7 +213,7 @@ pub fn kafka_source<'scope>(
         }
     });
 
-    SourceStreams { profiles, recent }
+    SourceStreams { profiles, recent, positions }
 }
 
 /// Keeps one consumed-events counter per owned partition.

@@ -1,155 +1,249 @@
-//! [`Coordinator`]: gathers one worker's snapshots and source offsets per
-//! checkpoint boundary.
+//! [`Coordinator`]: one worker's bookkeeping of checkpoint boundaries, the
+//! state of the checkpoint operator (`flow.rs`).
 //!
-//! Every operator of the worker hands in its changes at each boundary (see
-//! `crate::epochs`); the worker's source hands in its offsets whenever its
-//! epoch crosses one or more boundaries (see `crate::source`). Once all the
-//! operators' changes for a boundary are in, they go with the offsets for
-//! that boundary, as one batch, to the [`PartWriter`] thread, together with a
-//! barrier on the worker's Redis writer: the part is reported only once the
-//! outputs of every epoch before the boundary are in Redis.
+//! Every stateful operator of the worker emits one [`Snapshot`] per
+//! boundary on its snapshot stream (see `crate::epochs`); the worker's source
+//! emits its offsets whenever its epoch crosses one or more boundaries (see
+//! `crate::source`). Once every snapshot stream delivered its changes for a
+//! boundary, they go with the offsets for that boundary, as one
+//! [`ReadyPart`], to the part writer. The number of snapshot streams is the
+//! number of inputs the operator was built with: nothing is counted by hand.
+//!
+//! The coordinator is generic over the token it keeps per boundary (in the
+//! dataflow, the capability the written part is emitted under), so that its
+//! logic is tested without a dataflow.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use checkpoints::{PartitionOffset, StateBatch};
 
-use crate::checkpointing::part_writer::{PartJob, PartWriter, WorkerPart, unix_ms};
-use crate::metrics::JobMetrics;
+use crate::checkpointing::part_writer::unix_ms;
+use crate::epochs::Snapshot;
 
-/// The source offsets valid for boundaries in `(after, upto]`: the source's
-/// epoch went from `after` to `upto` when it reported them.
+/// The source's offsets, valid for every boundary in `(after, upto]`: its
+/// epoch went from `after` to `upto` when it emitted them (`upto` is
+/// `u64::MAX` when the source finished: no input follows them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourcePositions {
+    /// The epoch the source left.
+    pub after: u64,
+    /// The epoch the source entered.
+    pub upto: u64,
+    /// The next offset of each partition the source reads.
+    pub offsets: Vec<PartitionOffset>,
+}
+
+/// Every operator's changes for one boundary, with the source offsets.
 #[derive(Debug)]
-struct Positions {
-    after: u64,
-    upto: u64,
-    offsets: Rc<Vec<PartitionOffset>>,
+pub struct ReadyPart {
+    /// The checkpoint boundary.
+    pub boundary: u64,
+    /// The changes of every snapshot stream, in one batch.
+    pub batch: StateBatch,
+    /// The source's offsets at the boundary.
+    pub offsets: Vec<PartitionOffset>,
+    /// When the first snapshot of the boundary arrived (Unix ms).
+    pub started_unix_ms: u64,
+    /// The longest pause of one operator for it.
+    pub longest_pause: Duration,
 }
 
 #[derive(Debug)]
-struct Pending {
-    parts: usize,
+struct Pending<C> {
+    delivered: Vec<bool>,
     batch: StateBatch,
     started_unix_ms: u64,
     longest_pause: Duration,
+    token: C,
 }
 
-/// Places a barrier in the worker's Redis writer queue (see
-/// `RedisSink::barrier`).
-pub struct RedisBarrier(pub Box<dyn Fn() -> Receiver<()>>);
-
-impl std::fmt::Debug for RedisBarrier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RedisBarrier")
-    }
-}
-
-/// One worker's checkpoint bookkeeping (shared by its operators).
+/// One worker's checkpoint bookkeeping between snapshots and part writing.
 #[derive(Debug)]
-pub struct Coordinator {
+pub struct Coordinator<C> {
     worker: usize,
-    operators: usize,
-    positions: Vec<Positions>,
-    final_offsets: Option<Rc<Vec<PartitionOffset>>>,
-    pending: BTreeMap<u64, Pending>,
-    writer: PartWriter,
-    redis_barrier: RedisBarrier,
-    finished_operators: usize,
-    metrics: Arc<JobMetrics>,
+    inputs: usize,
+    positions: Vec<(u64, u64, Rc<Vec<PartitionOffset>>)>,
+    pending: BTreeMap<u64, Pending<C>>,
 }
 
-impl Coordinator {
-    /// Bookkeeping for `operators` snapshotting operators on `worker`.
-    pub fn new(
-        worker: usize,
-        operators: usize,
-        writer: PartWriter,
-        redis_barrier: RedisBarrier,
-        metrics: Arc<JobMetrics>,
-    ) -> Self {
-        Self {
-            worker,
-            operators,
-            positions: Vec::new(),
-            final_offsets: None,
-            pending: BTreeMap::new(),
-            writer,
-            redis_barrier,
-            finished_operators: 0,
-            metrics,
-        }
+impl<C> Coordinator<C> {
+    /// Bookkeeping for `inputs` snapshot streams of `worker`.
+    #[must_use]
+    pub fn new(worker: usize, inputs: usize) -> Self {
+        Self { worker, inputs, positions: Vec::new(), pending: BTreeMap::new() }
     }
 
-    /// The source's epoch moved from `after` to `upto` with these offsets.
-    pub fn positions(&mut self, after: u64, upto: u64, offsets: Vec<PartitionOffset>) {
-        self.positions.push(Positions { after, upto, offsets: Rc::new(offsets) });
+    /// The source's offsets for boundaries in `(after, upto]`.
+    pub fn add_positions(&mut self, positions: SourcePositions) {
+        let SourcePositions { after, upto, offsets } = positions;
+        self.positions.push((after, upto, Rc::new(offsets)));
     }
 
-    /// The source stopped reading at these offsets.
-    pub fn source_finished(&mut self, offsets: Vec<PartitionOffset>) {
-        self.final_offsets = Some(Rc::new(offsets));
-    }
-
-    /// An operator's changes up to `boundary`, after pausing for `pause`.
-    pub fn snapshot(&mut self, boundary: u64, batch: StateBatch, pause: Duration) {
-        self.metrics.checkpoint.pause_seconds.observe(pause.as_secs_f64());
+    /// Snapshot stream `input`'s changes for a boundary; `token` is kept
+    /// with the first snapshot of each boundary and handed back with it.
+    pub fn add_snapshot(&mut self, input: usize, snapshot: Snapshot, token: impl FnOnce() -> C) {
+        let Snapshot { boundary, batch, longest_pause } = snapshot;
+        let inputs = self.inputs;
         let pending = self.pending.entry(boundary).or_insert_with(|| Pending {
-            parts: 0,
+            delivered: vec![false; inputs],
             batch: StateBatch::new(),
             started_unix_ms: unix_ms(),
             longest_pause: Duration::ZERO,
+            token: token(),
         });
-        pending.parts += 1;
-        pending.longest_pause = pending.longest_pause.max(pause);
+        assert!(
+            !std::mem::replace(&mut pending.delivered[input], true),
+            "worker {}: snapshot stream {input} delivered boundary {boundary} twice",
+            self.worker
+        );
+        pending.longest_pause = pending.longest_pause.max(longest_pause);
         pending.batch.append(batch);
-        if pending.parts == self.operators
-            && let Some(Pending { batch, started_unix_ms, longest_pause, .. }) =
-                self.pending.remove(&boundary)
-        {
-            let offsets = self.offsets_for(boundary);
-            self.positions.retain(|p| p.upto >= boundary);
-            self.writer.submit(PartJob {
-                boundary,
-                batch,
-                offsets: offsets.to_vec(),
-                started_unix_ms,
-                longest_pause_us: u64::try_from(longest_pause.as_micros()).unwrap_or(u64::MAX),
-                redis_flushed: (self.redis_barrier.0)(),
-            });
+    }
+
+    /// Takes the boundaries every snapshot stream delivered, oldest first.
+    ///
+    /// `positions_settled(b)` tells whether the source's positions stream
+    /// can no longer bring offsets for boundary `b` (its frontier reached
+    /// `b`): a complete boundary whose offsets have not arrived waits until
+    /// then. They always have, as the source emits them before its epoch
+    /// passes the boundary, and the operators snapshot only after that.
+    pub fn take_complete(
+        &mut self,
+        positions_settled: impl Fn(u64) -> bool,
+    ) -> Vec<(ReadyPart, C)> {
+        let mut ready = Vec::new();
+        while let Some((&boundary, pending)) = self.pending.first_key_value() {
+            if !pending.delivered.iter().all(|&d| d) {
+                break;
+            }
+            let Some(offsets) = self.offsets_for(boundary) else {
+                assert!(
+                    !positions_settled(boundary),
+                    "worker {}: no source offsets for checkpoint boundary {boundary}",
+                    self.worker
+                );
+                break;
+            };
+            let Some((_, pending)) = self.pending.pop_first() else { break };
+            let Pending { batch, started_unix_ms, longest_pause, token, .. } = pending;
+            self.positions.retain(|&(_, upto, _)| upto > boundary);
+            let part = ReadyPart { boundary, batch, offsets, started_unix_ms, longest_pause };
+            ready.push((part, token));
         }
+        ready
     }
 
-    /// The source offsets at `boundary`. The source reports them before its
-    /// capability passes the boundary, and operators snapshot only after the
-    /// frontier passed it, so they are always known here.
-    fn offsets_for(&self, boundary: u64) -> Rc<Vec<PartitionOffset>> {
-        let reported = self.positions.iter().find(|p| p.after < boundary && boundary <= p.upto);
-        match (reported, &self.final_offsets) {
-            (Some(positions), _) => Rc::clone(&positions.offsets),
-            (None, Some(offsets)) => Rc::clone(offsets),
-            (None, None) => panic!(
-                "worker {}: no source offsets for checkpoint boundary {boundary}",
-                self.worker
-            ),
+    /// Drops the boundaries that can no longer complete: `passed(input,
+    /// b)` tells whether snapshot stream `input` can no longer deliver
+    /// boundary `b` (its frontier is beyond it), which happens when an
+    /// operator's input ended before the boundary. Returns them.
+    pub fn abandon(&mut self, passed: impl Fn(usize, u64) -> bool) -> Vec<u64> {
+        let abandoned: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(b, p)| p.delivered.iter().enumerate().any(|(i, &d)| !d && passed(i, **b)))
+            .map(|(b, _)| *b)
+            .collect();
+        for boundary in &abandoned {
+            self.pending.remove(boundary);
         }
+        abandoned
     }
 
-    /// An operator's input is exhausted: it takes no more snapshots.
-    pub fn operator_finished(&mut self) {
-        self.finished_operators += 1;
+    /// Whether boundaries wait for snapshots.
+    #[must_use]
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_empty()
     }
 
-    /// Parts written since the last call.
-    pub fn finished_parts(&mut self) -> Vec<WorkerPart> {
-        self.writer.finished()
+    fn offsets_for(&self, boundary: u64) -> Option<Vec<PartitionOffset>> {
+        self.positions
+            .iter()
+            .find(|&&(after, upto, _)| after < boundary && boundary <= upto)
+            .map(|(_, _, offsets)| offsets.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offsets(next: i64) -> Vec<PartitionOffset> {
+        vec![PartitionOffset { topic: "t".into(), partition: 0, next_offset: next }]
     }
 
-    /// Whether no part can come any more: every operator finished and every
-    /// part was written and reported.
-    pub fn is_done(&self) -> bool {
-        self.finished_operators >= self.operators && self.writer.is_idle()
+    fn snapshot(boundary: u64, pause_ms: u64) -> Snapshot {
+        let mut batch = StateBatch::new();
+        batch.put(checkpoints::Family::Meta, format!("b{boundary}").as_bytes(), b"v");
+        Snapshot { boundary, batch, longest_pause: Duration::from_millis(pause_ms) }
+    }
+
+    #[test]
+    fn a_boundary_is_ready_once_every_input_delivered_it() {
+        let mut coordinator = Coordinator::<u64>::new(0, 2);
+        coordinator.add_positions(SourcePositions { after: 2, upto: 4, offsets: offsets(7) });
+        coordinator.add_snapshot(0, snapshot(3, 1), || 3);
+        assert!(coordinator.take_complete(|_| true).is_empty());
+        coordinator.add_snapshot(1, snapshot(3, 5), || unreachable!("one token per boundary"));
+        let ready = coordinator.take_complete(|_| true);
+        assert_eq!(ready.len(), 1);
+        let (part, token) = &ready[0];
+        assert_eq!((part.boundary, *token), (3, 3));
+        assert_eq!(part.offsets, offsets(7));
+        assert_eq!(part.batch.len(), 2);
+        assert_eq!(part.longest_pause, Duration::from_millis(5));
+        assert!(coordinator.is_idle());
+    }
+
+    #[test]
+    fn boundaries_complete_in_order_with_the_offsets_of_their_range() {
+        let mut coordinator = Coordinator::<()>::new(0, 1);
+        coordinator.add_positions(SourcePositions { after: 0, upto: 3, offsets: offsets(1) });
+        coordinator.add_positions(SourcePositions { after: 3, upto: 9, offsets: offsets(2) });
+        coordinator.add_positions(SourcePositions {
+            after: 9,
+            upto: u64::MAX,
+            offsets: offsets(3),
+        });
+        for boundary in [3, 6, 9, 12] {
+            coordinator.add_snapshot(0, snapshot(boundary, 0), || ());
+        }
+        let ready: Vec<_> = coordinator
+            .take_complete(|_| true)
+            .into_iter()
+            .map(|(part, ())| (part.boundary, part.offsets[0].next_offset))
+            .collect();
+        assert_eq!(ready, [(3, 1), (6, 2), (9, 2), (12, 3)]);
+    }
+
+    #[test]
+    fn a_boundary_without_offsets_waits_while_the_source_may_still_send_them() {
+        let mut coordinator = Coordinator::<()>::new(0, 1);
+        coordinator.add_snapshot(0, snapshot(3, 0), || ());
+        assert!(coordinator.take_complete(|_| false).is_empty());
+        coordinator.add_positions(SourcePositions { after: 2, upto: 3, offsets: offsets(4) });
+        assert_eq!(coordinator.take_complete(|_| false).len(), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "no source offsets for checkpoint boundary 3")]
+    fn a_boundary_without_offsets_after_the_source_passed_it_is_a_bug() {
+        let mut coordinator = Coordinator::<()>::new(0, 1);
+        coordinator.add_snapshot(0, snapshot(3, 0), || ());
+        coordinator.take_complete(|_| true);
+    }
+
+    #[test]
+    fn a_boundary_an_input_passed_without_delivering_is_abandoned() {
+        let mut coordinator = Coordinator::<()>::new(0, 2);
+        coordinator.add_snapshot(0, snapshot(3, 0), || ());
+        coordinator.add_snapshot(0, snapshot(6, 0), || ());
+        // Input 1 delivered nothing and finished at 5: 3 waits no longer.
+        assert!(coordinator.abandon(|input, b| input == 1 && b < 5).contains(&3));
+        assert!(!coordinator.is_idle());
+        assert_eq!(coordinator.abandon(|_, _| true), [6]);
+        assert!(coordinator.is_idle());
     }
 }

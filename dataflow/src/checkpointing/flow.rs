@@ -1,62 +1,126 @@
-//! The checkpoint branch of the dataflow: each worker's written parts travel
-//! to worker 0, which seals the checkpoints.
+//! The checkpoint branch of the dataflow: every worker's checkpoint operator
+//! gathers its snapshots and offsets in-band and writes its part; the parts
+//! travel to worker 0, which seals the checkpoints.
 //!
 //! ```text
-//!   CheckpointParts (every worker) ──exchange(→ worker 0)──▶ Manifests (Sealer)
+//!   source positions ──┐
+//!   Profiles snapshots ─┼─▶ CheckpointParts (every worker) ──exchange(→ worker 0)──▶ Manifests (Sealer)
+//!   … snapshots ───────┘         │  ▲
+//!                                ▼  │ wakes the operator
+//!                            PartWriter thread
 //! ```
 //!
-//! `CheckpointParts` has no input: it polls the worker's [`Coordinator`] for
-//! finished parts and holds its capability until the coordinator is done
-//! (every operator finished and every part reported), so the dataflow ends
-//! only after the last part reached worker 0. Sealing counts parts rather
-//! than watching frontiers, because a part is complete news on its own.
+//! `CheckpointParts` holds, per boundary, the capability of the first
+//! snapshot that arrived for it until the part is written, and emits the
+//! part under it: so the dataflow ends only after the last part reached
+//! worker 0. The part writer's thread wakes the operator when a part is
+//! written; nothing is polled. Sealing counts parts (one per worker), since
+//! a part is complete news on its own.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::time::Duration;
+use std::sync::Arc;
 
-use timely::dataflow::Scope;
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::Operator;
+use checkpoints::{CheckpointDir, StateStore};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::{Capability, Operator};
+use timely::dataflow::{Scope, Stream};
 
-use crate::checkpointing::coordinator::Coordinator;
-use crate::checkpointing::part_writer::WorkerPart;
+use crate::checkpointing::coordinator::{Coordinator, SourcePositions};
+use crate::checkpointing::part_writer::{PartJob, PartWriter, WorkerPart};
 use crate::checkpointing::sealer::Sealer;
+use crate::epochs::Snapshot;
+use crate::metrics::JobMetrics;
 
-/// How often a worker looks for finished parts.
-const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// Places a barrier in the worker's Redis writer queue and returns what
+/// signals that everything queued before it is written (see
+/// `RedisSink::barrier`).
+pub type RedisBarrier = Box<dyn Fn() -> std::sync::mpsc::Receiver<()>>;
+
+/// What one worker's checkpoint operator reads.
+#[derive(Debug)]
+pub struct CheckpointInputs<'scope> {
+    /// The source's offsets at boundaries.
+    pub positions: Stream<'scope, u64, Vec<SourcePositions>>,
+    /// The snapshot stream of every stateful operator of the worker.
+    pub snapshots: Vec<Stream<'scope, u64, Vec<Snapshot>>>,
+}
+
+/// Where and how one worker writes its parts.
+#[allow(missing_debug_implementations, reason = "holds a closure")]
+pub struct PartWriting {
+    /// The worker's store, which parts are checkpoints of.
+    pub store: Arc<StateStore>,
+    /// The checkpoint directory.
+    pub dir: CheckpointDir,
+    /// The barrier on the worker's Redis writer.
+    pub redis_barrier: RedisBarrier,
+    /// The job's metrics.
+    pub metrics: Arc<JobMetrics>,
+}
 
 /// Builds the checkpoint branch; `sealer` is used on worker 0 only.
+///
+/// # Errors
+/// The part writer's thread could not be started.
 pub fn checkpoint_flow(
     scope: Scope<'_, u64>,
-    coordinator: Rc<RefCell<Coordinator>>,
+    inputs: CheckpointInputs<'_>,
+    writing: PartWriting,
     mut sealer: Sealer,
-) {
+) -> std::io::Result<()> {
+    let worker = scope.index();
     let mut builder = OperatorBuilder::new("CheckpointParts".to_owned(), scope);
-    let activator = scope.activator_for(builder.operator_info().address);
+    let address = builder.operator_info().address;
+    let mut positions_input = builder.new_input(inputs.positions, Pipeline);
+    let mut snapshot_inputs: Vec<_> =
+        inputs.snapshots.into_iter().map(|stream| builder.new_input(stream, Pipeline)).collect();
     let (output, parts) = builder.new_output::<Vec<WorkerPart>>();
-    let mut output: OutputBuilder<
-        u64,
-        timely::container::CapacityContainerBuilder<Vec<WorkerPart>>,
-    > = OutputBuilder::from(output);
-    builder.build(move |mut capabilities| {
-        let mut capability = capabilities.pop();
-        move |_frontiers| {
-            let Some(cap) = capability.as_ref() else { return };
-            let finished = coordinator.borrow_mut().finished_parts();
-            if !finished.is_empty() {
-                let mut handle = output.activate();
-                let mut session = handle.session(cap);
-                for part in finished {
-                    session.give(part);
+    let mut output: OutputBuilder<u64, CapacityContainerBuilder<Vec<WorkerPart>>> =
+        OutputBuilder::from(output);
+    let activator = scope.worker().sync_activator_for(address.to_vec());
+    let PartWriting { store, dir, redis_barrier, metrics } = writing;
+    let wake = Box::new(move || {
+        // The worker is gone only when the job ends.
+        let _ = activator.activate();
+    });
+    let mut writer = PartWriter::start(worker, store, dir, wake)?;
+    let mut coordinator = Coordinator::<Capability<u64>>::new(worker, snapshot_inputs.len());
+    let mut in_flight: Vec<Capability<u64>> = Vec::new();
+
+    builder.build(move |capabilities| {
+        drop(capabilities);
+        move |frontiers| {
+            positions_input.for_each(|_, batch| {
+                for positions in batch.drain(..) {
+                    coordinator.add_positions(positions);
                 }
+            });
+            for (index, input) in snapshot_inputs.iter_mut().enumerate() {
+                input.for_each(|capability, batch| {
+                    for snapshot in batch.drain(..) {
+                        let pause = snapshot.longest_pause.as_secs_f64();
+                        metrics.checkpoint.pause_seconds.observe(pause);
+                        coordinator.add_snapshot(index, snapshot, || {
+                            capability.retain_least(0).expect("a snapshot has a time")
+                        });
+                    }
+                });
             }
-            if coordinator.borrow().is_done() {
-                capability = None;
-            } else {
-                activator.activate_after(POLL_INTERVAL);
+            let (positions_frontier, snapshot_frontiers) = frontiers.split_first().expect("inputs");
+            let settled = |boundary| !positions_frontier.less_than(&boundary);
+            for (part, capability) in coordinator.take_complete(settled) {
+                writer.submit(PartJob::new(part, redis_barrier()));
+                in_flight.push(capability);
+            }
+            for boundary in coordinator.abandon(|i, b| !snapshot_frontiers[i].less_equal(&b)) {
+                tracing::debug!(worker, boundary, "input ended before the boundary: no part");
+            }
+            for part in writer.finished() {
+                let index = in_flight.iter().position(|cap| *cap.time() == part.boundary);
+                let capability = in_flight.swap_remove(index.expect("a submitted boundary"));
+                output.activate().session(&capability).give(part);
             }
         }
     });
@@ -67,4 +131,5 @@ pub fn checkpoint_flow(
             }
         });
     });
+    Ok(())
 }

@@ -3,21 +3,27 @@
 //! The protocol, in the order things happen:
 //!
 //! 1. Epoch numbers that are multiples of `every` (checkpoint interval ÷
-//!    epoch length) are *boundaries*. A source crossing one reports its
-//!    next offsets to its worker's [`Coordinator`] before downgrading its
-//!    capabilities (`crate::source`).
+//!    epoch length) are *boundaries*. A source crossing one emits its next
+//!    offsets on its positions stream before downgrading its capabilities
+//!    (`crate::source`).
 //! 2. Each stateful operator, once its input frontier reaches the boundary
 //!    and before applying anything later, begins a snapshot of its changes
 //!    since the last boundary (O(1)); it encodes them a slice per
 //!    activation while it goes on processing, copying an entry on write if
-//!    it changes first, and hands the batch to the coordinator
-//!    (`crate::epochs`).
-//! 3. With every operator's changes in, the worker's [`PartWriter`] thread
-//!    commits them and the offsets in one atomic RocksDB batch and takes a
-//!    RocksDB checkpoint into `<dir>/pending-<boundary>/worker-<i>/`.
-//! 4. Parts travel to worker 0 ([`checkpoint_flow`]), whose [`Sealer`] renames
-//!    the directory to the next id and writes the manifest atomically: the
-//!    checkpoint exists from that moment, and old ones are pruned.
+//!    it changes first, and emits the batch on its snapshot stream at the
+//!    boundary's time (`crate::epochs`).
+//! 3. The worker's checkpoint operator ([`checkpoint_flow`]) reads the
+//!    positions and every snapshot stream. With every stream's changes for
+//!    a boundary in ([`Coordinator`]), its [`PartWriter`] thread commits
+//!    them and the offsets in one atomic RocksDB batch and takes a RocksDB
+//!    checkpoint into `<dir>/pending-<boundary>/worker-<i>/`, then wakes
+//!    the operator, which emits the part.
+//! 4. Parts travel to worker 0, whose [`Sealer`] renames the directory to
+//!    the next id and writes the manifest atomically: the checkpoint exists
+//!    from that moment, and old ones are pruned.
+//!
+//! Everything between the operators travels in-band, as streams whose
+//! frontiers say what can still come; no state is shared between them.
 //!
 //! At start, [`startup::prepare`] picks and verifies the checkpoint to
 //! restore; each worker rebuilds its store from it (re-sharding by key group
@@ -31,8 +37,8 @@ mod part_writer;
 mod sealer;
 pub mod startup;
 
-pub use coordinator::{Coordinator, RedisBarrier};
-pub use flow::checkpoint_flow;
+pub use coordinator::{Coordinator, ReadyPart, SourcePositions};
+pub use flow::{CheckpointInputs, PartWriting, RedisBarrier, checkpoint_flow};
 pub use metrics::CheckpointMetrics;
 pub use part_writer::{PartWriter, WorkerPart, unix_ms};
 pub use sealer::{Sealer, SealerConfig};

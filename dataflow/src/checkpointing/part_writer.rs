@@ -21,6 +21,8 @@ use checkpoints::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::checkpointing::coordinator::ReadyPart;
+
 /// What a worker reports once its part of a checkpoint is on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerPart {
@@ -55,21 +57,33 @@ pub struct PartJob {
     pub redis_flushed: Receiver<()>,
 }
 
+impl PartJob {
+    /// The part `ready`, to be reported once `redis_flushed` signals.
+    #[must_use]
+    pub fn new(ready: ReadyPart, redis_flushed: Receiver<()>) -> Self {
+        let ReadyPart { boundary, batch, offsets, started_unix_ms, longest_pause } = ready;
+        let longest_pause_us = u64::try_from(longest_pause.as_micros()).unwrap_or(u64::MAX);
+        Self { boundary, batch, offsets, started_unix_ms, longest_pause_us, redis_flushed }
+    }
+}
+
 /// Handle of a worker's part-writing thread.
 #[derive(Debug)]
 pub struct PartWriter {
     jobs: Option<Sender<PartJob>>,
     results: Receiver<Result<WorkerPart, CheckpointError>>,
-    in_flight: usize,
     thread: Option<JoinHandle<()>>,
 }
 
 impl PartWriter {
-    /// Starts worker `worker`'s thread, writing parts of `store` into `dir`.
+    /// Starts worker `worker`'s thread, writing parts of `store` into `dir`
+    /// and calling `wake` after each (so the worker collects it with
+    /// [`finished`](Self::finished)).
     pub fn start(
         worker: usize,
         store: Arc<StateStore>,
         dir: CheckpointDir,
+        wake: Box<dyn Fn() + Send>,
     ) -> std::io::Result<Self> {
         let (jobs, job_rx) = mpsc::channel::<PartJob>();
         let (result_tx, results) = mpsc::channel();
@@ -81,17 +95,17 @@ impl PartWriter {
                     if result_tx.send(result).is_err() {
                         break;
                     }
+                    wake();
                 }
             })?;
-        Ok(Self { jobs: Some(jobs), results, in_flight: 0, thread: Some(thread) })
+        Ok(Self { jobs: Some(jobs), results, thread: Some(thread) })
     }
 
     /// Queues a part.
     pub fn submit(&mut self, job: PartJob) {
-        if let Some(jobs) = &self.jobs
-            && jobs.send(job).is_ok()
-        {
-            self.in_flight += 1;
+        if let Some(jobs) = &self.jobs {
+            // The thread stops only when the handle is dropped.
+            let _ = jobs.send(job);
         }
     }
 
@@ -100,7 +114,6 @@ impl PartWriter {
     pub fn finished(&mut self) -> Vec<WorkerPart> {
         let mut parts = Vec::new();
         while let Ok(result) = self.results.try_recv() {
-            self.in_flight -= 1;
             match result {
                 Ok(part) => parts.push(part),
                 Err(err) => panic!(
@@ -110,11 +123,6 @@ impl PartWriter {
             }
         }
         parts
-    }
-
-    /// Whether every queued part has been reported by [`Self::finished`].
-    pub fn is_idle(&self) -> bool {
-        self.in_flight == 0
     }
 }
 
