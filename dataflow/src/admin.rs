@@ -8,7 +8,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use checkpoints::{CheckpointDir, CheckpointError, Manifest, StateStore, groups_for_worker};
+use state::{CheckpointDir, CheckpointError, Manifest, StateStore, groups_for_worker};
 
 use crate::aggregates::profiles::user_ids::CheckpointUserNames;
 use crate::aggregates::visitors::Retention;
@@ -122,7 +122,7 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
         .map_err(|e| AdminError::Redis(e.to_string()))?;
     let writer = Rc::new(RedisOnly(std::cell::RefCell::new(sink)));
     let output: Rc<dyn Writer> = writer.clone();
-    let state_err = |e: checkpoints::StateError| AdminError::Checkpoint(e.into());
+    let state_err = |e: state::StateError| AdminError::Checkpoint(e.into());
     let names =
         CheckpointUserNames::open(&dir.path_of(manifest.id), &manifest).map_err(state_err)?;
     let settings = AggregateSettings {

@@ -46,7 +46,7 @@ impl EpochState for Summer {
     fn begin_snapshot(&mut self) {
         assert_eq!(self.unwritten, 0, "a snapshot before its outputs were written");
         let mut batch = StateBatch::new();
-        batch.put(checkpoints::Family::Meta, b"total", &self.total.get().to_be_bytes());
+        batch.put(state::Family::Meta, b"total", &self.total.get().to_be_bytes());
         self.snapshot = Some(batch);
         self.snapshot_total.set(self.total.get());
     }

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use checkpoints::{CheckpointError, StateStore, StoreOptions, groups_for_worker, restore_store};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use state::{CheckpointError, StateStore, StoreOptions, groups_for_worker, restore_store};
 use timely::communication::Config as CommunicationConfig;
 use timely::{Config as TimelyConfig, WorkerConfig};
 
@@ -205,7 +205,7 @@ fn run_worker(
         shutdown: Arc::clone(shutdown),
     };
     let output: Rc<dyn Writer> = writer.clone();
-    let err = |e: checkpoints::StateError| e.to_string();
+    let err = |e: state::StateError| e.to_string();
     let calendar = Calendar::new(&config.timezone).map_err(|e| e.to_string())?;
     let bound = Some((memory.profiles, memory.visitors));
     let rewrite = startup.restored.is_some() && startup.rewrite_redis;

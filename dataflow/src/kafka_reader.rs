@@ -15,7 +15,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-use checkpoints::PartitionOffset;
+use state::PartitionOffset;
 
 use crate::assignment::{TopicPartition, newly_owned, owner};
 

@@ -5,7 +5,7 @@
 //! which interns users and passes views on, exchanged by day and product,
 //! to the daily unique-visitor aggregate ([`aggregates::visitors`]); both
 //! write to Redis as epochs progress ([`epochs`]). State lives in the
-//! `checkpoints` crate's per-worker RocksDB store. `docs/design.md` explains
+//! `state` crate's per-worker RocksDB store. `docs/design.md` explains
 //! the whole.
 
 pub mod admin;

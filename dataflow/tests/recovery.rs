@@ -13,13 +13,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use checkpoints::{CheckpointDir, Manifest};
 use common::oracle::recompute;
 use common::redis_check::differences;
 use common::run::{
     Dataset, checkpoint_dir, job_command, job_command_every, job_command_unbounded,
     produce_dataset, run_to_end,
 };
+use state::{CheckpointDir, Manifest};
 use testkit::redis_database;
 
 const EVENTS: u64 = 300_000;

@@ -61,7 +61,7 @@ fn only_the_retained_days_stay_and_they_expire_at_their_midnight() {
             // A complete checkpoint: an id directory with its manifest.
             !d.flatten().any(|e| {
                 e.file_name().to_string_lossy().parse::<u64>().is_ok()
-                    && e.path().join(checkpoints::MANIFEST_FILE).exists()
+                    && e.path().join(state::MANIFEST_FILE).exists()
             })
         })
     {

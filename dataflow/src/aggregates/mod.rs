@@ -17,7 +17,7 @@ use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use checkpoints::{StateError, StateStore};
+use state::{StateError, StateStore};
 
 use crate::metrics::JobMetrics;
 use crate::weights::Weights;

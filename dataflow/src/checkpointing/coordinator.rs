@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use checkpoints::{PartitionOffset, StateBatch};
+use state::{PartitionOffset, StateBatch};
 
 use crate::checkpointing::part_writer::unix_ms;
 use crate::epochs::Snapshot;
@@ -176,7 +176,7 @@ mod tests {
 
     fn snapshot(boundary: u64, pause_ms: u64) -> Snapshot {
         let mut batch = StateBatch::new();
-        batch.put(checkpoints::Family::Meta, format!("b{boundary}").as_bytes(), b"v");
+        batch.put(state::Family::Meta, format!("b{boundary}").as_bytes(), b"v");
         Snapshot { boundary, batch, longest_pause: Duration::from_millis(pause_ms) }
     }
 

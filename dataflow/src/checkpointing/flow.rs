@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use checkpoints::{CheckpointDir, StateStore};
+use state::{CheckpointDir, StateStore};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::OutputBuilder;

@@ -15,11 +15,11 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use checkpoints::{
+use serde::{Deserialize, Serialize};
+use state::{
     CheckpointDir, CheckpointError, DigestCache, FileDigest, PartitionOffset, StateBatch,
     StateStore, write_part,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::checkpointing::coordinator::ReadyPart;
 

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use checkpoints::{CheckpointDir, CheckpointError, FORMAT_VERSION, KEY_GROUPS, Manifest};
 use model::keys::CHECKPOINT_MARKER;
+use state::{CheckpointDir, CheckpointError, FORMAT_VERSION, KEY_GROUPS, Manifest};
 
 use crate::checkpointing::part_writer::{WorkerPart, unix_ms};
 use crate::metrics::JobMetrics;

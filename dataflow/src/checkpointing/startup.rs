@@ -17,8 +17,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use checkpoints::{CheckpointDir, CheckpointError, Manifest};
 use model::keys::CHECKPOINT_MARKER;
+use state::{CheckpointDir, CheckpointError, Manifest};
 
 use crate::config::{CheckpointConfig, RestoreFrom};
 

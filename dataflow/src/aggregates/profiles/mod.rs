@@ -7,14 +7,14 @@
 //! the unique-visitor aggregate.
 
 pub mod json;
+mod operator;
 pub mod profile;
-mod state;
 pub mod user_ids;
 
+pub use operator::ProfilesState;
 pub use profile::{ChangedTags, UserProfile};
-pub use state::ProfilesState;
 
-use checkpoints::worker_for_key;
+use state::worker_for_key;
 
 use crate::records::ProfileEvent;
 

@@ -75,7 +75,7 @@ impl ChangedTags {
 
 /// Heap memory: the score, top-tag and purchase vectors (tags themselves are
 /// interned, product ids mostly inline).
-impl checkpoints::StateValue for UserProfile {
+impl state::StateValue for UserProfile {
     fn heap_bytes(&self) -> usize {
         use std::mem::size_of_val;
         let purchased: usize = self

@@ -20,11 +20,9 @@
 use std::ops::Range;
 use std::path::Path;
 
-use checkpoints::{
-    Family, KEY_GROUPS, Manifest, StateBatch, StateError, StateStore, worker_for_group,
-};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
+use state::{Family, KEY_GROUPS, Manifest, StateBatch, StateError, StateStore, worker_for_group};
 
 /// Bits of an id that hold the key group.
 const GROUP_BITS: u32 = 7;
@@ -179,7 +177,7 @@ impl UserNames for CheckpointUserNames {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use checkpoints::{StoreOptions, groups_for_worker};
+    use state::{StoreOptions, groups_for_worker};
 
     #[test]
     fn ids_carry_their_group_and_continue_after_a_reopen() {

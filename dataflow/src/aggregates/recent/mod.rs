@@ -5,10 +5,10 @@
 //! the global newest and renders the Redis `events` list.
 
 pub mod events;
-mod state;
+mod operator;
 
 pub use events::RecentEvents;
-pub use state::RecentState;
+pub use operator::RecentState;
 
 /// Every recent event goes to worker 0.
 pub fn route<T>(_event: &T) -> u64 {

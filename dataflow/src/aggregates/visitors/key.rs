@@ -1,8 +1,8 @@
 //! [`VisitKey`]: the key of unique visitors, one day's visitors of one
 //! product, and how visits are routed to the worker that owns it.
 
-use checkpoints::{StateKey, key_group_of_parts, worker_for_group};
 use compact_str::CompactString;
+use state::{StateKey, key_group_of_parts, worker_for_group};
 
 use crate::day::Day;
 use crate::records::Visit;

@@ -7,11 +7,11 @@
 //! `pageviews:<day>:<product>` and `hot:pageview_counts`.
 
 mod key;
+mod operator;
 pub mod retention;
 pub mod set;
-mod state;
 
 pub use key::{ViewRouter, VisitKey, visit_group};
+pub use operator::VisitorsState;
 pub use retention::Retention;
 pub use set::VisitorSet;
-pub use state::VisitorsState;

@@ -34,7 +34,7 @@ impl Default for VisitorSet {
 
 /// Heap memory: the vector's capacity, or the bitmap's serialized size (close
 /// to its memory).
-impl checkpoints::StateValue for VisitorSet {
+impl state::StateValue for VisitorSet {
     fn heap_bytes(&self) -> usize {
         match self {
             Self::Sorted(ids) => ids.capacity() * 4,
@@ -121,8 +121,8 @@ mod tests {
             large.insert(UserId(id * 7));
         }
         for set in [small, large, VisitorSet::default()] {
-            let bytes = checkpoints::codec::encode(&set).unwrap();
-            assert_eq!(checkpoints::codec::decode::<VisitorSet>(&bytes).unwrap(), set);
+            let bytes = state::codec::encode(&set).unwrap();
+            assert_eq!(state::codec::decode::<VisitorSet>(&bytes).unwrap(), set);
         }
     }
 }

@@ -12,13 +12,13 @@
 
 use std::path::Path;
 
-use crate::batch::StateBatch;
-use crate::checkpoint_error::CheckpointError;
-use crate::family::Family;
+use crate::checkpoint::error::CheckpointError;
+use crate::checkpoint::manifest::Manifest;
 use crate::keygroup::{KEY_GROUPS, groups_for_worker};
-use crate::manifest::Manifest;
-use crate::options::StoreOptions;
 use crate::store::StateStore;
+use crate::store::batch::StateBatch;
+use crate::store::family::Family;
+use crate::store::options::StoreOptions;
 
 /// Entries per write batch while re-sharding (bounds memory).
 const ENTRIES_PER_BATCH: usize = 100_000;

@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
-use crate::batch::StateBatch;
-use crate::checksum::DigestCache;
-use crate::family::Family;
+use crate::checkpoint::checksum::DigestCache;
+use crate::checkpoint::manifest::{FORMAT_VERSION, PartitionOffset};
+use crate::checkpoint::part::write_part;
+use crate::checkpoint::restore::restore_store;
 use crate::keygroup::{KEY_GROUPS, groups_for_worker, worker_for_group, worker_for_key};
-use crate::manifest::{FORMAT_VERSION, PartitionOffset};
-use crate::options::StoreOptions;
-use crate::part::write_part;
-use crate::restore::restore_store;
 use crate::store::StateStore;
+use crate::store::batch::StateBatch;
+use crate::store::family::Family;
+use crate::store::options::StoreOptions;
 
 const USERS: usize = 3_000;
 

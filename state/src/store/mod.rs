@@ -9,6 +9,15 @@
 //!
 //! The checkpoint protocol (RocksDB checkpoints plus manifests) is built on
 //! top of this type and reaches the database through [`StateStore::db`].
+//!
+//! Beside the store itself: [`batch`] (the only way to write), [`family`]
+//! (the column families), [`keys`] (physical key layouts) and [`options`]
+//! (RocksDB tuning within a memory share).
+
+pub(crate) mod batch;
+pub(crate) mod family;
+pub(crate) mod keys;
+pub(crate) mod options;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -19,14 +28,14 @@ use rocksdb::{
     WriteOptions,
 };
 
-use crate::batch::{OpKind, StateBatch};
 use crate::error::{StateError, display_key};
-use crate::family::Family;
 use crate::keygroup::key_group;
-use crate::keys::{
+use crate::store::batch::{OpKind, StateBatch};
+use crate::store::family::Family;
+use crate::store::keys::{
     group_bounds, parse_offset_key, parse_offset_value, split_state_key, with_state_key,
 };
-use crate::options::StoreOptions;
+use crate::store::options::StoreOptions;
 
 /// One entry of [`StateStore::scan`]: (key group, key, value).
 pub type ScannedEntry = (u16, Vec<u8>, Vec<u8>);
@@ -288,5 +297,4 @@ impl StateStore {
 }
 
 #[cfg(test)]
-#[path = "store_tests.rs"]
 mod tests;

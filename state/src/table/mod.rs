@@ -48,13 +48,13 @@ use hashbrown::HashMap;
 use hashbrown::hash_map::EntryRef;
 use serde::de::DeserializeOwned;
 
-use crate::batch::CommitTicket;
 use crate::codec;
 use crate::error::StateError;
-use crate::family::Family;
 use crate::keygroup::KEY_GROUPS;
 use crate::state_key::{StateKey, StateValue};
 use crate::store::StateStore;
+use crate::store::batch::CommitTicket;
+use crate::store::family::Family;
 
 pub use hashbrown::Equivalent;
 

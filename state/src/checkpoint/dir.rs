@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint_error::CheckpointError;
-use crate::manifest::{MANIFEST_FILE, Manifest, sync_dir};
+use crate::checkpoint::error::CheckpointError;
+use crate::checkpoint::manifest::{MANIFEST_FILE, Manifest, sync_dir};
 
 const PENDING_PREFIX: &str = "pending-";
 
@@ -190,5 +190,5 @@ impl CheckpointDir {
 }
 
 #[cfg(test)]
-#[path = "catalog_tests.rs"]
+#[path = "dir_tests.rs"]
 mod tests;

@@ -17,8 +17,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint_error::CheckpointError;
-use crate::checksum::{FileDigest, digest_bytes, digest_file};
+use crate::checkpoint::checksum::{FileDigest, digest_bytes, digest_file};
+use crate::checkpoint::error::CheckpointError;
 use crate::keygroup::KEY_GROUPS;
 
 /// Version of the checkpoint layout written by this code.

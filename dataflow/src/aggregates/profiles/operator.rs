@@ -18,11 +18,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use checkpoints::{Family, StateBatch, StateError, StateKey, StateStore, Table};
 use compact_str::CompactString;
 use model::{EventType, keys};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
+use state::{Family, StateBatch, StateError, StateKey, StateStore, Table};
 use ustr::Ustr;
 
 use super::json as profile_json;

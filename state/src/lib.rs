@@ -1,4 +1,5 @@
-//! Durable, per-worker keyed state for tagflow.
+//! Durable, per-worker keyed state for tagflow: the [`store`](StateStore),
+//! typed [`Table`]s over it, and [`checkpoint`]s of it.
 //!
 //! Replaces Flink's RocksDB state backend. The layers, bottom up:
 //!
@@ -35,38 +36,29 @@
 //! (or `table.flush_into(&mut batch)?` at once); `batch.set_offset(..)` for
 //! every partition read, `store.commit(batch)?`, then [`write_part`].
 
-mod batch;
-mod catalog;
-mod checkpoint_error;
-pub mod checksum;
+pub mod checkpoint;
 pub mod codec;
 mod error;
-mod family;
 pub mod keygroup;
-mod keys;
-mod manifest;
-mod options;
-mod part;
-mod restore;
 mod state_key;
 mod store;
 mod table;
 
-pub use batch::{CommitTicket, StateBatch};
-pub use catalog::{CheckpointDir, Listed};
-pub use checkpoint_error::CheckpointError;
-pub use checksum::{DigestCache, FileDigest};
+pub use checkpoint::checksum::{DigestCache, FileDigest};
+pub use checkpoint::dir::{CheckpointDir, Listed};
+pub use checkpoint::error::CheckpointError;
+pub use checkpoint::manifest::{FORMAT_VERSION, MANIFEST_FILE, Manifest, PartitionOffset};
+pub use checkpoint::part::write_part;
+pub use checkpoint::restore::restore_store;
 pub use codec::CodecError;
 pub use error::StateError;
-pub use family::Family;
 pub use keygroup::{
     KEY_GROUPS, ROUTING_SEPARATOR, groups_for_worker, key_group, key_group_of_parts,
     worker_for_group, worker_for_key,
 };
-pub use manifest::{FORMAT_VERSION, MANIFEST_FILE, Manifest, PartitionOffset};
-pub use options::StoreOptions;
-pub use part::write_part;
-pub use restore::restore_store;
 pub use state_key::{StateKey, StateValue};
+pub use store::batch::{CommitTicket, StateBatch};
+pub use store::family::Family;
+pub use store::options::StoreOptions;
 pub use store::{ScannedEntry, StateStore};
 pub use table::Table;

@@ -21,10 +21,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use checkpoints::{Family, KEY_GROUPS, StateBatch, StateError, StateKey, StateStore, Table};
 use compact_str::CompactString;
 use model::keys;
 use rustc_hash::{FxHashMap, FxHashSet};
+use state::{Family, KEY_GROUPS, StateBatch, StateError, StateKey, StateStore, Table};
 
 use super::key::VisitKey;
 use super::retention::Retention;
@@ -95,7 +95,7 @@ impl VisitorsState {
             memberships = 0;
             for entry in store.scan(Family::VisitorSets, 0..KEY_GROUPS) {
                 let (_, raw, value) = entry?;
-                let set: VisitorSet = checkpoints::codec::decode(&value).map_err(|source| {
+                let set: VisitorSet = state::codec::decode(&value).map_err(|source| {
                     let key = VisitKey::read_key(&raw).map(|k| k.to_string()).unwrap_or_default();
                     StateError::Codec { family: Family::VisitorSets, key, source }
                 })?;
@@ -178,7 +178,7 @@ impl VisitorsState {
                 let Some(key) = VisitKey::read_key(&raw) else { continue };
                 if let Entry::Vacant(entry) = expired.entry(key) {
                     let set: VisitorSet =
-                        checkpoints::codec::decode(&value).map_err(|source| StateError::Codec {
+                        state::codec::decode(&value).map_err(|source| StateError::Codec {
                             family: Family::VisitorSets,
                             key: entry.key().to_string(),
                             source,

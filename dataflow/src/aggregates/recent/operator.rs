@@ -10,8 +10,8 @@
 
 use std::rc::Rc;
 
-use checkpoints::{Family, StateBatch, StateError, StateStore, codec};
 use model::keys;
+use state::{Family, StateBatch, StateError, StateStore, codec};
 
 use super::events::RecentEvents;
 use crate::epochs::{EpochState, WriteOut};

@@ -1,12 +1,12 @@
 //! Micro-benchmark of the `Table` hot path: 5M `get_mut` hits over 100k keys,
 //! against a bare hash map doing the same lookups, plus one flush + commit.
 //!
-//! Run with optimizations, e.g. `cargo run --release -p checkpoints --example table_bench`.
+//! Run with optimizations, e.g. `cargo run --release -p state --example table_bench`.
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use checkpoints::{Family, StateBatch, StateStore, StoreOptions, Table};
+use state::{Family, StateBatch, StateStore, StoreOptions, Table};
 
 const KEYS: usize = 100_000;
 const OPS: usize = 5_000_000;

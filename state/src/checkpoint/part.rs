@@ -4,14 +4,14 @@
 //! files, so taking one costs a flush, not a copy of the state. The part is
 //! written into the pending directory of its boundary; the worker then
 //! reports its files' digests, and worker 0 seals the whole checkpoint with a
-//! manifest once every part exists (see `catalog.rs`).
+//! manifest once every part exists (see `dir.rs`).
 
 use std::path::Path;
 
 use rocksdb::checkpoint::Checkpoint;
 
-use crate::checkpoint_error::CheckpointError;
-use crate::checksum::{DigestCache, FileDigest};
+use crate::checkpoint::checksum::{DigestCache, FileDigest};
+use crate::checkpoint::error::CheckpointError;
 use crate::error::StateError;
 use crate::store::StateStore;
 

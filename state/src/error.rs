@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crate::codec::CodecError;
-use crate::family::Family;
+use crate::store::family::Family;
 
 /// An error of the state store or of a typed table.
 #[derive(Debug, thiserror::Error)]

@@ -4,11 +4,11 @@
 //! or, just before they change, by the table's copy-on-write.
 
 use super::{Slot, SlotState, Table, entry_bytes};
-use crate::batch::StateBatch;
 use crate::codec;
 use crate::error::StateError;
-use crate::family::Family;
 use crate::state_key::{StateKey, StateValue};
+use crate::store::batch::StateBatch;
+use crate::store::family::Family;
 
 /// A snapshot in progress.
 #[derive(Debug)]

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::batch::StateBatch;
-use crate::options::StoreOptions;
 use crate::state_key::StateValue;
+use crate::store::batch::StateBatch;
+use crate::store::options::StoreOptions;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 struct Profile {

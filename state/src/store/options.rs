@@ -17,7 +17,7 @@
 
 use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, MemtableFactory, Options};
 
-use crate::family::Family;
+use crate::store::family::Family;
 
 /// Tuning of a [`StateStore`](crate::StateStore).
 #[derive(Debug, Clone, PartialEq)]

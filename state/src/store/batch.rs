@@ -14,9 +14,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::family::Family;
 use crate::keygroup::key_group;
-use crate::keys::{push_offset_key, push_state_key};
+use crate::store::family::Family;
+use crate::store::keys::{push_offset_key, push_state_key};
 
 /// One recorded operation; its key (and value) live in `StateBatch::data`
 /// between the end of the previous operation and `value_end`.
@@ -203,7 +203,7 @@ impl StateBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{parse_offset_key, parse_offset_value, split_state_key};
+    use crate::store::keys::{parse_offset_key, parse_offset_value, split_state_key};
 
     #[test]
     fn records_entries_in_order() {
