@@ -32,6 +32,7 @@ use crate::checkpointing::{
 };
 use crate::config::JobConfig;
 use crate::day::Calendar;
+use crate::dir_lock::{DirLock, DirLockError};
 use crate::epochs::epoch_sink;
 use crate::kafka_output::KafkaOutput;
 use crate::kafka_reader::{PartitionReader, ReaderConfig};
@@ -61,6 +62,9 @@ pub enum JobError {
     /// No usable checkpoint, or the checkpoint directory is unusable.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// Another process runs on the same directories.
+    #[error(transparent)]
+    Locked(#[from] DirLockError),
     /// timely could not start or a worker failed.
     #[error("dataflow failed: {0}")]
     Timely(String),
@@ -103,6 +107,13 @@ pub fn run(
         None => partition_count(&config)?,
     };
     Calendar::new(&config.timezone)?;
+    // Held until every worker finished, before anything touches the
+    // directories (startup removes incomplete checkpoints).
+    let process = config.cluster.as_ref().map_or(0, |cluster| cluster.process);
+    let _locks = (
+        DirLock::acquire(&config.state_dir, process)?,
+        DirLock::acquire(&config.checkpoints.dir, process)?,
+    );
     let communication = match &config.cluster {
         Some(cluster) if cluster.processes > 1 => CommunicationConfig::Cluster {
             threads: workers,

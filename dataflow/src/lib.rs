@@ -15,6 +15,7 @@ pub mod checkpointing;
 pub mod cli;
 pub mod config;
 pub mod day;
+pub mod dir_lock;
 pub mod epochs;
 pub mod job;
 pub mod kafka_output;

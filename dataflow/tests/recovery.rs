@@ -9,11 +9,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::oracle::recompute;
+use common::process::{kill_9, scrape_metrics, spawn, spawn_logged, wait_for};
 use common::redis_check::differences;
 use common::run::{
     Dataset, checkpoint_dir, job_command, job_command_every, job_command_unbounded,
@@ -38,21 +39,6 @@ fn assert_exact(redis: &str) {
     assert!(diffs.is_empty(), "Redis differs from the recomputation:\n{}", diffs.join("\n"));
 }
 
-fn spawn(mut command: Command) -> Child {
-    command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start dataflow")
-}
-
-/// Starts `command` with its stderr (warnings and errors) going to `log`.
-fn spawn_logged(mut command: Command, log: &Path) -> Child {
-    let log = std::fs::File::create(log).unwrap();
-    command.stdout(Stdio::null()).stderr(log).spawn().expect("start dataflow")
-}
-
-fn kill_9(child: &mut Child) {
-    let _ = child.kill(); // SIGKILL
-    let _ = child.wait();
-}
-
 /// Runs `command` to its end and asserts it succeeded; returns its stderr.
 fn run_ok(mut command: Command) -> String {
     command.env("RUST_LOG", "info");
@@ -70,33 +56,6 @@ fn complete(work: &Path) -> Vec<Manifest> {
 
 fn events_covered(manifest: &Manifest) -> i64 {
     manifest.offsets.iter().map(|o| o.next_offset).sum()
-}
-
-/// Polls until `done` holds (every 1 ms, at most `limit`).
-fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    false
-}
-
-/// GETs the job's /metrics, whose address its log announces.
-fn scrape_metrics(log: &str) -> String {
-    use std::io::{Read, Write};
-    let address = log
-        .split("serving metrics at http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .expect("the job logs its metrics address");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: job\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 fn copy_dir(from: &Path, to: &Path) {

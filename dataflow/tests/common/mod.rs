@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod oracle;
+pub mod process;
 pub mod redis_check;
 pub mod run;

@@ -1,0 +1,48 @@
+//! Driving the job's process from tests: starting it with its log in a
+//! file, killing it, waiting for a condition, scraping its metrics.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn spawn(mut command: Command) -> Child {
+    command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start dataflow")
+}
+
+/// Starts `command` with its stderr (warnings and errors) going to `log`.
+pub fn spawn_logged(mut command: Command, log: &Path) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    command.stdout(Stdio::null()).stderr(log).spawn().expect("start dataflow")
+}
+
+pub fn kill_9(child: &mut Child) {
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+}
+
+/// Polls until `done` holds (every 1 ms, at most `limit`).
+pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    false
+}
+
+/// GETs the job's /metrics, whose address its log announces.
+pub fn scrape_metrics(log: &str) -> String {
+    use std::io::{Read, Write};
+    let address = log
+        .split("serving metrics at http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("the job logs its metrics address");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: job\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
