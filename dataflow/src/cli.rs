@@ -65,6 +65,9 @@ pub struct ResyncArgs {
     /// Redis URL; a path selects the database (redis://127.0.0.1:6379/2).
     #[arg(long, env = "TAGFLOW_REDIS", default_value = "redis://127.0.0.1:6379")]
     pub redis: String,
+    /// Longest wait for Redis in one call, before reconnecting and retrying.
+    #[arg(long, env = "TAGFLOW_REDIS_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub redis_timeout: Duration,
     /// Directory of the checkpoints.
     #[arg(long, env = "TAGFLOW_CHECKPOINT_DIR", default_value_os_t = default_data_dir("checkpoints"))]
     pub checkpoint_dir: PathBuf,
@@ -92,6 +95,11 @@ pub struct RunArgs {
     /// Redis URL; a path selects the database (redis://127.0.0.1:6379/2).
     #[arg(long, env = "TAGFLOW_REDIS", default_value = "redis://127.0.0.1:6379")]
     pub redis: String,
+    /// Longest wait for Redis in one call (connecting, sending, each
+    /// reply); then the writer drops the connection, opens a new one and
+    /// retries, so an unresponsive Redis stalls the job instead of hanging it.
+    #[arg(long, env = "TAGFLOW_REDIS_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub redis_timeout: Duration,
     /// Prefix of every topic name (tests use it to stay apart).
     #[arg(long, env = "TAGFLOW_TOPIC_PREFIX", default_value = "")]
     pub topic_prefix: String,
@@ -240,6 +248,7 @@ impl RunArgs {
         Ok(JobConfig {
             brokers: self.brokers,
             redis: self.redis,
+            redis_timeout: self.redis_timeout,
             topics: Topics::with_prefix(&self.topic_prefix),
             group_id: self.group_id,
             workers: self.workers,

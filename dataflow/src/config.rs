@@ -26,6 +26,8 @@ pub struct JobConfig {
     pub brokers: String,
     /// Redis URL (may name a database: `redis://host:6379/3`).
     pub redis: String,
+    /// Longest wait for Redis in one call.
+    pub redis_timeout: Duration,
     /// Topic names.
     pub topics: Topics,
     /// Consumer group positions are published to (for lag tools only).

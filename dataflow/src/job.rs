@@ -174,8 +174,8 @@ fn run_worker(
         KafkaOutput::new(&config.brokers, &config.topics.interest_tags)
             .map_err(|e| e.to_string())?,
     );
-    let redis =
-        RedisSink::start(&config.redis, index, Arc::clone(metrics)).map_err(|e| e.to_string())?;
+    let redis = RedisSink::start(&config.redis, config.redis_timeout, index, Arc::clone(metrics))
+        .map_err(|e| e.to_string())?;
     let writer =
         Rc::new(JobWriter { redis: RefCell::new(redis), interest_tags: Rc::clone(&interest_tags) });
     let reader = PartitionReader::new(ReaderConfig {

@@ -4,7 +4,13 @@
 //! through a small bounded queue, so Kafka reading continues while Redis
 //! round trips happen, and a slow Redis slows the job down (back-pressure)
 //! instead of growing memory. Writes are absolute values, so a pipeline
-//! that is retried after a connection error is harmless. A
+//! that is retried is harmless: a pipeline that fails for any reason (a
+//! lost connection, a timeout, or Redis refusing it: loading, read-only,
+//! out of memory, disk errors) is retried with backoff until Redis takes
+//! it, never dropped, and every failure is logged and counted in
+//! `tagflow_redis_errors_total`. Every call has a timeout (`--redis-timeout`),
+//! after which the connection is dropped and opened again, so a Redis that
+//! stops answering stalls the job instead of hanging it. A
 //! [`RedisSink::barrier`] tells when everything queued before it is in
 //! Redis: checkpoints wait for it, so a completed checkpoint's outputs are
 //! never lost with a crashed writer's queue. [`SharedHash`] builds the
@@ -32,7 +38,7 @@ const QUEUE_DEPTH: usize = 4;
 /// collect meanwhile, which coalesces the most while Redis is the
 /// bottleneck (2 measured slower on a catch-up, see docs/benchmarks.md).
 pub const READY_BELOW: usize = 1;
-/// Longest wait between reconnection attempts.
+/// Longest wait between attempts to write a pipeline.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// A batch of Redis commands: one write-out of an operator.
@@ -111,16 +117,19 @@ pub struct RedisSink {
 }
 
 impl RedisSink {
-    /// Starts the writer thread for worker `worker`.
+    /// Starts the writer thread for worker `worker`; every Redis call
+    /// (connecting, sending, each reply) gives up after `timeout`.
     pub fn start(
         url: &str,
+        timeout: Duration,
         worker: usize,
         metrics: Arc<JobMetrics>,
     ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let (sender, receiver) = sync_channel(QUEUE_DEPTH);
         let in_hand = Arc::new(AtomicUsize::new(0));
-        let writer = WriterThread { client, worker, metrics, in_hand: Arc::clone(&in_hand) };
+        let in_hand_of_thread = Arc::clone(&in_hand);
+        let writer = WriterThread { client, timeout, worker, metrics, in_hand: in_hand_of_thread };
         let thread = std::thread::Builder::new()
             .name(format!("redis-writer-{worker}"))
             .spawn(move || writer.run(&receiver))
@@ -177,6 +186,7 @@ impl Drop for RedisSink {
 /// The writer thread's side.
 struct WriterThread {
     client: redis::Client,
+    timeout: Duration,
     worker: usize,
     metrics: Arc<JobMetrics>,
     in_hand: Arc<AtomicUsize>,
@@ -198,45 +208,53 @@ impl WriterThread {
         }
     }
 
-    /// Writes `batch`, retrying transient failures with backoff.
+    /// Writes `batch`, retrying every failure with backoff until it is in.
     fn write(&self, connection: &mut Option<redis::Connection>, batch: &RedisBatch) {
         let worker = self.worker;
         let mut backoff = Duration::from_millis(50);
         let (bytes, count) = (batch.commands.bytes(), batch.commands.len());
         loop {
             let started = Instant::now();
-            let result = match connection.as_mut() {
-                Some(conn) => send_commands(conn, bytes, count),
-                None => self.client.get_connection_with_timeout(Duration::from_secs(5)).and_then(
-                    |mut conn| {
-                        let result = send_commands(&mut conn, bytes, count);
-                        *connection = Some(conn);
-                        result
-                    },
-                ),
+            let result =
+                self.connected(connection).and_then(|conn| send_commands(conn, bytes, count));
+            let Err(err) = result else {
+                self.metrics.observe_redis_batch(count, started.elapsed());
+                self.metrics.observe_event_latencies(&batch.created_ms);
+                return;
             };
-            match result {
-                Ok(()) => {
-                    self.metrics.observe_redis_batch(count, started.elapsed());
-                    self.metrics.observe_event_latencies(&batch.created_ms);
-                    return;
-                }
-                Err(err) if !is_transient(&err) => {
-                    // Redis refused the commands themselves: retrying cannot help.
-                    self.metrics.redis_errors.inc();
-                    tracing::error!(worker, %err, "redis rejected a batch; dropped");
-                    return;
-                }
-                Err(err) => {
-                    // Transient (Redis restarting, network): retry with backoff.
-                    self.metrics.redis_errors.inc();
-                    tracing::warn!(worker, %err, retry_in = ?backoff, "redis write failed");
-                    *connection = None;
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
+            self.metrics.redis_errors.inc();
+            if is_connection_error(&err) {
+                // The replies may be out of step with the commands: start over
+                // on a new connection.
+                *connection = None;
+                tracing::warn!(worker, %err, retry_in = ?backoff, "redis write failed");
+            } else {
+                // Redis refused a command (loading, read-only, out of memory,
+                // a wrong type): every reply was read, the connection is in
+                // step. The whole pipeline is retried (its writes are
+                // absolute), so a fix on the Redis side lets the job go on.
+                tracing::error!(
+                    worker, %err, retry_in = ?backoff,
+                    "redis refused a pipeline; retrying it until it is accepted"
+                );
             }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
+    }
+
+    /// The open connection, or a new one with the call timeouts set.
+    fn connected<'c>(
+        &self,
+        connection: &'c mut Option<redis::Connection>,
+    ) -> redis::RedisResult<&'c mut redis::Connection> {
+        if connection.is_none() {
+            let conn = self.client.get_connection_with_timeout(self.timeout)?;
+            conn.set_read_timeout(Some(self.timeout))?;
+            conn.set_write_timeout(Some(self.timeout))?;
+            *connection = Some(conn);
+        }
+        Ok(connection.as_mut().expect("connected above"))
     }
 }
 
@@ -255,7 +273,9 @@ fn send_commands(
     }
 }
 
-fn is_transient(err: &redis::RedisError) -> bool {
+/// Whether `err` leaves the connection unusable (as opposed to an error
+/// reply to a command).
+fn is_connection_error(err: &redis::RedisError) -> bool {
     err.is_io_error()
         || err.is_connection_dropped()
         || err.is_connection_refusal()

@@ -1,11 +1,14 @@
 //! Faults around the job, against the real cluster and Redis: a second
-//! instance on the same directories, and Redis losing its data while the
-//! job runs. Results are compared with the independent recomputation.
+//! instance on the same directories, a Redis that stops answering, and a
+//! Redis that refuses writes. Results are compared with the independent
+//! recomputation.
 
 #![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 mod common;
 
+use std::path::Path;
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -16,7 +19,8 @@ use common::run::{
     Dataset, checkpoint_dir, job_command, job_command_unbounded, produce_dataset, run_to_end,
 };
 use state::CheckpointDir;
-use testkit::redis_database;
+use state::Manifest;
+use testkit::{BlackHoleProxy, PrivateRedis, redis_database};
 
 const EVENTS: u64 = 100_000;
 const LIMIT: Duration = Duration::from_secs(240);
@@ -48,6 +52,80 @@ fn a_second_instance_on_the_same_directories_is_refused_with_the_holder_s_pid() 
     // Once the holder is gone (kill -9 included), the lock is free again.
     let output = run_to_end(job_command(&dataset.topics, &redis, work.path()), LIMIT);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let diffs = differences(&redis, &recompute(&dataset.raw, 10_000), 5);
+    assert_exact(&redis);
+}
+
+fn assert_exact(redis: &str) {
+    let diffs = differences(redis, &recompute(&dataset().raw, 10_000), 5);
     assert!(diffs.is_empty(), "Redis differs from the recomputation:\n{}", diffs.join("\n"));
+}
+
+/// Complete checkpoints in `work`, oldest first.
+fn complete(work: &Path) -> Vec<Manifest> {
+    let dir = CheckpointDir::new(checkpoint_dir(work));
+    dir.list().map(|l| l.into_iter().filter_map(|c| c.manifest.ok()).collect()).unwrap_or_default()
+}
+
+fn covers_everything(manifest: &Manifest) -> bool {
+    manifest.offsets.iter().map(|o| o.next_offset).sum::<i64>() == EVENTS as i64
+}
+
+fn log_of(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+#[test]
+fn a_redis_that_stops_answering_stalls_the_job_which_goes_on_once_it_answers() {
+    let dataset = dataset();
+    let work = tempfile::tempdir().unwrap();
+    let redis = redis_database();
+    // redis://127.0.0.1:6379/<db>, reached through the proxy.
+    let (server, db) = redis.trim_start_matches("redis://").rsplit_once('/').unwrap();
+    let proxy = BlackHoleProxy::start(server);
+    let through_proxy = format!("redis://{}/{db}", proxy.address());
+    let mut command = job_command_unbounded(&dataset.topics, &through_proxy, work.path());
+    command.args(["--redis-timeout", "1s"]);
+    let log = work.path().join("job.log");
+    let mut child = spawn_logged(command, &log);
+    assert!(wait_for(LIMIT, || complete(work.path()).iter().any(covers_everything)));
+    let before = complete(work.path()).last().unwrap().id;
+    // Every checkpoint writes its marker through a worker's Redis writer,
+    // and its parts wait for the writers: a writer stuck on a connection
+    // that never answers stops every later checkpoint.
+    proxy.swallow(true);
+    std::thread::sleep(Duration::from_secs(3));
+    proxy.swallow(false);
+    let went_on =
+        wait_for(LIMIT, || complete(work.path()).last().is_some_and(|m| m.id >= before + 3));
+    let alive = child.try_wait().unwrap().is_none();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    let log = log_of(&log);
+    assert!(went_on, "no checkpoint completed after Redis answered again:\n{log}");
+    assert!(alive && status.success(), "the job must stall, not fail: {status}\n{log}");
+    assert!(log.contains("redis write failed"), "the timeouts were not logged:\n{log}");
+    assert_exact(&redis);
+}
+
+#[test]
+fn pipelines_redis_refuses_are_retried_until_it_takes_them() {
+    let dataset = dataset();
+    let work = tempfile::tempdir().unwrap();
+    let redis = PrivateRedis::start();
+    // Out of memory: Redis refuses every write (OOM), as a full or a
+    // read-only one does.
+    redis.config_set("maxmemory", "1");
+    let log = work.path().join("job.log");
+    let mut child = spawn_logged(job_command(&dataset.topics, &redis.url(), work.path()), &log);
+    std::thread::sleep(Duration::from_secs(4));
+    redis.config_set("maxmemory", "0");
+    let finished = wait_for(LIMIT, || child.try_wait().unwrap().is_some());
+    if !finished {
+        kill_9(&mut child);
+    }
+    let log = log_of(&log);
+    assert!(finished, "the job did not finish once Redis took writes:\n{log}");
+    assert!(child.wait().unwrap().success(), "{log}");
+    assert!(log.contains("redis refused a pipeline"), "no refusal was logged:\n{log}");
+    assert_exact(&redis.url());
 }
