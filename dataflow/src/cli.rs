@@ -174,6 +174,13 @@ pub struct RunArgs {
     /// if there is none), `none` (empty state), or a checkpoint id.
     #[arg(long, env = "TAGFLOW_RESTORE", default_value = "latest")]
     pub restore: RestoreFrom,
+    /// Restore a checkpoint taken with other --weights, --top-n, --timezone,
+    /// --events-capacity or --uv-retention-days than this run's (refused
+    /// otherwise). Results then mix both: scores counted before keep their
+    /// old weights, days already counted keep their old time zone; Redis is
+    /// rewritten from state under the new settings.
+    #[arg(long, env = "TAGFLOW_ACCEPT_CONFIG_CHANGE")]
+    pub accept_config_change: bool,
     /// Stop once every partition is read up to where it ended at start
     /// (catch-up runs, benchmarks and tests).
     #[arg(long)]
@@ -270,6 +277,7 @@ impl RunArgs {
                 interval: self.checkpoint_interval,
                 retained: self.checkpoints_retained.max(1),
                 restore: self.restore,
+                accept_config_change: self.accept_config_change,
             },
         })
     }

@@ -1,5 +1,6 @@
 //! The job's typed configuration, built from the command line.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -64,6 +65,22 @@ pub struct JobConfig {
     pub checkpoints: CheckpointConfig,
 }
 
+impl JobConfig {
+    /// The settings that decide the job's results, by flag name: every
+    /// checkpoint records them, and a restore refuses a checkpoint taken
+    /// with others unless told to accept the change.
+    #[must_use]
+    pub fn result_settings(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("weights".to_owned(), self.weights.to_string()),
+            ("top-n".to_owned(), self.top_n.to_string()),
+            ("timezone".to_owned(), self.timezone.clone()),
+            ("events-capacity".to_owned(), self.events_capacity.to_string()),
+            ("uv-retention-days".to_owned(), self.uv_retention_days.to_string()),
+        ])
+    }
+}
+
 /// Where checkpoints go, how often, and which one a run starts from.
 #[derive(Debug, Clone)]
 pub struct CheckpointConfig {
@@ -75,6 +92,8 @@ pub struct CheckpointConfig {
     pub retained: usize,
     /// Which checkpoint to restore at start.
     pub restore: RestoreFrom,
+    /// Whether a checkpoint taken with other result settings may be restored.
+    pub accept_config_change: bool,
 }
 
 /// The checkpoint a run starts from (`--restore`).

@@ -27,8 +27,8 @@ use crate::aggregates::profiles::user_ids::CheckpointUserNames;
 use crate::aggregates::visitors::{Retention, ViewRouter};
 use crate::aggregates::{AggregateSettings, Aggregates, Rewritten, profiles, recent};
 use crate::checkpointing::{
-    CheckpointInputs, PartWriting, Sealer, SealerConfig, Startup, checkpoint_flow, epochs_between,
-    startup, unix_ms,
+    CheckpointInputs, PartWriting, Sealer, SealerConfig, Startup, StartupError, checkpoint_flow,
+    epochs_between, startup, unix_ms,
 };
 use crate::config::JobConfig;
 use crate::day::Calendar;
@@ -62,6 +62,9 @@ pub enum JobError {
     /// No usable checkpoint, or the checkpoint directory is unusable.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The checkpoint to restore cannot be used as it is.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
     /// Another process runs on the same directories.
     #[error(transparent)]
     Locked(#[from] DirLockError),
@@ -124,7 +127,8 @@ pub fn run(
         },
         _ => CommunicationConfig::Process(workers),
     };
-    let startup = Arc::new(startup::prepare(&config.checkpoints, &config.redis)?);
+    let settings = config.result_settings();
+    let startup = Arc::new(startup::prepare(&config.checkpoints, &config.redis, &settings)?);
     metrics.checkpoint.interval_seconds.set(config.checkpoints.interval.as_secs_f64());
     // Until the first checkpoint of this run, "last completed" counts from
     // the start, so a staleness alert does not fire on a fresh start.
@@ -209,6 +213,7 @@ fn run_worker(
         next_id: startup.next_id,
         lineage: startup.lineage.clone(),
         retained: config.checkpoints.retained,
+        settings: config.result_settings(),
     };
     let handles = SourceHandles {
         dead_letters: Rc::clone(&dead_letters),

@@ -129,3 +129,37 @@ fn pipelines_redis_refuses_are_retried_until_it_takes_them() {
     assert!(log.contains("redis refused a pipeline"), "no refusal was logged:\n{log}");
     assert_exact(&redis.url());
 }
+
+#[test]
+fn a_checkpoint_taken_with_other_settings_is_refused_unless_the_change_is_accepted() {
+    let dataset = dataset();
+    let work = tempfile::tempdir().unwrap();
+    let redis = redis_database();
+    let log = work.path().join("first.log");
+    let mut first = spawn_logged(job_command_unbounded(&dataset.topics, &redis, work.path()), &log);
+    let all = wait_for(LIMIT, || complete(work.path()).iter().any(covers_everything));
+    kill_9(&mut first);
+    assert!(all, "no checkpoint covered every event:\n{}", log_of(&log));
+    let recorded = complete(work.path()).pop().unwrap().settings;
+    assert_eq!(recorded.get("top-n").map(String::as_str), Some("5"), "{recorded:?}");
+    assert_eq!(recorded.get("weights").map(String::as_str), Some("1,3,5"), "{recorded:?}");
+
+    let with_top_3 = || {
+        let mut command = job_command(&dataset.topics, &redis, work.path());
+        command.args(["--top-n", "3"]);
+        command
+    };
+    let refused = run_to_end(with_top_3(), LIMIT);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a restore under other settings ran:\n{stderr}");
+    assert!(stderr.contains("--top-n 5 (this run: 3)"), "{stderr}");
+    assert!(stderr.contains("--accept-config-change"), "{stderr}");
+
+    let mut accepted = with_top_3();
+    accepted.arg("--accept-config-change");
+    let output = run_to_end(accepted, LIMIT);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    // Redis was rewritten under the new setting: every profile has its top 3.
+    let diffs = differences(&redis, &recompute(&dataset.raw, 10_000), 3);
+    assert!(diffs.is_empty(), "Redis differs from the recomputation:\n{}", diffs.join("\n"));
+}

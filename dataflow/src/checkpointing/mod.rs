@@ -42,7 +42,7 @@ pub use flow::{CheckpointInputs, PartWriting, RedisBarrier, checkpoint_flow};
 pub use metrics::CheckpointMetrics;
 pub use part_writer::{PartWriter, WorkerPart, unix_ms};
 pub use sealer::{Sealer, SealerConfig};
-pub use startup::Startup;
+pub use startup::{Startup, StartupError};
 
 use std::time::Duration;
 

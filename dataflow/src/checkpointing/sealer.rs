@@ -28,6 +28,7 @@ pub struct Sealer {
     next_id: u64,
     lineage: String,
     retained: usize,
+    settings: BTreeMap<String, String>,
     parts: BTreeMap<u64, Vec<WorkerPart>>,
     output: Rc<dyn Writer>,
     metrics: Arc<JobMetrics>,
@@ -52,13 +53,16 @@ pub struct SealerConfig {
     pub lineage: String,
     /// Complete checkpoints kept.
     pub retained: usize,
+    /// The job's result settings, recorded in every manifest.
+    pub settings: BTreeMap<String, String>,
 }
 
 impl Sealer {
     /// A sealer writing its Redis marker through `output`.
     pub fn new(config: SealerConfig, output: Rc<dyn Writer>, metrics: Arc<JobMetrics>) -> Self {
-        let SealerConfig { dir, workers, next_id, lineage, retained } = config;
-        Self { dir, workers, next_id, lineage, retained, parts: BTreeMap::new(), output, metrics }
+        let SealerConfig { dir, workers, next_id, lineage, retained, settings } = config;
+        let parts = BTreeMap::new();
+        Self { dir, workers, next_id, lineage, retained, settings, parts, output, metrics }
     }
 
     /// Records a worker's part; seals its checkpoint if it was the last.
@@ -103,6 +107,7 @@ impl Sealer {
             created_unix_ms: unix_ms(),
             offsets,
             files,
+            settings: self.settings.clone(),
             checksum: String::new(),
         };
         self.next_id += 1;

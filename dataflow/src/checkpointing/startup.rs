@@ -13,7 +13,13 @@
 //! flushed to Redis, so the same lineage and an id at least the restored one
 //! mean nothing is missing. A flushed or replaced Redis lacks the marker (or
 //! has an older one) and is repaired.
+//!
+//! Every checkpoint records the settings that decide the results
+//! (`JobConfig::result_settings`). A checkpoint taken with other settings
+//! is refused, naming each difference, unless `--accept-config-change`
+//! says to go on; Redis is then rewritten under the new settings.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,9 +43,35 @@ pub struct Startup {
     pub rewrite_redis: bool,
 }
 
+/// Why the job cannot start from its checkpoints.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// No usable checkpoint, or the checkpoint directory is unusable.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The checkpoint was taken with other result settings.
+    #[error(
+        "checkpoint {id} was taken with {changes}: restoring it under this run's settings would \
+         mix results of both. Run with the checkpoint's settings; or give --accept-config-change \
+         to go on with the new ones (scores counted so far keep their old weights, days counted \
+         so far keep their old time zone, Redis is rewritten from state); or start afresh with \
+         --restore none, which recounts every event still in the topics"
+    )]
+    SettingsChanged {
+        /// The checkpoint.
+        id: u64,
+        /// Each difference: `--flag old (this run: new)`.
+        changes: String,
+    },
+}
+
 /// Cleans up `config.dir` and picks the checkpoint to restore; `redis` is
-/// the URL the job writes to.
-pub fn prepare(config: &CheckpointConfig, redis: &str) -> Result<Startup, CheckpointError> {
+/// the URL the job writes to, `settings` this run's result settings.
+pub fn prepare(
+    config: &CheckpointConfig,
+    redis: &str,
+    settings: &BTreeMap<String, String>,
+) -> Result<Startup, StartupError> {
     let dir = CheckpointDir::new(&config.dir);
     for path in dir.remove_incomplete()? {
         tracing::warn!(path = %path.display(), "removed an incomplete checkpoint");
@@ -79,12 +111,47 @@ pub fn prepare(config: &CheckpointConfig, redis: &str) -> Result<Startup, Checkp
             manifest.id
         );
     }
+    let settings_changed = match &restored {
+        Some(manifest) => settings_changed(manifest, settings, config.accept_config_change)?,
+        None => false,
+    };
     let next_id = dir.next_id()?;
     let (lineage, rewrite_redis) = match &restored {
-        Some(manifest) => (manifest.lineage.clone(), !redis_holds(redis, manifest)),
+        Some(manifest) => {
+            (manifest.lineage.clone(), settings_changed || !redis_holds(redis, manifest))
+        }
         None => (new_lineage(), false),
     };
     Ok(Startup { dir, restored: restored.map(Arc::new), next_id, lineage, rewrite_redis })
+}
+
+/// Whether `manifest` was taken with other settings than `settings` (and
+/// that is accepted); an error if it is not.
+fn settings_changed(
+    manifest: &Manifest,
+    settings: &BTreeMap<String, String>,
+    accept: bool,
+) -> Result<bool, StartupError> {
+    if manifest.settings.is_empty() {
+        tracing::info!(id = manifest.id, "checkpoint records no settings: not compared");
+        return Ok(false);
+    }
+    let changes: Vec<String> = settings
+        .iter()
+        .filter_map(|(flag, now)| {
+            let then = manifest.settings.get(flag).map_or("(not recorded)", String::as_str);
+            (then != now).then(|| format!("--{flag} {then} (this run: {now})"))
+        })
+        .collect();
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    let changes = changes.join(", ");
+    if !accept {
+        return Err(StartupError::SettingsChanged { id: manifest.id, changes });
+    }
+    tracing::warn!(id = manifest.id, %changes, "--accept-config-change: going on with new settings");
+    Ok(true)
 }
 
 /// A fresh lineage token: start time and process id, in hex.

@@ -60,6 +60,7 @@ fn take_checkpoint(dir: &CheckpointDir, stores: &[StateStore], boundary: u64, ro
             })
             .collect(),
         files,
+        settings: std::collections::BTreeMap::new(),
         checksum: String::new(),
     };
     dir.complete(boundary, &mut manifest).unwrap();

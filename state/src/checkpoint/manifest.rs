@@ -71,6 +71,11 @@ pub struct Manifest {
     pub offsets: Vec<PartitionOffset>,
     /// Every file of every worker's part, sorted by path.
     pub files: Vec<FileDigest>,
+    /// The settings that decide the results, by flag name, as the job that
+    /// wrote it had them (a restore compares them with its own). Absent
+    /// from manifests written before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, String>,
     /// XXH3 of this manifest serialized with an empty `checksum`.
     #[serde(default)]
     pub checksum: String,
@@ -203,8 +208,21 @@ mod tests {
             created_unix_ms: 1,
             offsets: vec![PartitionOffset { topic: "t".into(), partition: 0, next_offset: 42 }],
             files: vec![FileDigest { path: "worker-0/000001.sst".into(), bytes, xxh3 }],
+            settings: BTreeMap::from([("top-n".to_owned(), "5".to_owned())]),
             checksum: String::new(),
         }
+    }
+
+    #[test]
+    fn a_manifest_without_settings_reads_as_before_they_existed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut manifest = sample(dir.path());
+        manifest.settings.clear();
+        manifest.write(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(MANIFEST_FILE)).unwrap();
+        // Written (and checksummed) exactly as by the builds before settings.
+        assert!(!text.contains("settings"), "{text}");
+        assert_eq!(Manifest::read(dir.path(), 7).unwrap(), manifest);
     }
 
     #[test]
