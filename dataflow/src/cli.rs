@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use model::Topics;
 
 use crate::config::{CheckpointConfig, Cluster, JobConfig, RestoreFrom};
+use crate::kafka_reader::OnDataLoss;
 use crate::weights::Weights;
 
 /// tagflow's stream-processing job.
@@ -188,6 +189,12 @@ pub struct RunArgs {
     /// Most messages a worker reads per activation.
     #[arg(long, default_value_t = 4096)]
     pub max_batch: usize,
+    /// What to do when a restored position is below the oldest event Kafka
+    /// still has (retention deleted events the job never read): `fail`
+    /// refuses to start, naming the lost range; `continue` logs and counts
+    /// it (tagflow_input_offsets_lost_total) and goes on.
+    #[arg(long, env = "TAGFLOW_ON_DATA_LOSS", value_enum, default_value_t = OnDataLoss::Fail)]
+    pub on_data_loss: OnDataLoss,
     /// How often to look for partitions added to the event topics.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub discovery_interval: Duration,
@@ -272,6 +279,7 @@ impl RunArgs {
             until_caught_up: self.until_caught_up,
             max_batch: self.max_batch.max(1),
             discovery_interval: self.discovery_interval,
+            on_data_loss: self.on_data_loss,
             checkpoints: CheckpointConfig {
                 dir: self.checkpoint_dir,
                 interval: self.checkpoint_interval,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use model::Topics;
 
+use crate::kafka_reader::OnDataLoss;
 use crate::weights::Weights;
 
 /// How the processes of a multi-process job find each other.
@@ -61,6 +62,8 @@ pub struct JobConfig {
     pub max_batch: usize,
     /// How often new partitions are looked for.
     pub discovery_interval: Duration,
+    /// What a restored position below the retained events means.
+    pub on_data_loss: OnDataLoss,
     /// Checkpoints.
     pub checkpoints: CheckpointConfig,
 }

@@ -35,7 +35,7 @@ use crate::day::Calendar;
 use crate::dir_lock::{DirLock, DirLockError};
 use crate::epochs::epoch_sink;
 use crate::kafka_output::KafkaOutput;
-use crate::kafka_reader::{PartitionReader, ReaderConfig};
+use crate::kafka_reader::{PartitionReader, ReaderConfig, ReaderError, check_retained};
 use crate::metrics::JobMetrics;
 use crate::redis_sink::RedisSink;
 use crate::source::{SourceHandles, SourceSettings, kafka_source};
@@ -65,6 +65,9 @@ pub enum JobError {
     /// The checkpoint to restore cannot be used as it is.
     #[error(transparent)]
     Startup(#[from] StartupError),
+    /// Kafka no longer has events the restored checkpoint has not read.
+    #[error(transparent)]
+    Input(#[from] ReaderError),
     /// Another process runs on the same directories.
     #[error(transparent)]
     Locked(#[from] DirLockError),
@@ -129,6 +132,9 @@ pub fn run(
     };
     let settings = config.result_settings();
     let startup = Arc::new(startup::prepare(&config.checkpoints, &config.redis, &settings)?);
+    if let Some(manifest) = &startup.restored {
+        check_retained(&config.brokers, &manifest.offsets, config.on_data_loss)?;
+    }
     metrics.checkpoint.interval_seconds.set(config.checkpoints.interval.as_secs_f64());
     // Until the first checkpoint of this run, "last completed" counts from
     // the start, so a staleness alert does not fire on a fresh start.
@@ -190,6 +196,8 @@ fn run_worker(
         workers: peers,
         start_offsets: startup.restored.as_ref().map(|m| m.offsets_map()).unwrap_or_default(),
         until_caught_up: config.until_caught_up,
+        on_data_loss: config.on_data_loss,
+        lost_offsets: metrics.input_offsets_lost.clone(),
     })
     .map_err(|e| e.to_string())?;
     let settings = SourceSettings {

@@ -6,6 +6,13 @@
 //! offsets or the earliest offset, and records the next offset to read after
 //! every message. Positions are committed to the consumer group only so that
 //! lag tools can see progress; recovery never reads them back.
+//!
+//! A restored position below its partition's low watermark means Kafka
+//! deleted events (retention) that the job never read. That is refused by
+//! default ([`OnDataLoss::Fail`]), naming the topic, the partition and the
+//! lost range; with [`OnDataLoss::Continue`] the partition starts at its low
+//! watermark and the lost offsets are logged and counted
+//! (`tagflow_input_offsets_lost_total`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -15,9 +22,12 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use state::PartitionOffset;
 
 use crate::assignment::{TopicPartition, newly_owned, owner};
+use crate::metrics::{Labels, partition_labels};
 
 /// How long metadata and watermark requests may block the worker.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,6 +38,34 @@ pub enum ReaderError {
     /// The consumer could not be created or assigned.
     #[error("kafka consumer: {0}")]
     Kafka(#[from] KafkaError),
+    /// Kafka deleted events the job has not read yet.
+    #[error(
+        "{topic}/{partition}: offsets {from}..{to} were deleted from Kafka (retention) before the \
+         job read them; the checkpoint resumes at {from} but the partition now starts at {to}. \
+         Results would silently miss those events: restore an older checkpoint that is still \
+         within retention, or accept the loss with --on-data-loss continue"
+    )]
+    DataLost {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The first offset lost (the restored position).
+        from: i64,
+        /// The low watermark: the first offset still there.
+        to: i64,
+    },
+}
+
+/// What to do when Kafka deleted events before the job read them
+/// (`--on-data-loss`, after Spark's `failOnDataLoss`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OnDataLoss {
+    /// Refuse to start, naming the lost range.
+    #[default]
+    Fail,
+    /// Log and count the lost range, and go on from the oldest event left.
+    Continue,
 }
 
 /// Where one owned partition stands.
@@ -58,6 +96,37 @@ pub struct ReaderConfig {
     pub start_offsets: BTreeMap<(String, i32), i64>,
     /// Stop each partition at the high watermark it had at start.
     pub until_caught_up: bool,
+    /// What a restored position below the retained events means.
+    pub on_data_loss: OnDataLoss,
+    /// Counts offsets skipped under [`OnDataLoss::Continue`].
+    pub lost_offsets: Family<Labels, Counter>,
+}
+
+/// Checks, before the workers start, that Kafka still has every event
+/// after the restored positions `offsets`.
+///
+/// # Errors
+/// [`ReaderError::DataLost`] for the first partition whose low watermark is
+/// past its position, under [`OnDataLoss::Fail`]; [`ReaderError::Kafka`]
+/// if the watermarks cannot be read.
+pub fn check_retained(
+    brokers: &str,
+    offsets: &[PartitionOffset],
+    policy: OnDataLoss,
+) -> Result<(), ReaderError> {
+    if policy == OnDataLoss::Continue || offsets.is_empty() {
+        return Ok(());
+    }
+    let consumer: BaseConsumer =
+        consumer_config(brokers, "tagflow-retention-check", "tagflow-retention-check").create()?;
+    for offset in offsets {
+        let (topic, partition, from) = (&offset.topic, offset.partition, offset.next_offset);
+        let (low, _) = consumer.fetch_watermarks(topic, partition, METADATA_TIMEOUT)?;
+        if from < low {
+            return Err(ReaderError::DataLost { topic: topic.clone(), partition, from, to: low });
+        }
+    }
+    Ok(())
 }
 
 /// The settings of the job's consumers: manual positions (no automatic
@@ -128,22 +197,47 @@ impl PartitionReader {
             return Ok(added);
         }
         let mut list = TopicPartitionList::new();
+        let mut positions = Vec::with_capacity(added.len());
         for tp in &added {
-            let start = self.config.start_offsets.get(&(tp.topic.clone(), tp.partition)).copied();
-            let offset = start.map_or(Offset::Beginning, Offset::Offset);
-            list.add_partition_offset(&tp.topic, tp.partition, offset)?;
             let (low, high) =
                 self.consumer.fetch_watermarks(&tp.topic, tp.partition, METADATA_TIMEOUT)?;
-            self.positions.push(Position {
-                tp: tp.clone(),
-                next_offset: start.unwrap_or(low),
-                end: self.config.until_caught_up.then_some(high),
-            });
-            self.owned.insert(tp.clone());
+            let restored = self.config.start_offsets.get(&(tp.topic.clone(), tp.partition));
+            let start = match restored.copied() {
+                Some(from) if from < low => self.data_lost(tp, from, low)?,
+                Some(from) => from,
+                None => low,
+            };
+            list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(start))?;
+            let end = self.config.until_caught_up.then_some(high);
+            positions.push(Position { tp: tp.clone(), next_offset: start, end });
         }
+        // All or nothing: a partition is owned only once it is assigned.
         self.consumer.incremental_assign(&list)?;
+        self.owned.extend(added.iter().cloned());
+        self.positions.extend(positions);
         tracing::info!(worker = self.config.worker, partitions = ?added, "assigned partitions");
         Ok(added)
+    }
+
+    /// Offsets `from..to` of `tp` are gone: logs and counts them, and
+    /// returns the position to start at. ([`check_retained`] refused the
+    /// start already under [`OnDataLoss::Fail`]; a loss found here happened
+    /// since, and the workers cannot stop one by one without hanging the
+    /// others.)
+    fn data_lost(&self, tp: &TopicPartition, from: i64, to: i64) -> Result<i64, ReaderError> {
+        let (topic, partition) = (tp.topic.clone(), tp.partition);
+        let lost = u64::try_from(to - from).unwrap_or(0);
+        self.config.lost_offsets.get_or_create(&partition_labels(&topic, partition)).inc_by(lost);
+        tracing::error!(
+            worker = self.config.worker,
+            topic,
+            partition,
+            from,
+            to,
+            lost,
+            "events deleted from Kafka before they were read: skipped (--on-data-loss continue)"
+        );
+        Ok(to)
     }
 
     /// The next message, if one is ready, without blocking.

@@ -49,6 +49,9 @@ pub struct JobMetrics {
     pub epoch: Gauge,
     /// Output messages whose delivery failed.
     pub output_failures: Counter,
+    /// Offsets a restore found deleted from Kafka before they were read
+    /// (`--on-data-loss continue`), by topic and partition.
+    pub input_offsets_lost: Family<Labels, Counter>,
     /// Checkpoints and restores.
     pub checkpoint: CheckpointMetrics,
     cpu_seconds: Counter<f64, AtomicU64>,
@@ -99,6 +102,7 @@ impl Default for JobMetrics {
             state_memory_bytes: Family::default(),
             epoch: Gauge::default(),
             output_failures: Counter::default(),
+            input_offsets_lost: Family::default(),
             checkpoint: CheckpointMetrics::default(),
             cpu_seconds: Counter::default(),
             resident_bytes: Gauge::default(),
@@ -160,6 +164,11 @@ impl Default for JobMetrics {
             "tagflow_output_failures",
             "Output messages not delivered",
             metrics.output_failures.clone(),
+        );
+        registry.register(
+            "tagflow_input_offsets_lost",
+            "Offsets deleted from Kafka (retention) before the job read them, skipped with --on-data-loss continue",
+            metrics.input_offsets_lost.clone(),
         );
         registry.register(
             "process_cpu_seconds",

@@ -13,14 +13,15 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::oracle::recompute;
-use common::process::{kill_9, spawn_logged, wait_for};
+use common::process::{kill_9, scrape_metrics, spawn_logged, wait_for};
 use common::redis_check::differences;
 use common::run::{
-    Dataset, checkpoint_dir, job_command, job_command_unbounded, produce_dataset, run_to_end,
+    Dataset, START_TIME_MS, checkpoint_dir, job_command, job_command_unbounded, produce_dataset,
+    produce_into, run_to_end,
 };
 use state::CheckpointDir;
 use state::Manifest;
-use testkit::{BlackHoleProxy, PrivateRedis, redis_database};
+use testkit::{BlackHoleProxy, PrivateRedis, delete_records_to_end, redis_database};
 
 const EVENTS: u64 = 100_000;
 const LIMIT: Duration = Duration::from_secs(240);
@@ -162,4 +163,54 @@ fn a_checkpoint_taken_with_other_settings_is_refused_unless_the_change_is_accept
     // Redis was rewritten under the new setting: every profile has its top 3.
     let diffs = differences(&redis, &recompute(&dataset.raw, 10_000), 3);
     assert!(diffs.is_empty(), "Redis differs from the recomputation:\n{}", diffs.join("\n"));
+}
+
+#[test]
+fn events_deleted_before_the_job_read_them_stop_a_restore_unless_the_loss_is_accepted() {
+    const FIRST: i64 = 20_000;
+    let data = produce_dataset("dataflow-retention-gap", FIRST as u64, 3);
+    let work = tempfile::tempdir().unwrap();
+    let redis = redis_database();
+    let read = |manifest: &Manifest| manifest.offsets.iter().map(|o| o.next_offset).sum::<i64>();
+    let log = work.path().join("first.log");
+    let mut first = spawn_logged(job_command_unbounded(&data.topics, &redis, work.path()), &log);
+    let all = wait_for(LIMIT, || complete(work.path()).iter().any(|m| read(m) == FIRST));
+    kill_9(&mut first);
+    assert!(all, "no checkpoint covered every event:\n{}", log_of(&log));
+    let restored = complete(work.path()).pop().unwrap();
+    let view = data.topics.topics.view.clone();
+    let from = restored.offsets.iter().find(|o| o.topic == view && o.partition == 0).unwrap();
+    let from = from.next_offset;
+
+    // More events arrive, and retention deletes partition 0 of the view
+    // topic before the job, stopped, read them.
+    produce_into(&data.topics, 5_000, 12, START_TIME_MS + 3_600_000, 40.0);
+    let low = delete_records_to_end(&view, 0);
+    assert!(low > from, "nothing new reached {view}/0");
+
+    let refused = run_to_end(job_command(&data.topics, &redis, work.path()), LIMIT);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a restore past deleted events ran:\n{stderr}");
+    let named = format!("{view}/0: offsets {from}..{low} were deleted");
+    assert!(stderr.contains(&named), "expected {named:?} in:\n{stderr}");
+    assert!(stderr.contains("--on-data-loss continue"), "{stderr}");
+
+    let mut command = job_command_unbounded(&data.topics, &redis, work.path());
+    command.args(["--on-data-loss", "continue"]).env("RUST_LOG", "info");
+    let log = work.path().join("continue.log");
+    let mut child = spawn_logged(command, &log);
+    let at_low = |m: &Manifest| {
+        m.offsets.iter().any(|o| o.topic == view && o.partition == 0 && o.next_offset >= low)
+    };
+    let went_on = wait_for(LIMIT, || complete(work.path()).iter().any(at_low));
+    let text = log_of(&log);
+    let metrics = if went_on { scrape_metrics(&text) } else { String::new() };
+    kill_9(&mut child);
+    assert!(went_on, "the job did not go on past the lost range:\n{text}");
+    let counted = format!(
+        "tagflow_input_offsets_lost_total{{topic=\"{view}\",partition=\"0\"}} {}",
+        low - from
+    );
+    assert!(metrics.contains(&counted), "expected {counted:?} in:\n{metrics}");
+    assert!(text.contains("events deleted from Kafka before they were read"), "{text}");
 }

@@ -93,6 +93,32 @@ pub struct ReadBack {
     pub headers: HashMap<String, String>,
 }
 
+/// Deletes every record of `topic`/`partition` before its current high
+/// watermark, as retention would, and returns the new low watermark.
+///
+/// # Panics
+/// When the cluster refuses.
+pub fn delete_records_to_end(topic: &str, partition: i32) -> i64 {
+    let stack = Stack::get();
+    let (_, high) = watermarks(&consumer(), topic, partition);
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &stack.brokers)
+        .create()
+        .expect("admin client");
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, partition, Offset::Offset(high)).expect("partition offset");
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let result = runtime
+        .block_on(admin.delete_records(&list, &AdminOptions::new()))
+        .expect("delete_records request");
+    let deleted = result.find_partition(topic, partition).expect("the partition's result");
+    deleted
+        .error()
+        .unwrap_or_else(|err| panic!("cannot delete records of {topic}/{partition}: {err}"));
+    high
+}
+
 fn consumer() -> BaseConsumer {
     ClientConfig::new()
         .set("bootstrap.servers", &Stack::get().brokers)

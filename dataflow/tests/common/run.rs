@@ -41,10 +41,23 @@ pub fn produce_dataset_at(
     start_time_ms: i64,
     event_time_rate: f64,
 ) -> Dataset {
-    let stack = Stack::get();
     let topics = EventTopics::create(name, partitions);
+    produce_into(&topics, count, 11, start_time_ms, event_time_rate);
+    Dataset { raw: read_raw(&topics), topics }
+}
+
+/// Produces `count` more events (generator seed `seed`, 5,000 users, 800
+/// products) into existing `topics`.
+pub fn produce_into(
+    topics: &EventTopics,
+    count: u64,
+    seed: u64,
+    start_time_ms: i64,
+    event_time_rate: f64,
+) {
+    let stack = Stack::get();
     let config = GeneratorConfig {
-        seed: 11,
+        seed,
         users: 5_000,
         start_time_ms,
         event_time_rate,
@@ -68,7 +81,6 @@ pub fn produce_dataset_at(
     let report =
         produce(&mut generator, &produce_config, &AtomicBool::new(false)).expect("produce");
     assert!(report.is_complete(), "{report:?}");
-    Dataset { raw: read_raw(&topics), topics }
 }
 
 /// Every payload currently in the event topics.
