@@ -4,8 +4,9 @@
 #   # shellcheck source=scripts/lib/common.sh
 #   . "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 #
-# Provides logging (info/warn/die), a monotonic-ish clock, and small apt
-# helpers used by scripts/install-deps and scripts/stack.
+# Provides logging (info/warn/die), a monotonic-ish clock, small apt
+# helpers used by scripts/install-deps and scripts/stack, and the parsing of
+# durations and long flags used by scripts/dev.
 
 # Guard against double sourcing.
 [[ -n "${_TAGFLOW_COMMON_SH:-}" ]] && return 0
@@ -84,4 +85,46 @@ apt_install() {
   info "apt-get install -y $*"
   apt-get install -y -qq --no-install-recommends "$@" >/dev/null \
     || die "apt-get install failed for: $*"
+}
+
+# duration_ms DURATION -- milliseconds in DURATION: a whole number with an
+# optional unit ms, s (the default), m or h (90, 30s, 500ms, 5m, 1h).
+# Returns 1 for anything else.
+duration_ms() {
+  [[ "$1" =~ ^([0-9]+)(ms|s|m|h)?$ ]] || return 1
+  local n="${BASH_REMATCH[1]}" unit="${BASH_REMATCH[2]:-s}"
+  n=$((10#$n))
+  case "$unit" in
+    ms) echo "$n" ;;
+    s) echo $((n * 1000)) ;;
+    m) echo $((n * 60000)) ;;
+    h) echo $((n * 3600000)) ;;
+  esac
+}
+
+# has_flag NAME ARG... -- true when ARGs contain the long flag NAME, as
+# `NAME VALUE` or `NAME=VALUE`.
+has_flag() {
+  local name="$1" arg
+  shift
+  for arg in "$@"; do
+    [[ "$arg" == "$name" || "$arg" == "$name="* ]] && return 0
+  done
+  return 1
+}
+
+# flag_value NAME ARG... -- the value of the last NAME among ARGs (`NAME
+# VALUE` or `NAME=VALUE`); returns 1 when NAME is absent.
+flag_value() {
+  local name="$1" value='' found=''
+  shift
+  while (($#)); do
+    case "$1" in
+      "$name") (($# >= 2)) && value="$2" found=1 && shift ;;
+      "$name="*) value="${1#"$name"=}" found=1 ;;
+    esac
+    shift
+  done
+  [[ -n "$found" ]] || return 1
+  echo "$value"
 }
