@@ -9,11 +9,13 @@
 pub mod binaries;
 pub mod dates;
 pub mod kafka;
+pub mod private_redis;
 pub mod redis_db;
 pub mod stack;
 
 pub use binaries::{free_port, workspace_binary};
 pub use dates::utc_date;
 pub use kafka::{EventTopics, ReadBack, create_topics, read_topic};
+pub use private_redis::PrivateRedis;
 pub use redis_db::redis_database;
 pub use stack::{Stack, unique_name};
