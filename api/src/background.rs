@@ -18,6 +18,9 @@ const LAG_TICK: Duration = Duration::from_millis(100);
 /// Period of the Kafka sampler and the Redis probe.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
+/// Period of the rate limiter's clean-up of idle client addresses.
+const RATE_LIMIT_CLEAN_UP: Duration = Duration::from_secs(60);
+
 /// The running background tasks; dropping it stops them.
 #[derive(Debug)]
 pub struct Background {
@@ -37,11 +40,14 @@ impl Drop for Background {
 /// Starts every background task on the current tokio runtime.
 pub fn spawn(state: &AppState) -> Background {
     let stop = Arc::new(AtomicBool::new(false));
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(lag_ticker(state.clone())),
         tokio::spawn(refresher(state.clone())),
         tokio::spawn(redis_probe(state.clone())),
     ];
+    if let Some(limiter) = &state.0.rate_limiter {
+        tasks.push(tokio::spawn(crate::rate_limit::clean_up(limiter.clone(), RATE_LIMIT_CLEAN_UP)));
+    }
     let sampler_state = state.clone();
     let sampler_stop = stop.clone();
     let spawned = std::thread::Builder::new()

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::config::Config;
+use crate::rate_limit::RateLimit;
 
 /// tagflow's HTTP API and dashboard.
 #[derive(Debug, Parser)]
@@ -34,7 +35,8 @@ pub struct Cli {
     /// every 10 s).
     #[arg(long, env = "TAGFLOW_CATALOG")]
     pub catalog: Option<PathBuf>,
-    /// An origin allowed to call the API from a browser (repeatable; none by default).
+    /// An origin allowed to call the API from a browser (repeatable; none by
+    /// default), or `*` alone for any origin (then without credentials).
     #[arg(long = "cors-origin", env = "TAGFLOW_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
     /// Bearer token required by POST /api/user-behavior, when set.
@@ -55,6 +57,43 @@ pub struct Cli {
     /// IANA time zone in which "today" is counted (as the dataflow job's --timezone).
     #[arg(long, env = "TAGFLOW_TIMEZONE", default_value = "UTC")]
     pub timezone: String,
+    /// Longest a client may take to send a request's line and headers; also
+    /// how long an idle keep-alive connection is kept. Slower clients are
+    /// disconnected.
+    #[arg(long, env = "TAGFLOW_HEADER_READ_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Most client connections open at once; further ones wait in the
+    /// listen backlog until one closes.
+    #[arg(long, env = "TAGFLOW_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Requests per second one client IP address may sustain; over it, 429
+    /// with Retry-After. 0 (the default) sets no limit.
+    #[arg(long, env = "TAGFLOW_RATE_LIMIT", default_value_t = 0)]
+    pub rate_limit: u32,
+    /// Requests one client IP address may send at once before the rate
+    /// applies (default: one second's worth).
+    #[arg(long, env = "TAGFLOW_RATE_LIMIT_BURST")]
+    pub rate_limit_burst: Option<u32>,
+    /// Produce each ingested batch in one Kafka transaction: all of it or
+    /// none is visible to read_committed consumers. Off by default: the
+    /// transaction markers need a job that measures its position past them.
+    #[arg(long, env = "TAGFLOW_KAFKA_TRANSACTIONS")]
+    pub kafka_transactions: bool,
+    /// Prefix of the transactional producers' ids (default
+    /// tagflow-api-<host>-<pid>).
+    #[arg(long, env = "TAGFLOW_TRANSACTIONAL_ID")]
+    pub transactional_id: Option<String>,
+    /// Transactional producers, i.e. batches in flight at once (with --kafka-transactions).
+    #[arg(long, env = "TAGFLOW_KAFKA_PRODUCERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub kafka_producers: u32,
+    /// Longest a profile, recommendation or UV read may be answered from
+    /// the in-process cache of recent answers while Redis is down or slower
+    /// than --redis-timeout (marked `Warning: 110`); 0 turns the fallback off.
+    #[arg(long, env = "TAGFLOW_STALE_FOR", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub stale_for: Duration,
+    /// Most bytes of recent answers the fallback cache keeps.
+    #[arg(long, env = "TAGFLOW_STALE_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub stale_cache_bytes: u64,
     /// Number of interest tags per user (as the dataflow job's --top-n).
     #[arg(long, default_value_t = 5)]
     pub top_n: usize,
@@ -77,6 +116,19 @@ impl Cli {
             body_limit: self.body_limit,
             timezone: self.timezone,
             top_n: self.top_n,
+            header_read_timeout: self.header_read_timeout,
+            stale_for: self.stale_for,
+            kafka_transactions: self.kafka_transactions,
+            transactional_id: self
+                .transactional_id
+                .unwrap_or_else(crate::config::default_transactional_id),
+            kafka_producers: self.kafka_producers as usize,
+            stale_cache_bytes: self.stale_cache_bytes,
+            max_connections: self.max_connections as usize,
+            rate_limit: RateLimit {
+                per_second: self.rate_limit,
+                burst: self.rate_limit_burst.unwrap_or(self.rate_limit),
+            },
             ..Config::default()
         }
     }

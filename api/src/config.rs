@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::rate_limit::RateLimit;
+
 /// Everything the API needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -34,6 +36,24 @@ pub struct Config {
     pub timezone: String,
     /// Number of interest tags per user (the dataflow job's `--top-n`).
     pub top_n: usize,
+    /// Longest a client may take to send a request head (and longest an
+    /// idle keep-alive connection is kept).
+    pub header_read_timeout: Duration,
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Requests per second and burst per client address (`per_second` 0: no limit).
+    pub rate_limit: RateLimit,
+    /// Produce each ingested batch in one Kafka transaction (all or nothing).
+    pub kafka_transactions: bool,
+    /// Prefix of the transactional producers' `transactional.id`s.
+    pub transactional_id: String,
+    /// Transactional producers (concurrent transactions).
+    pub kafka_producers: usize,
+    /// Longest a read may be answered from the fallback cache while Redis
+    /// is down or slow.
+    pub stale_for: Duration,
+    /// Most bytes of answers the fallback cache holds.
+    pub stale_cache_bytes: u64,
     /// How often the catalog is re-read from Redis.
     pub catalog_refresh: Duration,
     /// How often today's product popularity is re-read from Redis.
@@ -56,8 +76,25 @@ impl Default for Config {
             body_limit: 2 * 1024 * 1024,
             timezone: "UTC".into(),
             top_n: 5,
+            header_read_timeout: Duration::from_secs(5),
+            max_connections: 1024,
+            rate_limit: RateLimit { per_second: 0, burst: 0 },
+            kafka_transactions: false,
+            transactional_id: default_transactional_id(),
+            kafka_producers: 4,
+            stale_for: Duration::from_secs(300),
+            stale_cache_bytes: 64 * 1024 * 1024,
             catalog_refresh: Duration::from_secs(10),
             popularity_refresh: Duration::from_secs(1),
         }
     }
+}
+
+/// `tagflow-api-<host>-<pid>`: unique per running API, so two instances
+/// never fence each other's transactions.
+pub fn default_transactional_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    format!("tagflow-api-{host}-{}", std::process::id())
 }

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// One problem with one field of a request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// Position of the item in a batch, when the request was an array.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,17 +62,19 @@ pub enum AppError {
     Internal(String),
 }
 
-/// The envelope's body.
-#[derive(Debug, Serialize)]
+/// The envelope's body: every error the API answers has this shape.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
 pub struct ErrorBody<'a> {
     /// The error.
     pub error: ErrorInner<'a>,
 }
 
 /// The envelope's `error` object.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorInner<'a> {
     /// Stable machine-readable code.
+    #[schema(example = "validation_failed")]
     pub code: &'a str,
     /// What went wrong, for people.
     pub message: &'a str,
@@ -148,6 +150,11 @@ pub fn envelope(status: StatusCode, code: &str, message: &str, details: &[FieldE
     response
 }
 
+/// Marks a response that failed because a dependency did not answer (a
+/// response extension, read by [`crate::fallback`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DependencyDown(pub &'static str);
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -158,7 +165,11 @@ impl IntoResponse for AppError {
             AppError::Validation { details, .. } => details.as_slice(),
             _ => &[],
         };
-        envelope(status, self.code(), &self.to_string(), details)
+        let mut response = envelope(status, self.code(), &self.to_string(), details);
+        if let AppError::Unavailable { dependency, .. } = &self {
+            response.extensions_mut().insert(DependencyDown(dependency));
+        }
+        response
     }
 }
 

@@ -2,11 +2,9 @@
 //! operations dashboards and alerts: `http_request_duration_ms`,
 //! `http_requests_total`, `http_request_errors_total`,
 //! `api_events_ingested_total`, `api_runtime_lag_seconds`,
-//! `api_dependency_up`, `process_cpu_seconds_total`,
+//! `api_dependency_up`, `api_stale_answers_total`, `process_cpu_seconds_total`,
 //! `process_resident_memory_bytes`.
 
-use std::sync::Mutex;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -35,9 +33,8 @@ pub struct ApiMetrics {
     pub runtime_lag_seconds: Histogram,
     /// 1 when a dependency answered its last probe, by dependency.
     pub dependency_up: Family<Labels, Gauge>,
-    cpu_seconds: Counter<f64, AtomicU64>,
-    resident_bytes: Gauge,
-    cpu_seen: Mutex<f64>,
+    /// Answers served stale from the fallback cache, by route.
+    pub stale_answers: Family<Labels, Counter>,
 }
 
 fn duration_ms_histogram() -> Histogram {
@@ -56,9 +53,7 @@ impl Default for ApiMetrics {
             events_ingested: Family::default(),
             runtime_lag_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             dependency_up: Family::default(),
-            cpu_seconds: Counter::default(),
-            resident_bytes: Gauge::default(),
-            cpu_seen: Mutex::new(0.0),
+            stale_answers: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -88,15 +83,11 @@ impl Default for ApiMetrics {
             metrics.dependency_up.clone(),
         );
         registry.register(
-            "process_cpu_seconds",
-            "CPU time of the process",
-            metrics.cpu_seconds.clone(),
+            "api_stale_answers",
+            "Answers served stale from the read-only fallback while Redis was down or slow",
+            metrics.stale_answers.clone(),
         );
-        registry.register(
-            "process_resident_memory_bytes",
-            "Resident memory",
-            metrics.resident_bytes.clone(),
-        );
+        procmetrics::register(&mut registry);
         for dependency in ["redis", "kafka"] {
             metrics.dependency_up.get_or_create(&vec![("dependency", dependency.into())]).set(0);
         }
@@ -105,10 +96,12 @@ impl Default for ApiMetrics {
 }
 
 impl ApiMetrics {
-    /// Records one served request.
+    /// Records one served request. `route` must come from a bounded set
+    /// (a route template or `unmatched`); methods outside the standard set
+    /// are labelled `other`, so no client can add label values at will.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let labels: Labels = vec![
-            ("method", method.to_owned()),
+            ("method", method_label(method).to_owned()),
             ("route", route.to_owned()),
             ("status", status.to_string()),
         ];
@@ -124,6 +117,11 @@ impl ApiMetrics {
         self.events_ingested.get_or_create(&vec![("topic", topic.to_owned())]).inc_by(events);
     }
 
+    /// Records an answer served stale on `route` (a route template).
+    pub fn stale_answer(&self, route: &str) {
+        self.stale_answers.get_or_create(&vec![("route", route.to_owned())]).inc();
+    }
+
     /// Sets whether `dependency` is up.
     pub fn set_dependency(&self, dependency: &'static str, up: bool) {
         self.dependency_up
@@ -133,35 +131,25 @@ impl ApiMetrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        self.refresh_process();
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
     }
 
-    fn refresh_process(&self) {
-        let Some((cpu, resident)) = read_process_stats() else { return };
-        let mut seen = self.cpu_seen.lock().unwrap_or_else(|e| e.into_inner());
-        if cpu > *seen {
-            self.cpu_seconds.inc_by(cpu - *seen);
-            *seen = cpu;
-        }
-        self.resident_bytes.set(resident);
+    /// Every metric in the format an `Accept` header asks for: the content
+    /// type and the body ([`procmetrics::exposition`]).
+    pub fn render_for(&self, accept: Option<&str>) -> (&'static str, String) {
+        procmetrics::exposition::render(&self.registry, accept)
     }
 }
 
-/// CPU seconds and resident bytes of this process, from /proc.
-fn read_process_stats() -> Option<(f64, i64)> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are 14 and 15.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: i64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // Linux reports times in USER_HZ (100 on every mainstream platform) and 4 KiB pages.
-    Some((ticks / 100.0, pages * 4096))
+/// The `method` label of a request: one of the methods of RFC 9110 and
+/// RFC 5789 (PATCH), else `other`.
+pub fn method_label(method: &str) -> &'static str {
+    const STANDARD: [&str; 9] =
+        ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+    STANDARD.into_iter().find(|m| *m == method).unwrap_or("other")
 }
 
 #[cfg(test)]
@@ -188,5 +176,13 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} missing from\n{text}");
         }
+    }
+
+    #[test]
+    fn invented_methods_are_labelled_other() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("get"), "other");
+        assert_eq!(method_label("BREW"), "other");
     }
 }

@@ -21,7 +21,7 @@ use crate::catalog::Catalog;
 use crate::popularity::Popularity;
 
 /// One recommended product.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Item<'a> {
     /// Product id.

@@ -8,46 +8,69 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::connections::ConnectionLimits;
 use crate::error::{AppError, envelope};
-use crate::routes::{events, health, profiles, recommendations, uv};
+use crate::openapi;
 use crate::state::AppState;
-use crate::{dashboard, openapi};
 
 /// Every route and layer of the API.
 pub fn app(state: AppState) -> Router {
     let config = state.config().clone();
-    let mut router = Router::new()
-        .route("/api/user-behavior", post(events::ingest).get(events::recent))
-        .route("/api/user-profile/{userId}", get(profiles::profile))
-        .route("/api/user-profiles", post(profiles::profiles))
-        .route("/api/recommendations/{userId}", get(recommendations::recommendations))
-        .route("/api/uv-data", get(uv::by_day))
-        .route("/api/uv-data/{productId}", get(uv::series))
-        .route("/api/stats", get(health::stats))
-        .route("/api/openapi.json", get(openapi::document))
-        .route("/metrics", get(health::metrics))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .merge(dashboard::routes())
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(config.body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), observe));
-    if !config.cors_origins.is_empty() {
-        let origins: Vec<HeaderValue> =
-            config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
-        router = router.layer(
-            CorsLayer::new()
-                .allow_origin(AllowOrigin::list(origins))
-                .allow_methods([Method::GET, Method::POST])
-                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]),
-        );
+    let (routes, _doc) = openapi::routes();
+    let mut router = routes.fallback(not_found).layer(DefaultBodyLimit::max(config.body_limit));
+    if let Some(limiter) = &state.0.rate_limiter {
+        router = router.layer(crate::rate_limit::layer(limiter));
+    }
+    if !config.stale_for.is_zero() {
+        router = router
+            .layer(middleware::from_fn_with_state(state.clone(), crate::fallback::serve_stale));
+    }
+    router = router.layer(middleware::from_fn_with_state(state.clone(), observe));
+    if let Some(cors) = cors(&config.cors_origins) {
+        router = router.layer(cors);
     }
     router.layer(TraceLayer::new_for_http()).with_state(state)
+}
+
+/// The CORS layer for `origins` (none when empty): `*` allows any origin,
+/// without credentials; otherwise exactly the listed origins.
+/// [`crate::AppState::connect`] has rejected invalid lists already.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let allow = match origins {
+        [] => return None,
+        [any] if any == "*" => AllowOrigin::any(),
+        list => AllowOrigin::list(list.iter().filter_map(|o| HeaderValue::from_str(o).ok())),
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]),
+    )
+}
+
+/// Checks a `--cors-origin` list: `*` alone, or origins that are valid
+/// header values (`scheme://host[:port]`).
+pub fn check_cors_origins(origins: &[String]) -> Result<(), String> {
+    if origins.len() > 1 && origins.iter().any(|o| o == "*") {
+        return Err("`*` allows every origin: give it alone, not in a list".into());
+    }
+    for origin in origins.iter().filter(|o| *o != "*") {
+        let valid = HeaderValue::from_str(origin).is_ok()
+            && (origin.starts_with("http://") || origin.starts_with("https://"))
+            && !origin.contains(['*', ' '])
+            && !origin.ends_with('/');
+        if !valid {
+            return Err(format!(
+                "{origin:?} is not an origin (scheme://host[:port], no path): give `*` or origins"
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn not_found(request: Request) -> AppError {
@@ -104,15 +127,21 @@ fn normalize(response: Response) -> Response {
     fresh
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` completes, then
-/// finishes the requests in flight.
+/// Serves `app(state)` on `listener` within the configured connection
+/// limits until `shutdown` completes, then finishes the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let _background = crate::background::spawn(&state);
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let config = state.config();
+    let limits = ConnectionLimits {
+        header_read_timeout: config.header_read_timeout,
+        max_connections: config.max_connections,
+        shutdown_grace: config.request_timeout * 2,
+    };
+    crate::connections::serve(listener, app(state), limits, shutdown).await
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::metrics::ApiMetrics;
 use crate::popularity::{Popularity, today};
+use crate::transactions::Transactional;
 
 /// The catalog and today's popularity of its products, replaced as a whole.
 #[derive(Debug, Default)]
@@ -52,6 +53,8 @@ pub struct Inner {
     pub redis: ConnectionManager,
     /// Producer with acks=all.
     pub producer: FutureProducer,
+    /// Transactional producers, with `--kafka-transactions`.
+    pub transactional: Option<Arc<Transactional>>,
     /// Client for metadata and watermarks (readiness, live rate).
     pub metadata: BaseConsumer,
     /// Metrics.
@@ -64,6 +67,10 @@ pub struct Inner {
     pub live: LiveRate,
     /// Catalog loaded from a file (never re-read from Redis).
     pub catalog_from_file: bool,
+    /// Recent answers of the read routes, for the read-only fallback.
+    pub stale: crate::fallback::StaleCache,
+    /// The per-client rate limiter, when `--rate-limit` is set.
+    pub rate_limiter: Option<crate::rate_limit::Limiter>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -84,6 +91,9 @@ pub enum StartError {
     /// Unreadable catalog file.
     #[error("catalog: {0}")]
     Catalog(#[from] CatalogError),
+    /// An invalid `--cors-origin` list.
+    #[error("--cors-origin: {0}")]
+    Cors(String),
     /// Unknown time zone.
     #[error("time zone {0:?}: {1}")]
     TimeZone(String, String),
@@ -94,6 +104,7 @@ impl AppState {
     /// 503s, while Redis or Kafka are down) and makes a first, bounded
     /// attempt to load the catalog and today's popularity.
     pub async fn connect(config: Config) -> Result<Self, StartError> {
+        crate::server::check_cors_origins(&config.cors_origins).map_err(StartError::Cors)?;
         let client = redis::Client::open(config.redis.as_str())?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.redis_timeout))
@@ -102,7 +113,8 @@ impl AppState {
             .set_max_delay(Duration::from_millis(200));
         let redis = ConnectionManager::new_lazy_with_config(client, manager_config)?;
         let kafka_ms = config.kafka_timeout.as_millis().max(1).to_string();
-        let producer: FutureProducer = ClientConfig::new()
+        let mut producer_config = ClientConfig::new();
+        producer_config
             .set("bootstrap.servers", &config.brokers)
             .set("acks", "all")
             .set("enable.idempotence", "true")
@@ -112,8 +124,16 @@ impl AppState {
             .set("socket.connection.setup.timeout.ms", &kafka_ms)
             .set("message.max.bytes", "1000000")
             // One userId, one partition, whoever produced the event.
-            .set("partitioner", model::kafka::PARTITIONER)
-            .create()?;
+            .set("partitioner", model::kafka::PARTITIONER);
+        let producer: FutureProducer = producer_config.create()?;
+        let transactional = config.kafka_transactions.then(|| {
+            Arc::new(Transactional::new(
+                producer_config,
+                config.transactional_id.clone(),
+                config.kafka_producers,
+                config.kafka_timeout,
+            ))
+        });
         let metadata: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &config.brokers)
             .set("socket.timeout.ms", &kafka_ms)
@@ -130,11 +150,14 @@ impl AppState {
             Some(path) => (Catalog::from_file(path)?, true),
             None => (Catalog::default(), false),
         };
+        let config_rate = config.rate_limit;
+        let (stale_bytes, stale_for) = (config.stale_cache_bytes, config.stale_for);
         let state = AppState(Arc::new(Inner {
             topics: Topics::with_prefix(&config.topic_prefix),
             config,
             redis,
             producer,
+            transactional,
             metadata,
             metrics: ApiMetrics::default(),
             tz,
@@ -144,6 +167,8 @@ impl AppState {
             })),
             live: LiveRate::default(),
             catalog_from_file,
+            rate_limiter: crate::rate_limit::limiter(config_rate),
+            stale: crate::fallback::StaleCache::new(stale_bytes, stale_for),
         }));
         if let Err(err) = state.refresh(!catalog_from_file).await {
             tracing::warn!(error = %err, "catalog/popularity not loaded yet; will retry");

@@ -1,6 +1,6 @@
 //! Hardening, in-process over the real stack: unknown routes and methods,
-//! the OpenAPI document against the router, CORS, readiness, and fast 503s
-//! when Kafka or Redis is down or silent.
+//! metric labels a client cannot multiply, the metrics' content types,
+//! CORS, readiness, and fast 503s when Kafka or Redis is down or silent.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -36,29 +36,72 @@ async fn unknown_routes_and_methods_use_the_envelope_and_metrics_label_routes() 
     }
 }
 
+/// The identity of every series in a Prometheus exposition (each sample
+/// line without its value).
+fn series(metrics: &str) -> std::collections::BTreeSet<String> {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.rsplit_once(' ').map_or(l, |(series, _)| series).to_owned())
+        .collect()
+}
+
 #[tokio::test]
-async fn openapi_documents_every_route_the_router_serves() {
+async fn invented_methods_and_paths_cannot_grow_the_metrics() {
     let (_state, app) = app(config(&redis_database(), None)).await;
-    let doc = get(&app, "/api/openapi.json").await;
-    assert_eq!(doc.status, StatusCode::OK);
-    assert!(doc.json["openapi"].as_str().unwrap().starts_with("3."));
-    assert!(doc.json["components"]["schemas"]["Error"].is_object());
-    let paths = doc.json["paths"].as_object().unwrap();
-    assert!(paths.len() >= 12);
-    for (path, operations) in paths {
-        for method in operations.as_object().unwrap().keys() {
-            let uri = path.replace("{userId}", "u1").replace("{productId}", "p1");
-            let reply =
-                call(&app, &method.to_uppercase(), &uri, (method == "post").then(Vec::new), &[])
-                    .await;
-            assert_ne!(
-                reply.status,
-                StatusCode::NOT_FOUND,
-                "{method} {path} is documented but not routed"
-            );
-            assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
-            assert!(operations[method]["responses"]["default"].is_object());
+    // One of each kind first: an invented method on a route and off it,
+    // an unknown path, and /metrics itself.
+    call(&app, "BREW", "/healthz", None, &[]).await;
+    call(&app, "BREW", "/no/such/path", None, &[]).await;
+    get(&app, "/no/such/path").await;
+    get(&app, "/metrics").await;
+    let before = get(&app, "/metrics").await.text;
+    for i in 0..10_000 {
+        let method = format!("M{i}X");
+        let reply = call(&app, &method, &format!("/invented/{i}/path"), None, &[]).await;
+        assert!(reply.status.is_client_error(), "{method}: {}", reply.status);
+        if i % 2 == 0 {
+            call(&app, &method, "/healthz", None, &[]).await;
+            get(&app, &format!("/api/x{i}")).await;
         }
+    }
+    let after = get(&app, "/metrics").await.text;
+    assert_eq!(series(&before), series(&after), "new series appeared");
+    assert!(
+        after.contains(r#"http_requests_total{method="other",route="unmatched",status="404"}"#),
+        "{after}"
+    );
+    assert!(!after.contains("M1X"), "an invented method became a label value");
+}
+
+#[tokio::test]
+async fn metrics_are_served_in_the_format_the_scraper_accepts() {
+    let (_state, app) = app(config(&redis_database(), None)).await;
+    get(&app, "/healthz").await;
+    // What Prometheus sends: OpenMetrics first.
+    let accept =
+        "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let open = call(&app, "GET", "/metrics", None, &[("accept", accept)]).await;
+    let content_type = open.headers["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("application/openmetrics-text; version=1.0.0"),
+        "{content_type}"
+    );
+    assert!(open.text.ends_with("# EOF\n"), "{}", open.text);
+    assert!(open.text.contains("# TYPE http_requests counter"), "{}", open.text);
+    // Anything else (curl, an older scraper): the Prometheus text format.
+    for accept in [None, Some("text/plain"), Some("*/*")] {
+        let headers: Vec<(&str, &str)> = accept.map(|a| ("accept", a)).into_iter().collect();
+        let plain = call(&app, "GET", "/metrics", None, &headers).await;
+        let content_type = plain.headers["content-type"].to_str().unwrap();
+        assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+        assert!(!plain.text.contains("# EOF"), "{}", plain.text);
+        assert!(plain.text.contains("# TYPE http_requests_total counter"), "{}", plain.text);
+        assert!(
+            plain
+                .text
+                .contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 1"#)
+        );
     }
 }
 
@@ -75,6 +118,38 @@ async fn cors_is_off_by_default_and_follows_the_allow_list() {
     assert_eq!(reply.headers["access-control-allow-origin"], "https://shop.example");
     let reply = call(&open, "GET", "/healthz", None, &[("origin", "https://evil.example")]).await;
     assert!(!reply.headers.contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn cors_accepts_any_origin_and_rejects_bad_lists_at_start() {
+    let redis = redis_database();
+    let mut cfg = config(&redis, None);
+    cfg.cors_origins = vec!["*".into()];
+    let (_state, any) = app(cfg).await;
+    let reply = call(&any, "GET", "/healthz", None, &[("origin", "https://evil.example")]).await;
+    assert_eq!(reply.headers["access-control-allow-origin"], "*");
+    assert!(!reply.headers.contains_key("access-control-allow-credentials"));
+    let preflight = call(
+        &any,
+        "OPTIONS",
+        "/api/user-behavior",
+        None,
+        &[
+            ("origin", "https://shop.example"),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "content-type"),
+        ],
+    )
+    .await;
+    assert!(preflight.status.is_success(), "{}", preflight.status);
+    assert_eq!(preflight.headers["access-control-allow-origin"], "*");
+    for bad in [vec!["*", "https://shop.example"], vec!["shop.example"], vec!["https://a.example/"]]
+    {
+        let mut cfg = config(&redis, None);
+        cfg.cors_origins = bad.iter().map(|o| o.to_string()).collect();
+        let err = api::AppState::connect(cfg).await.unwrap_err();
+        assert!(err.to_string().starts_with("--cors-origin"), "{bad:?}: {err}");
+    }
 }
 
 #[tokio::test]
@@ -111,34 +186,15 @@ async fn kafka_unavailable_gives_a_fast_503() {
     );
 }
 
-/// Starts `redis-server` on `port` and waits until it answers.
-fn private_redis(port: u16, dir: &std::path::Path, url: &str) -> std::process::Child {
-    let server = std::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
-        .args(["--bind", "127.0.0.1"])
-        .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server (install redis-server)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while redis::Client::open(url).unwrap().get_connection().is_err() {
-        assert!(Instant::now() < deadline, "private redis-server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
-}
-
 #[tokio::test]
 async fn redis_stopped_gives_a_fast_503_and_recovers() {
-    // A private redis-server, never the shared one.
-    let port = closed_port();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("redis://127.0.0.1:{port}");
-    let mut server = private_redis(port, dir.path(), &url);
-    let (_state, app) = app(config(&url, None)).await;
+    // A private redis-server, never the shared one; no stale answers here.
+    let mut server = testkit::PrivateRedis::start();
+    let mut cfg = config(&server.url(), None);
+    cfg.stale_for = Duration::ZERO;
+    let (_state, app) = app(cfg).await;
     assert_eq!(get(&app, "/api/user-profile/u1").await.status, StatusCode::OK);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     for uri in [
         "/api/user-profile/u1",
         "/api/recommendations/u1",
@@ -158,14 +214,13 @@ async fn redis_stopped_gives_a_fast_503_and_recovers() {
         assert!(started.elapsed() < Duration::from_secs(3), "{uri} took {:?}", started.elapsed());
     }
     // Back again: the API recovers without a restart.
-    let mut server = private_redis(port, dir.path(), &url);
+    server.restart();
     let deadline = Instant::now() + Duration::from_secs(10);
     while get(&app, "/api/user-profile/u1").await.status != StatusCode::OK {
         assert!(Instant::now() < deadline, "the API did not recover after Redis came back");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     // An address nothing listens on behaves the same from the start.
     let (_state, app) =
         common::app(config(&format!("redis://127.0.0.1:{}", closed_port()), None)).await;

@@ -4,8 +4,6 @@
 //! resolved to their label set once (a cloned handle) and incremented per
 //! batch, never looked up per event.
 
-use std::sync::Mutex;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -54,9 +52,6 @@ pub struct JobMetrics {
     pub input_offsets_lost: Family<Labels, Counter>,
     /// Checkpoints and restores.
     pub checkpoint: CheckpointMetrics,
-    cpu_seconds: Counter<f64, AtomicU64>,
-    resident_bytes: Gauge,
-    cpu_seen: Mutex<f64>,
 }
 
 /// Moves the gauge of `label` by `now - *reported` and records `now`.
@@ -104,9 +99,6 @@ impl Default for JobMetrics {
             output_failures: Counter::default(),
             input_offsets_lost: Family::default(),
             checkpoint: CheckpointMetrics::default(),
-            cpu_seconds: Counter::default(),
-            resident_bytes: Gauge::default(),
-            cpu_seen: Mutex::new(0.0),
             registry: Registry::default(),
         };
         registry.register(
@@ -170,16 +162,7 @@ impl Default for JobMetrics {
             "Offsets deleted from Kafka (retention) before the job read them, skipped with --on-data-loss continue",
             metrics.input_offsets_lost.clone(),
         );
-        registry.register(
-            "process_cpu_seconds",
-            "CPU time of the process",
-            metrics.cpu_seconds.clone(),
-        );
-        registry.register(
-            "process_resident_memory_bytes",
-            "Resident memory",
-            metrics.resident_bytes.clone(),
-        );
+        procmetrics::register(&mut registry);
         metrics.checkpoint.register(&mut registry);
         Self { registry, ..metrics }
     }
@@ -232,35 +215,11 @@ impl JobMetrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        self.refresh_process();
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
     }
-
-    fn refresh_process(&self) {
-        let Some((cpu, resident)) = read_process_stats() else { return };
-        let mut seen = self.cpu_seen.lock().unwrap_or_else(|e| e.into_inner());
-        if cpu > *seen {
-            self.cpu_seconds.inc_by(cpu - *seen);
-            *seen = cpu;
-        }
-        self.resident_bytes.set(resident);
-    }
-}
-
-/// CPU seconds and resident bytes of this process, from /proc.
-fn read_process_stats() -> Option<(f64, i64)> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are 14 and 15.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: i64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // Linux reports times in USER_HZ (100 on every mainstream platform) and 4 KiB pages.
-    Some((ticks / 100.0, pages * 4096))
 }
 
 /// The labels of a topic partition.

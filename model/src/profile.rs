@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// A user's profile: the value of the user's field in `user-profiles`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Profile))]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileDocument {
     /// The user.

@@ -8,6 +8,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
+use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::{Stack, unique_name};
@@ -124,7 +125,9 @@ fn consumer() -> BaseConsumer {
         .set("bootstrap.servers", &Stack::get().brokers)
         .set("group.id", unique_name("testkit-reader"))
         .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
+        // A partition written in transactions ends with a commit marker no
+        // consumer is given: its end-of-partition event says it was read.
+        .set("enable.partition.eof", "true")
         .create()
         .expect("consumer")
 }
@@ -194,6 +197,9 @@ pub fn read_topic(topic: &str) -> Vec<ReadBack> {
                 if ends.get(&partition).is_some_and(|&end| offset + 1 >= end) {
                     ends.remove(&partition);
                 }
+            }
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                ends.remove(&partition);
             }
             Some(Err(err)) => panic!("reading {topic}: {err}"),
             None => assert!(

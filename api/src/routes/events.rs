@@ -13,8 +13,9 @@ use rdkafka::producer::FutureRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, ErrorBody, FieldError};
 use crate::state::AppState;
+use crate::transactions::Record;
 use crate::validate::validate;
 
 /// Most events per POST.
@@ -23,7 +24,7 @@ pub const MAX_BATCH: usize = 1_000;
 pub const MAX_RECENT: usize = 1_000;
 
 /// The 202 body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Accepted {
     /// Events acknowledged by Kafka (acks=all).
@@ -31,6 +32,23 @@ pub struct Accepted {
 }
 
 /// `POST /api/user-behavior`: one event or an array of up to 1,000.
+#[utoipa::path(
+    post,
+    path = "/api/user-behavior",
+    tag = "ingestion",
+    summary = "Ingest one event or a batch of up to 1,000, all or nothing",
+    description = "202 once Kafka acknowledged every event (acks=all). A bearer token is required when the API has one.",
+    request_body = crate::event_schema::EventOrBatch,
+    security((), ("bearer" = [])),
+    responses(
+        (status = 202, description = "every event acknowledged", body = Accepted),
+        (status = 400, description = "invalid body; `details` names every bad field", body = ErrorBody<'static>),
+        (status = 401, description = "missing or wrong bearer token", body = ErrorBody<'static>),
+        (status = 413, description = "body over the limit", body = ErrorBody<'static>),
+        (status = 429, description = "over the client's rate limit", body = ErrorBody<'static>),
+        (status = 503, description = "Kafka unavailable or too slow; nothing was ingested", body = ErrorBody<'static>),
+    )
+)]
 pub async fn ingest(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -56,10 +74,16 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> AppResult<()> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    // Compare without an early exit, so timing says nothing about the token.
-    let same = given.len() == token.len()
-        && given.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if same { Ok(()) } else { Err(AppError::Unauthorized) }
+    if same_secret(given, token) { Ok(()) } else { Err(AppError::Unauthorized) }
+}
+
+/// Whether `given` is `secret`, in time that depends on neither: their
+/// SHA-256 digests (fixed length) are compared in constant time, so timing
+/// tells nothing of the secret's content or length.
+pub fn same_secret(given: &str, secret: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    Sha256::digest(given.as_bytes()).ct_eq(&Sha256::digest(secret.as_bytes())).into()
 }
 
 /// Validates a body holding one event or an array of events.
@@ -113,8 +137,27 @@ pub fn parse_body(body: &[u8]) -> AppResult<Vec<Event<'static>>> {
     }
 }
 
-/// Produces every event (key = userId) and waits for every acknowledgement.
+/// Produces every event (key = userId) and waits for every acknowledgement:
+/// in one transaction with `--kafka-transactions`.
 async fn produce(state: &AppState, events: &[Event<'static>]) -> AppResult<()> {
+    if let Some(transactional) = &state.0.transactional {
+        let records: Vec<Record> = events
+            .iter()
+            .map(|event| {
+                let mut payload = Vec::new();
+                event.write_json(&mut payload);
+                let topic = state.0.topics.for_type(event.event_type).to_owned();
+                Record { topic, key: event.user_id.to_string(), payload }
+            })
+            .collect();
+        transactional.produce_all(records).await.map_err(|err| {
+            AppError::kafka(format!("nothing was ingested; retry the request ({err})"))
+        })?;
+        for event in events {
+            state.0.metrics.ingested(state.0.topics.for_type(event.event_type), 1);
+        }
+        return Ok(());
+    }
     let producer = &state.0.producer;
     let timeout = state.config().kafka_timeout;
     let mut pending = Vec::with_capacity(events.len());
@@ -152,20 +195,35 @@ async fn produce(state: &AppState, events: &[Event<'static>]) -> AppResult<()> {
 }
 
 /// Query of `GET /api/user-behavior`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecentQuery {
     /// Number of events (1 to 1,000; default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
 /// The most recent events.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Recent {
-    /// Newest first.
+    /// Newest first, as the job stored them.
+    #[schema(value_type = Vec<crate::event_schema::EventDocument>)]
     pub events: Vec<Value>,
 }
 
 /// `GET /api/user-behavior?limit=`: the newest events (the job's `events` list).
+#[utoipa::path(
+    get,
+    path = "/api/user-behavior",
+    tag = "ingestion",
+    summary = "The most recent events, newest first",
+    params(RecentQuery),
+    responses(
+        (status = 200, description = "newest first", body = Recent),
+        (status = 400, description = "invalid query", body = ErrorBody<'static>),
+        (status = 503, description = "Redis unavailable", body = ErrorBody<'static>),
+    )
+)]
 pub async fn recent(
     State(state): State<AppState>,
     query: Result<Query<RecentQuery>, QueryRejection>,
@@ -184,4 +242,18 @@ pub async fn recent(
         .await?;
     let events = raw.iter().filter_map(|r| serde_json::from_slice(r).ok()).collect();
     Ok(Json(Recent { events }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn only_the_secret_itself_matches() {
+        assert!(same_secret("s3cret", "s3cret"));
+        for other in ["", "s3cre", "s3cret ", "S3cret", "s3cretX", "x3cret"] {
+            assert!(!same_secret(other, "s3cret"), "{other:?}");
+        }
+        assert!(!same_secret("s3cret", ""));
+    }
 }

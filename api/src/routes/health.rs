@@ -6,22 +6,29 @@ use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::background::{ping_redis, sum_watermarks};
-use crate::error::envelope;
+use crate::error::{ErrorBody, envelope};
 use crate::state::AppState;
 
 /// `GET /healthz`.
+#[utoipa::path(get, path = "/healthz", tag = "operations", summary = "The process is alive",
+    responses((status = 200, description = "alive", body = Object)))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: 200 when both dependencies answer within their timeouts,
 /// else 503 in the error envelope naming the ones that did not.
+#[utoipa::path(get, path = "/readyz", tag = "operations", summary = "Redis and Kafka are reachable",
+    responses(
+        (status = 200, description = "both dependencies answered", body = Object),
+        (status = 503, description = "a dependency did not answer; the message names it", body = ErrorBody<'static>),
+    ))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let redis = ping_redis(&state).await;
     let kafka_state = state.clone();
@@ -52,16 +59,19 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /metrics`.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        state.0.metrics.render(),
-    )
-        .into_response()
+#[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus metrics",
+    description = "OpenMetrics text when the Accept header allows it (as Prometheus sends), else the Prometheus text format 0.0.4.",
+    responses((status = 200, description = "the exposition",
+        content((String = "application/openmetrics-text"), (String = "text/plain")))),
+    params(("Accept" = Option<String>, Header, description = "`application/openmetrics-text` for OpenMetrics")))]
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let (content_type, body) = state.0.metrics.render_for(accept);
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 /// Live facts for the dashboard.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     /// Events per second acknowledged by Kafka on the three event topics
@@ -77,6 +87,9 @@ pub struct Stats {
 }
 
 /// `GET /api/stats`.
+#[utoipa::path(get, path = "/api/stats", tag = "operations",
+    summary = "Live events/s and snapshot facts, for the dashboard",
+    responses((status = 200, description = "the facts", body = Stats)))]
 pub async fn stats(State(state): State<AppState>) -> Json<Stats> {
     let snapshot = state.snapshot();
     Json(Stats {

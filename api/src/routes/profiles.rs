@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use model::keys;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::state::AppState;
 
 /// Most user ids per batch request.
@@ -45,6 +45,19 @@ fn check_user_id(user_id: &str) -> AppResult<()> {
 }
 
 /// `GET /api/user-profile/{userId}`.
+#[utoipa::path(
+    get,
+    path = "/api/user-profile/{userId}",
+    tag = "profiles",
+    summary = "A user's tag scores, top tags and event counts",
+    description = "An empty profile for an unknown user.",
+    params(("userId" = String, Path, description = "the user (1 to 256 bytes)")),
+    responses(
+        (status = 200, description = "the profile", body = Profile),
+        (status = 400, description = "invalid user id", body = ErrorBody<'static>),
+        (status = 503, description = "Redis unavailable and no recent answer to fall back on", body = ErrorBody<'static>),
+    )
+)]
 pub async fn profile(
     State(state): State<AppState>,
     Path(user_id): Path<String>,
@@ -60,21 +73,35 @@ pub async fn profile(
 }
 
 /// Body of `POST /api/user-profiles`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProfilesRequest {
-    /// Up to 500 user ids.
+    /// 1 to 500 user ids.
+    #[schema(min_items = 1, max_items = 500)]
     pub user_ids: Vec<String>,
 }
 
 /// Answer of `POST /api/user-profiles`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Profiles {
     /// One profile per requested id, in request order.
     pub profiles: Vec<Profile>,
 }
 
 /// `POST /api/user-profiles`: `{"userIds":[…]}` → profiles in order.
+#[utoipa::path(
+    post,
+    path = "/api/user-profiles",
+    tag = "profiles",
+    summary = "Profiles of up to 500 users, in request order",
+    request_body = ProfilesRequest,
+    responses(
+        (status = 200, description = "one profile per id, in order", body = Profiles),
+        (status = 400, description = "invalid body or ids", body = ErrorBody<'static>),
+        (status = 413, description = "body over the limit", body = ErrorBody<'static>),
+        (status = 503, description = "Redis unavailable and no recent answer to fall back on", body = ErrorBody<'static>),
+    )
+)]
 pub async fn profiles(
     State(state): State<AppState>,
     body: Result<Json<ProfilesRequest>, JsonRejection>,

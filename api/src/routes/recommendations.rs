@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use model::keys;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::recommend::{Item, recommend};
 use crate::scores::{TagScores, tag_scores};
 use crate::state::AppState;
@@ -18,27 +18,54 @@ use crate::state::AppState;
 pub const MAX_LIMIT: usize = 100;
 
 /// Query of the endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecommendationQuery {
     /// Number of items (1 to 100; default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
 }
 
 /// The answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Recommendations<'a> {
     /// The user.
     pub user_id: &'a str,
     /// `interest` when any item matched the user's tags, else `popular`.
+    #[schema(value_type = Strategy)]
     pub strategy: &'static str,
     /// The day whose unique visitors measure popularity.
     pub popularity_day: &'a str,
     /// Best first.
+    #[schema(max_items = 100)]
     pub items: Vec<Item<'a>>,
 }
 
+/// How the items were chosen (the values of `strategy`).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Strategy {
+    /// At least one item matched the user's interest tags.
+    Interest,
+    /// Today's most popular products (a cold or unknown user).
+    Popular,
+}
+
 /// The handler.
+#[utoipa::path(
+    get,
+    path = "/api/recommendations/{userId}",
+    tag = "recommendations",
+    summary = "Catalog products matching the user's interest tags",
+    description = "Ranked by tag score × (1 + ln(1 + today's UV)), purchases excluded; popular products for cold users.",
+    params(("userId" = String, Path, description = "the user (1 to 256 bytes)"), RecommendationQuery),
+    responses(
+        (status = 200, description = "best first", body = Recommendations<'static>),
+        (status = 400, description = "invalid user id or limit", body = ErrorBody<'static>),
+        (status = 503, description = "Redis unavailable and no recent answer to fall back on", body = ErrorBody<'static>),
+    )
+)]
 pub async fn recommendations(
     State(state): State<AppState>,
     Path(user_id): Path<String>,

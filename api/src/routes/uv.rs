@@ -10,7 +10,7 @@ use model::keys;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::popularity::today;
 use crate::state::AppState;
 
@@ -20,16 +20,19 @@ pub const MAX_PRODUCTS: usize = 1_000;
 pub const MAX_DAYS: i64 = 366;
 
 /// Query of the per-day ranking.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DayQuery {
     /// `YYYY-MM-DD`; default today.
+    #[param(format = Date)]
     pub date: Option<String>,
     /// Number of products (1 to 1,000; default 20).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 
 /// One product's UV.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductUv {
     /// The product.
@@ -43,10 +46,11 @@ pub struct ProductUv {
 
 /// The per-day ranking: the catalog's products (every product in the hash
 /// when no catalog is loaded).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DayUv {
     /// The day.
+    #[schema(format = Date)]
     pub date: String,
     /// Products with at least one visitor, highest UV first (ties by id).
     pub products: Vec<ProductUv>,
@@ -59,6 +63,19 @@ fn parse_date(field: &str, text: &str) -> AppResult<Date> {
 }
 
 /// `GET /api/uv-data?date=&limit=`.
+#[utoipa::path(
+    get,
+    path = "/api/uv-data",
+    tag = "unique visitors",
+    summary = "Products by unique visitors on a day, highest first",
+    description = "The catalog's products (every product in the hash when no catalog is loaded).",
+    params(DayQuery),
+    responses(
+        (status = 200, description = "highest UV first", body = DayUv),
+        (status = 400, description = "invalid date or limit", body = ErrorBody<'static>),
+        (status = 503, description = "Redis unavailable and no recent answer to fall back on", body = ErrorBody<'static>),
+    )
+)]
 pub async fn by_day(
     State(state): State<AppState>,
     query: Result<Query<DayQuery>, QueryRejection>,
@@ -144,25 +161,29 @@ async fn scan_day(state: &AppState, date: &str) -> AppResult<Vec<(String, u64)>>
 }
 
 /// Query of a product's series.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SeriesQuery {
-    /// First day (default: 6 days before `to`).
+    /// First day, `YYYY-MM-DD` (default: 6 days before `to`).
+    #[param(format = Date)]
     pub from: Option<String>,
-    /// Last day (default: today).
+    /// Last day, `YYYY-MM-DD` (default: today).
+    #[param(format = Date)]
     pub to: Option<String>,
 }
 
 /// One day of a series.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DayPoint {
     /// The day.
+    #[schema(format = Date)]
     pub date: String,
     /// Unique visitors.
     pub uv: u64,
 }
 
 /// A product's daily UV series.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Series {
     /// The product.
@@ -172,6 +193,18 @@ pub struct Series {
 }
 
 /// `GET /api/uv-data/{productId}?from=&to=`.
+#[utoipa::path(
+    get,
+    path = "/api/uv-data/{productId}",
+    tag = "unique visitors",
+    summary = "A product's daily unique visitors",
+    params(("productId" = String, Path, description = "the product"), SeriesQuery),
+    responses(
+        (status = 200, description = "every day from `from` to `to`, oldest first", body = Series),
+        (status = 400, description = "invalid dates or range (1 to 366 days)", body = ErrorBody<'static>),
+        (status = 503, description = "Redis unavailable and no recent answer to fall back on", body = ErrorBody<'static>),
+    )
+)]
 pub async fn series(
     State(state): State<AppState>,
     Path(product_id): Path<String>,
