@@ -118,7 +118,7 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
     };
     tracing::info!(id = manifest.id, workers = manifest.workers, "rewriting Redis from checkpoint");
     let metrics = Arc::new(JobMetrics::default());
-    let sink = RedisSink::start(&args.redis, args.redis_timeout, 0, Arc::clone(&metrics))
+    let sink = RedisSink::start(&args.redis, args.redis_timeout, 0, Arc::clone(&metrics), None)
         .map_err(|e| AdminError::Redis(e.to_string()))?;
     let writer = Rc::new(RedisOnly(std::cell::RefCell::new(sink)));
     let output: Rc<dyn Writer> = writer.clone();

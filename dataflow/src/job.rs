@@ -27,16 +27,17 @@ use crate::aggregates::profiles::user_ids::CheckpointUserNames;
 use crate::aggregates::visitors::{Retention, ViewRouter};
 use crate::aggregates::{AggregateSettings, Aggregates, Rewritten, profiles, recent};
 use crate::checkpointing::{
-    CheckpointInputs, PartWriting, Sealer, SealerConfig, Startup, StartupError, checkpoint_flow,
-    epochs_between, startup, unix_ms,
+    CheckpointInputs, OutputBarriers, PartWriting, Sealer, SealerConfig, Startup, StartupError,
+    checkpoint_flow, epochs_between, startup, unix_ms,
 };
-use crate::config::JobConfig;
+use crate::config::{JobConfig, RestoreFrom};
 use crate::day::Calendar;
 use crate::dir_lock::{DirLock, DirLockError};
 use crate::epochs::epoch_sink;
 use crate::kafka_output::KafkaOutput;
 use crate::kafka_reader::{PartitionReader, ReaderConfig, ReaderError, check_retained};
 use crate::metrics::JobMetrics;
+use crate::redis_loss::{RedisLoss, Sentinel};
 use crate::redis_sink::RedisSink;
 use crate::source::{SourceHandles, SourceSettings, kafka_source};
 use crate::writer::{JobWriter, Writer};
@@ -103,8 +104,14 @@ pub fn partition_count(config: &JobConfig) -> Result<usize, JobError> {
 /// Runs the job until SIGINT/SIGTERM (or, with `until_caught_up`, until
 /// every partition is read to its start-time end); returns after every
 /// worker flushed its output.
+///
+/// When a Redis writer finds that Redis lost the job's writes
+/// (`redis_loss.rs`), the dataflow stops and starts again in this process
+/// from the newest complete checkpoint, rewriting every key of its state
+/// into Redis before replaying the events after it; each such repair counts
+/// in `tagflow_redis_resyncs_total`.
 pub fn run(
-    config: JobConfig,
+    mut config: JobConfig,
     metrics: Arc<JobMetrics>,
     shutdown: Arc<AtomicBool>,
 ) -> Result<(), JobError> {
@@ -120,6 +127,35 @@ pub fn run(
         DirLock::acquire(&config.state_dir, process)?,
         DirLock::acquire(&config.checkpoints.dir, process)?,
     );
+    metrics.checkpoint.interval_seconds.set(config.checkpoints.interval.as_secs_f64());
+    let mut repair = false;
+    loop {
+        let redis_lost = RedisLoss::default();
+        run_dataflow(Arc::new(config.clone()), workers, &metrics, &shutdown, &redis_lost, repair)?;
+        if !redis_lost.is_raised() {
+            return Ok(());
+        }
+        metrics.redis_resyncs.inc();
+        tracing::warn!(
+            "Redis lost the job's writes: restoring the newest checkpoint to rewrite it"
+        );
+        // The newest checkpoint, whatever this run started from.
+        config.checkpoints.restore = RestoreFrom::Latest;
+        repair = true;
+    }
+}
+
+/// One run of the dataflow: restore, then process until the input ends,
+/// a stop is asked for or `redis_lost` is raised. With `repair`, Redis is
+/// rewritten from the restored state whatever its marker says.
+fn run_dataflow(
+    config: Arc<JobConfig>,
+    workers: usize,
+    metrics: &Arc<JobMetrics>,
+    shutdown: &Arc<AtomicBool>,
+    redis_lost: &RedisLoss,
+    repair: bool,
+) -> Result<(), JobError> {
     let communication = match &config.cluster {
         Some(cluster) if cluster.processes > 1 => CommunicationConfig::Cluster {
             threads: workers,
@@ -131,20 +167,25 @@ pub fn run(
         _ => CommunicationConfig::Process(workers),
     };
     let settings = config.result_settings();
-    let startup = Arc::new(startup::prepare(&config.checkpoints, &config.redis, &settings)?);
+    let mut startup = startup::prepare(&config.checkpoints, &config.redis, &settings)?;
     if let Some(manifest) = &startup.restored {
         check_retained(&config.brokers, &manifest.offsets, config.on_data_loss)?;
+        // The marker may have been set after Redis lost the rest.
+        startup.rewrite_redis |= repair;
     }
-    metrics.checkpoint.interval_seconds.set(config.checkpoints.interval.as_secs_f64());
+    let startup = Arc::new(startup);
     // Until the first checkpoint of this run, "last completed" counts from
     // the start, so a staleness alert does not fire on a fresh start.
     metrics.checkpoint.last_completed_timestamp_seconds.set(unix_ms() as f64 / 1000.0);
     tracing::info!(workers, cluster = ?config.cluster, epoch = ?config.epoch, "starting dataflow");
     let timely_config = TimelyConfig { communication, worker: WorkerConfig::default() };
+    let (metrics, shutdown, redis_lost) =
+        (Arc::clone(metrics), Arc::clone(shutdown), redis_lost.clone());
     let guards = timely::execute(timely_config, move |worker| {
         let index = worker.index();
         let peers = worker.peers();
-        if let Err(err) = run_worker(worker, &config, &startup, &metrics, &shutdown) {
+        let stops = (&shutdown, &redis_lost);
+        if let Err(err) = run_worker(worker, &config, &startup, &metrics, stops) {
             tracing::error!(worker = index, peers, %err, "worker failed");
             return Err(err);
         }
@@ -167,7 +208,7 @@ fn run_worker(
     config: &JobConfig,
     startup: &Startup,
     metrics: &Arc<JobMetrics>,
-    shutdown: &Arc<AtomicBool>,
+    (shutdown, redis_lost): (&Arc<AtomicBool>, &RedisLoss),
 ) -> Result<(), String> {
     let index = worker.index();
     let peers = worker.peers();
@@ -178,14 +219,26 @@ fn run_worker(
         open_store(config, startup, index, peers, &memory.store).map_err(|e| e.to_string())?,
     );
     let dead_letters = Rc::new(
-        KafkaOutput::new(&config.brokers, &config.topics.dead_letter).map_err(|e| e.to_string())?,
+        KafkaOutput::new(
+            &config.brokers,
+            &config.topics.dead_letter,
+            metrics.output_failures.clone(),
+        )
+        .map_err(|e| e.to_string())?,
     );
     let interest_tags = Rc::new(
-        KafkaOutput::new(&config.brokers, &config.topics.interest_tags)
-            .map_err(|e| e.to_string())?,
+        KafkaOutput::new(
+            &config.brokers,
+            &config.topics.interest_tags,
+            metrics.output_failures.clone(),
+        )
+        .map_err(|e| e.to_string())?,
     );
-    let redis = RedisSink::start(&config.redis, config.redis_timeout, index, Arc::clone(metrics))
-        .map_err(|e| e.to_string())?;
+    let sentinel = Sentinel::new(index);
+    let watch = Some((sentinel.clone(), redis_lost.clone()));
+    let redis =
+        RedisSink::start(&config.redis, config.redis_timeout, index, Arc::clone(metrics), watch)
+            .map_err(|e| e.to_string())?;
     let writer =
         Rc::new(JobWriter { redis: RefCell::new(redis), interest_tags: Rc::clone(&interest_tags) });
     let reader = PartitionReader::new(ReaderConfig {
@@ -208,11 +261,15 @@ fn run_worker(
         calendar: Calendar::new(&config.timezone).map_err(|e| e.to_string())?,
         checkpoint_every: epochs_between(config.checkpoints.interval, config.epoch),
     };
-    let barrier_writer = Rc::clone(&writer);
+    let (barrier_writer, barrier_outputs) =
+        (Rc::clone(&writer), [Rc::clone(&dead_letters), Rc::clone(&interest_tags)]);
     let part_writing = PartWriting {
         store: Arc::clone(&store),
         dir: startup.dir.clone(),
-        redis_barrier: Box::new(move || barrier_writer.redis.borrow().barrier()),
+        output_barriers: Box::new(move || OutputBarriers {
+            redis: barrier_writer.redis.borrow().barrier(),
+            kafka: barrier_outputs.iter().map(|output| output.barrier()).collect(),
+        }),
         metrics: Arc::clone(metrics),
     };
     let sealer_config = SealerConfig {
@@ -222,11 +279,13 @@ fn run_worker(
         lineage: startup.lineage.clone(),
         retained: config.checkpoints.retained,
         settings: config.result_settings(),
+        sentinel: Some(sentinel),
     };
     let handles = SourceHandles {
         dead_letters: Rc::clone(&dead_letters),
         metrics: Arc::clone(metrics),
         shutdown: Arc::clone(shutdown),
+        redis_lost: redis_lost.clone(),
     };
     let output: Rc<dyn Writer> = writer.clone();
     let err = |e: state::StateError| e.to_string();
@@ -286,7 +345,6 @@ fn run_worker(
         if let Err(err) = output.flush(flush) {
             tracing::error!(worker = index, %err, "output flush failed");
         }
-        metrics.output_failures.inc_by(output.failures());
     }
     writer.redis.borrow_mut().finish();
     tracing::info!(worker = index, "worker finished");

@@ -1,37 +1,56 @@
 //! Producing the job's Kafka outputs: dead letters and changed interest tags.
 //!
 //! Both go through a [`KafkaOutput`]: a background-polled producer with
-//! `acks=all` and idempotence whose delivery reports are counted, so a lost
-//! output is visible in logs and metrics rather than silent.
+//! `acks=all` and idempotence that retries a message until Kafka takes it
+//! (`message.timeout.ms=0`). Every message is tracked in [`Deliveries`], so
+//! a checkpoint waits until Kafka acknowledged the outputs of the events it
+//! covers ([`KafkaOutput::barrier`]); a message Kafka refuses for good is
+//! logged and counted (`tagflow_output_failures_total`) when it happens,
+//! and fails the next checkpoint.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use model::EventError;
+use prometheus_client::metrics::counter::Counter;
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
-/// Counts failed deliveries and logs the first ones.
-#[derive(Debug, Default)]
-pub struct DeliveryFailures {
-    failures: Arc<AtomicU64>,
+use crate::delivery::{Deliveries, DeliveryBarrier};
+
+/// Settles each message's sequence number from its delivery report, and
+/// counts and logs failures.
+#[derive(Debug)]
+pub struct DeliveryReports {
+    deliveries: Arc<Deliveries>,
+    failures: Counter,
 }
 
-impl ClientContext for DeliveryFailures {}
+impl DeliveryReports {
+    fn failed(&self, sequence: u64, err: &KafkaError, topic: &str) {
+        self.deliveries.settle(sequence, false);
+        self.failures.inc();
+        if self.deliveries.failed() <= 10 {
+            tracing::error!(%err, topic, "output delivery failed; the next checkpoint fails");
+        }
+    }
+}
 
-impl ProducerContext for DeliveryFailures {
-    type DeliveryOpaque = ();
+impl ClientContext for DeliveryReports {}
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((err, message)) = result {
-            let failures = self.failures.fetch_add(1, Ordering::Relaxed);
-            if failures < 10 {
+impl ProducerContext for DeliveryReports {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, sequence: usize) {
+        let sequence = sequence as u64;
+        match result {
+            Ok(_) => self.deliveries.settle(sequence, true),
+            Err((err, message)) => {
                 use rdkafka::Message;
-                tracing::error!(%err, topic = message.topic(), "output delivery failed");
+                self.failed(sequence, err, message.topic());
             }
         }
     }
@@ -39,8 +58,8 @@ impl ProducerContext for DeliveryFailures {
 
 /// A producer for one of the job's output topics.
 pub struct KafkaOutput {
-    producer: ThreadedProducer<DeliveryFailures>,
-    failures: Arc<AtomicU64>,
+    producer: ThreadedProducer<DeliveryReports>,
+    deliveries: Arc<Deliveries>,
     topic: String,
 }
 
@@ -62,24 +81,30 @@ pub struct Origin<'a> {
 }
 
 impl KafkaOutput {
-    /// A producer writing to `topic`.
-    pub fn new(brokers: &str, topic: &str) -> Result<Self, KafkaError> {
-        let failures = Arc::new(AtomicU64::new(0));
+    /// A producer writing to `topic`; failed deliveries count in `failures`.
+    pub fn new(brokers: &str, topic: &str, failures: Counter) -> Result<Self, KafkaError> {
+        let deliveries = Arc::new(Deliveries::default());
+        let reports = DeliveryReports { deliveries: Arc::clone(&deliveries), failures };
         let producer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("linger.ms", "20")
             .set("compression.type", "lz4")
+            // Retry until Kafka takes it: an outage stalls the job (the
+            // queue fills, `send` waits), it does not lose outputs.
+            .set("message.timeout.ms", "0")
             .set("partitioner", model::kafka::PARTITIONER)
-            .create_with_context(DeliveryFailures { failures: Arc::clone(&failures) })?;
-        Ok(Self { producer, failures, topic: topic.to_owned() })
+            .create_with_context(reports)?;
+        Ok(Self { producer, deliveries, topic: topic.to_owned() })
     }
 
     /// Sends `payload` keyed by `key`, waiting briefly while the local queue
     /// is full (back-pressure rather than loss).
     pub fn send(&self, key: &[u8], payload: &[u8], headers: Option<OwnedHeaders>) {
-        let mut record = BaseRecord::to(&self.topic).key(key).payload(payload);
+        let sequence = self.deliveries.next();
+        let opaque = usize::try_from(sequence).expect("a 64-bit target");
+        let mut record = BaseRecord::with_opaque_to(&self.topic, opaque).key(key).payload(payload);
         if let Some(headers) = headers {
             record = record.headers(headers);
         }
@@ -91,8 +116,7 @@ impl KafkaOutput {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 Err((err, _)) => {
-                    self.failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(%err, topic = %self.topic, "cannot enqueue output");
+                    self.producer.context().failed(sequence, &err, &self.topic);
                     return;
                 }
             }
@@ -119,9 +143,10 @@ impl KafkaOutput {
         self.send(key.unwrap_or_default(), raw, Some(headers));
     }
 
-    /// Deliveries that failed so far.
-    pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
+    /// A barrier after every message sent so far: its `wait` returns once
+    /// Kafka settled them all.
+    pub fn barrier(&self) -> DeliveryBarrier {
+        DeliveryBarrier::new(&self.deliveries)
     }
 
     /// Waits until everything sent is acknowledged (or `timeout` passes).

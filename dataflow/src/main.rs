@@ -35,8 +35,26 @@ fn keep_freed_memory() {
     }
 }
 
+/// The exit status after a panic on any thread.
+const PANIC_EXIT: i32 = 70;
+
+/// Makes a panic on any thread end the process. A timely worker that
+/// panics (a checkpoint part that cannot be written, outputs Kafka refused)
+/// would otherwise leave its peers waiting for it forever; exiting is as
+/// safe as a kill -9, which the job recovers from exactly: the next start
+/// restores the last complete checkpoint.
+fn exit_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        eprintln!("dataflow: a thread panicked; exiting (status {PANIC_EXIT})");
+        std::process::exit(PANIC_EXIT);
+    }));
+}
+
 fn main() -> ExitCode {
     keep_freed_memory();
+    exit_on_panic();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -45,8 +45,11 @@ pub struct JobMetrics {
     pub state_memory_bytes: Family<Labels, Gauge>,
     /// Last epoch completed by every worker.
     pub epoch: Gauge,
-    /// Output messages whose delivery failed.
+    /// Output messages Kafka refused for good, counted as their delivery
+    /// reports arrive.
     pub output_failures: Counter,
+    /// Repairs of a Redis that lost the job's writes.
+    pub redis_resyncs: Counter,
     /// Offsets a restore found deleted from Kafka before they were read
     /// (`--on-data-loss continue`), by topic and partition.
     pub input_offsets_lost: Family<Labels, Counter>,
@@ -97,6 +100,7 @@ impl Default for JobMetrics {
             state_memory_bytes: Family::default(),
             epoch: Gauge::default(),
             output_failures: Counter::default(),
+            redis_resyncs: Counter::default(),
             input_offsets_lost: Family::default(),
             checkpoint: CheckpointMetrics::default(),
             registry: Registry::default(),
@@ -154,8 +158,13 @@ impl Default for JobMetrics {
         );
         registry.register(
             "tagflow_output_failures",
-            "Output messages not delivered",
+            "Output messages Kafka refused for good (each fails the next checkpoint and stops the job)",
             metrics.output_failures.clone(),
+        );
+        registry.register(
+            "tagflow_redis_resyncs",
+            "Repairs of a Redis that lost the job's writes: the dataflow restarted from the newest checkpoint and rewrote every key",
+            metrics.redis_resyncs.clone(),
         );
         registry.register(
             "tagflow_input_offsets_lost",

@@ -13,7 +13,9 @@
 //! stops answering stalls the job instead of hanging it. A
 //! [`RedisSink::barrier`] tells when everything queued before it is in
 //! Redis: checkpoints wait for it, so a completed checkpoint's outputs are
-//! never lost with a crashed writer's queue. [`SharedHash`] builds the
+//! never lost with a crashed writer's queue. At each barrier the job's
+//! writers also check their sentinel (`redis_loss.rs`), so that a Redis
+//! that lost the job's writes is noticed and repaired. [`SharedHash`] builds the
 //! chunked HSET commands of the hashes every user or product shares.
 //!
 //! Operators ask [`RedisSink::ready`] before rendering: while the writer
@@ -29,6 +31,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::metrics::JobMetrics;
+use crate::redis_loss::{RedisLoss, Sentinel};
 use crate::resp::RespCommands;
 
 /// Pipelines queued per worker before the worker waits for Redis.
@@ -118,18 +121,22 @@ pub struct RedisSink {
 
 impl RedisSink {
     /// Starts the writer thread for worker `worker`; every Redis call
-    /// (connecting, sending, each reply) gives up after `timeout`.
+    /// (connecting, sending, each reply) gives up after `timeout`. With
+    /// `watch`, the writer sets the sentinel first and checks it at every
+    /// barrier, raising the alarm if Redis lost it.
     pub fn start(
         url: &str,
         timeout: Duration,
         worker: usize,
         metrics: Arc<JobMetrics>,
+        watch: Option<(Sentinel, RedisLoss)>,
     ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let (sender, receiver) = sync_channel(QUEUE_DEPTH);
         let in_hand = Arc::new(AtomicUsize::new(0));
         let in_hand_of_thread = Arc::clone(&in_hand);
-        let writer = WriterThread { client, timeout, worker, metrics, in_hand: in_hand_of_thread };
+        let writer =
+            WriterThread { client, timeout, worker, metrics, in_hand: in_hand_of_thread, watch };
         let thread = std::thread::Builder::new()
             .name(format!("redis-writer-{worker}"))
             .spawn(move || writer.run(&receiver))
@@ -190,11 +197,16 @@ struct WriterThread {
     worker: usize,
     metrics: Arc<JobMetrics>,
     in_hand: Arc<AtomicUsize>,
+    /// The worker's sentinel and the alarm it raises.
+    watch: Option<(Sentinel, RedisLoss)>,
 }
 
 impl WriterThread {
     fn run(&self, jobs: &Receiver<Job>) {
         let mut connection: Option<redis::Connection> = None;
+        if let Some((sentinel, _)) = &self.watch {
+            self.write(&mut connection, &RedisBatch::new(sentinel.set_command()));
+        }
         for job in jobs {
             match job {
                 Job::Write(batch) => {
@@ -202,9 +214,42 @@ impl WriterThread {
                     self.in_hand.fetch_sub(1, Ordering::Relaxed);
                 }
                 Job::Barrier(done) => {
+                    self.check_sentinel(&mut connection);
                     let _ = done.send(());
                 }
             }
+        }
+    }
+
+    /// Raises the alarm if Redis no longer holds this writer's sentinel
+    /// (once: after that, the job restarts its dataflow with new writers).
+    fn check_sentinel(&self, connection: &mut Option<redis::Connection>) {
+        let Some((sentinel, loss)) = &self.watch else { return };
+        if loss.is_raised() {
+            return;
+        }
+        let mut backoff = Duration::from_millis(50);
+        let intact = loop {
+            match self.connected(connection).and_then(|conn| sentinel.is_intact(conn)) {
+                Ok(intact) => break intact,
+                Err(err) => {
+                    self.metrics.redis_errors.inc();
+                    if is_connection_error(&err) {
+                        *connection = None;
+                    }
+                    tracing::warn!(worker = self.worker, %err, retry_in = ?backoff, "redis sentinel check failed");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        };
+        if !intact && loss.raise() {
+            tracing::error!(
+                worker = self.worker,
+                sentinel = sentinel.key(),
+                "Redis lost the job's writes (its sentinel is gone): restarting the dataflow \
+                 from the last complete checkpoint to rewrite Redis"
+            );
         }
     }
 

@@ -38,6 +38,7 @@ use crate::kafka_output::{KafkaOutput, Origin};
 use crate::kafka_reader::PartitionReader;
 use crate::metrics::{JobMetrics, partition_labels};
 use crate::records::{ProfileEvent, RecentEvent};
+use crate::redis_loss::RedisLoss;
 
 /// How the source paces itself.
 #[derive(Debug, Clone)]
@@ -77,6 +78,9 @@ pub struct SourceHandles {
     pub metrics: Arc<JobMetrics>,
     /// Set on SIGINT/SIGTERM: finish the epoch and stop.
     pub shutdown: Arc<AtomicBool>,
+    /// Raised when Redis lost the job's writes: stop too, so that the job
+    /// restarts the dataflow from the last checkpoint (`redis_loss.rs`).
+    pub redis_lost: RedisLoss,
 }
 
 type Out<D> = OutputBuilder<u64, timely::container::CapacityContainerBuilder<Vec<D>>>;
@@ -116,7 +120,7 @@ pub fn kafka_source<'scope>(
         let mut counters: Vec<Counter> = Vec::new();
         let mut counts: Vec<u64> = Vec::new();
         let mut last_discovery = Instant::now();
-        let SourceHandles { dead_letters, metrics, shutdown } = handles;
+        let SourceHandles { dead_letters, metrics, shutdown, redis_lost } = handles;
 
         move |_frontiers| {
             let Some(caps) = capabilities.as_mut() else { return };
@@ -196,8 +200,9 @@ pub fn kafka_source<'scope>(
                 reader.publish_positions();
             }
 
-            let finished =
-                shutdown.load(Ordering::Relaxed) || (reader.is_bounded() && reader.caught_up());
+            let finished = shutdown.load(Ordering::Relaxed)
+                || redis_lost.is_raised()
+                || (reader.is_bounded() && reader.caught_up());
             if finished {
                 emit_recent(&mut recent_out, &caps[1], &mut newest);
                 let offsets = reader.checkpoint_offsets();

@@ -1,6 +1,7 @@
 //! Faults around the job, against the real cluster and Redis: a second
-//! instance on the same directories, a Redis that stops answering, and a
-//! Redis that refuses writes. Results are compared with the independent
+//! instance on the same directories, a Redis that stops answering, a Redis
+//! that refuses writes, settings changed under a checkpoint, events deleted
+//! before they were read, and outputs Kafka refuses. Results are compared with the independent
 //! recomputation.
 
 #![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
@@ -10,18 +11,23 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::oracle::recompute;
 use common::process::{kill_9, scrape_metrics, spawn_logged, wait_for};
 use common::redis_check::differences;
 use common::run::{
     Dataset, START_TIME_MS, checkpoint_dir, job_command, job_command_unbounded, produce_dataset,
-    produce_into, run_to_end,
+    produce_into, read_raw, run_to_end,
 };
+use rdkafka::ClientConfig;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use state::CheckpointDir;
 use state::Manifest;
-use testkit::{BlackHoleProxy, PrivateRedis, delete_records_to_end, redis_database};
+use testkit::{
+    BlackHoleProxy, PrivateRedis, Stack, delete_records_to_end, read_topic, redis_database,
+    set_topic_config,
+};
 
 const EVENTS: u64 = 100_000;
 const LIMIT: Duration = Duration::from_secs(240);
@@ -213,4 +219,123 @@ fn events_deleted_before_the_job_read_them_stop_a_restore_unless_the_loss_is_acc
     );
     assert!(metrics.contains(&counted), "expected {counted:?} in:\n{metrics}");
     assert!(text.contains("events deleted from Kafka before they were read"), "{text}");
+}
+
+/// 4 KiB that are neither JSON nor compressible (xorshift noise).
+fn incompressible_garbage() -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b'!' + u8::try_from(x % 90).unwrap()
+        })
+        .collect()
+}
+
+/// A dead letter Kafka refuses for good (larger than the dead-letter
+/// topic's `max.message.bytes`) fails the checkpoint that covers its event:
+/// the job exits rather than complete checkpoints without it. Once the
+/// topic takes it, a restart replays from the last complete checkpoint and
+/// produces it (outputs are at least once). A job that only counted failed
+/// deliveries went on checkpointing, and the dead letter was lost for good.
+#[test]
+fn an_output_kafka_refuses_fails_its_checkpoint_and_is_produced_after_a_restart() {
+    const GOOD: u64 = 5_000;
+    let data = produce_dataset("dataflow-refused-output", GOOD, 3);
+    let dead_letter = data.topics.topics.dead_letter.clone();
+    set_topic_config(&dead_letter, "max.message.bytes", "1024");
+    let garbage = incompressible_garbage();
+    let producer: BaseProducer =
+        ClientConfig::new().set("bootstrap.servers", &Stack::get().brokers).create().unwrap();
+    let record = BaseRecord::to(&data.topics.topics.view).key("u-refused").payload(&garbage);
+    producer.send(record).map_err(|(e, _)| e).unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    let work = tempfile::tempdir().unwrap();
+    let redis = redis_database();
+    let log = work.path().join("refused.log");
+    let mut child = spawn_logged(job_command_unbounded(&data.topics, &redis, work.path()), &log);
+    let exited = wait_for(LIMIT, || child.try_wait().unwrap().is_some());
+    if !exited {
+        kill_9(&mut child);
+    }
+    let text = log_of(&log);
+    assert!(exited, "the job went on without its dead letter:\n{text}");
+    assert!(!child.wait().unwrap().success(), "{text}");
+    assert!(text.contains("could not be delivered to Kafka"), "{text}");
+    let read = |m: &Manifest| m.offsets.iter().map(|o| o.next_offset).sum::<i64>();
+    let covering: Vec<u64> =
+        complete(work.path()).iter().filter(|m| read(m) > GOOD as i64).map(|m| m.id).collect();
+    assert!(covering.is_empty(), "checkpoints {covering:?} cover the undelivered dead letter");
+
+    set_topic_config(&dead_letter, "max.message.bytes", "1048588");
+    let output = run_to_end(job_command(&data.topics, &redis, work.path()), LIMIT);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let dead: Vec<_> = read_topic(&dead_letter).into_iter().filter_map(|m| m.payload).collect();
+    assert!(
+        dead.contains(&garbage),
+        "the refused dead letter never arrived ({} others)",
+        dead.len()
+    );
+    let diffs = differences(&redis, &recompute(&read_raw(&data.topics), 10_000), 5);
+    assert!(diffs.is_empty(), "Redis differs from the recomputation:\n{}", diffs.join("\n"));
+}
+
+/// Polls `exact` every half second for up to `limit`; how long it took.
+fn time_until(limit: Duration, mut exact: impl FnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if exact() {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    None
+}
+
+/// Redis loses every key under the running job, by `FLUSHALL` and by being
+/// replaced with an empty server. Each time, the job notices at its next
+/// checkpoint (its writers' sentinels are gone), restores the newest
+/// checkpoint in the same process, rewrites Redis from it and replays, so
+/// Redis equals the recomputation again within 30 s, the process never
+/// stopping. Before, nothing repaired it: the job wrote only later changes.
+#[test]
+fn redis_losing_its_data_under_the_running_job_is_repaired_within_30_s() {
+    let dataset = dataset();
+    let work = tempfile::tempdir().unwrap();
+    let mut redis = PrivateRedis::start();
+    let url = redis.url();
+    let expected = recompute(&dataset.raw, 10_000);
+    let exact = || differences(&url, &expected, 5).is_empty();
+    let log = work.path().join("job.log");
+    let mut command = job_command_unbounded(&dataset.topics, &url, work.path());
+    command.env("RUST_LOG", "info");
+    let mut child = spawn_logged(command, &log);
+    let before = time_until(LIMIT, exact);
+
+    redis::cmd("FLUSHALL").exec(&mut redis.connection().unwrap()).unwrap();
+    let after_flush = before.and_then(|_| time_until(Duration::from_secs(30), exact));
+
+    redis.kill();
+    redis.restart();
+    let after_replacement = after_flush.and_then(|_| time_until(Duration::from_secs(30), exact));
+
+    let text = log_of(&log);
+    let alive = child.try_wait().unwrap().is_none();
+    let metrics = if alive { scrape_metrics(&text) } else { String::new() };
+    kill_9(&mut child);
+    assert!(before.is_some(), "Redis never matched before the faults:\n{text}");
+    assert!(after_flush.is_some(), "not repaired within 30 s of FLUSHALL:\n{text}");
+    assert!(after_replacement.is_some(), "not repaired within 30 s of an empty Redis:\n{text}");
+    assert!(alive, "the job process stopped:\n{text}");
+    assert!(
+        metrics.contains("tagflow_redis_resyncs_total 2\n"),
+        "two repairs expected:\n{metrics}"
+    );
+    assert!(text.contains("Redis lost the job's writes"), "{text}");
+    eprintln!(
+        "repaired in {after_flush:?} after FLUSHALL, {after_replacement:?} after replacement"
+    );
 }

@@ -267,7 +267,8 @@ fn false_statements_stay_corrected() -> Result<()> {
 }
 
 /// Every Redis key the job writes (model::keys, less the catalog's keys,
-/// which the simulator loads, and the checkpoint marker) is either computed
+/// which the simulator loads, the checkpoint marker and the writers'
+/// sentinels) is either computed
 /// by the Flink reference job or listed as left out by bench/flink/README.md.
 #[test]
 fn the_flink_reference_job_accounts_for_every_key_the_job_writes() -> Result<()> {
@@ -277,6 +278,7 @@ fn the_flink_reference_job_accounts_for_every_key_the_job_writes() -> Result<()>
         keys::PRODUCT_PREFIX,
         keys::TAG_INDEX_PREFIX,
         keys::CHECKPOINT_MARKER,
+        keys::WRITER_SENTINEL_PREFIX,
     ];
     let written: Vec<&str> = source
         .lines()

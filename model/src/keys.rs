@@ -19,6 +19,16 @@ pub const CATALOG_PRODUCTS: &str = "catalog:products";
 /// String `<lineage>:<id>`: the newest checkpoint of the dataflow job whose
 /// outputs this Redis is known to hold in full (written by the job).
 pub const CHECKPOINT_MARKER: &str = "tagflow:checkpoint";
+/// Prefix of the dataflow job's per-worker sentinels
+/// (`tagflow:writer:<worker>`): each worker's Redis writer sets its own to a
+/// token of its run and checks it at every checkpoint; a missing or other
+/// token means Redis lost the job's writes (flushed, or replaced).
+pub const WRITER_SENTINEL_PREFIX: &str = "tagflow:writer:";
+
+/// `tagflow:writer:<worker>`.
+pub fn writer_sentinel(worker: usize) -> String {
+    format!("{WRITER_SENTINEL_PREFIX}{worker}")
+}
 
 /// Prefix of the per-user tag score hashes (`user:profile:<userId>`).
 pub const USER_PROFILE_PREFIX: &str = "user:profile:";

@@ -28,15 +28,14 @@ use timely::dataflow::operators::{Capability, Operator};
 use timely::dataflow::{Scope, Stream};
 
 use crate::checkpointing::coordinator::{Coordinator, SourcePositions};
-use crate::checkpointing::part_writer::{PartJob, PartWriter, WorkerPart};
+use crate::checkpointing::part_writer::{OutputBarriers, PartJob, PartWriter, WorkerPart};
 use crate::checkpointing::sealer::Sealer;
 use crate::epochs::Snapshot;
 use crate::metrics::JobMetrics;
 
-/// Places a barrier in the worker's Redis writer queue and returns what
-/// signals that everything queued before it is written (see
-/// `RedisSink::barrier`).
-pub type RedisBarrier = Box<dyn Fn() -> std::sync::mpsc::Receiver<()>>;
+/// Takes barriers in the worker's output streams (its Redis writer's queue
+/// and its Kafka producers), to wait on before a part is reported.
+pub type TakeOutputBarriers = Box<dyn Fn() -> OutputBarriers>;
 
 /// What one worker's checkpoint operator reads.
 #[derive(Debug)]
@@ -54,8 +53,8 @@ pub struct PartWriting {
     pub store: Arc<StateStore>,
     /// The checkpoint directory.
     pub dir: CheckpointDir,
-    /// The barrier on the worker's Redis writer.
-    pub redis_barrier: RedisBarrier,
+    /// The barriers on the worker's outputs.
+    pub output_barriers: TakeOutputBarriers,
     /// The job's metrics.
     pub metrics: Arc<JobMetrics>,
 }
@@ -80,7 +79,7 @@ pub fn checkpoint_flow(
     let mut output: OutputBuilder<u64, CapacityContainerBuilder<Vec<WorkerPart>>> =
         OutputBuilder::from(output);
     let activator = scope.worker().sync_activator_for(address.to_vec());
-    let PartWriting { store, dir, redis_barrier, metrics } = writing;
+    let PartWriting { store, dir, output_barriers, metrics } = writing;
     let wake = Box::new(move || {
         // The worker is gone only when the job ends.
         let _ = activator.activate();
@@ -111,7 +110,7 @@ pub fn checkpoint_flow(
             let (positions_frontier, snapshot_frontiers) = frontiers.split_first().expect("inputs");
             let settled = |boundary| !positions_frontier.less_than(&boundary);
             for (part, capability) in coordinator.take_complete(settled) {
-                writer.submit(PartJob::new(part, redis_barrier()));
+                writer.submit(PartJob::new(part, output_barriers()));
                 in_flight.push(capability);
             }
             for boundary in coordinator.abandon(|i, b| !snapshot_frontiers[i].less_equal(&b)) {

@@ -38,9 +38,9 @@ mod sealer;
 pub mod startup;
 
 pub use coordinator::{Coordinator, ReadyPart, SourcePositions};
-pub use flow::{CheckpointInputs, PartWriting, RedisBarrier, checkpoint_flow};
+pub use flow::{CheckpointInputs, PartWriting, TakeOutputBarriers, checkpoint_flow};
 pub use metrics::CheckpointMetrics;
-pub use part_writer::{PartWriter, WorkerPart, unix_ms};
+pub use part_writer::{OutputBarriers, PartError, PartWriter, WorkerPart, unix_ms};
 pub use sealer::{Sealer, SealerConfig};
 pub use startup::{Startup, StartupError};
 

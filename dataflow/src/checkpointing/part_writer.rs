@@ -5,10 +5,14 @@
 //! atomic RocksDB write), takes the RocksDB checkpoint (a memtable flush and
 //! hard links) and checksums the files, while the worker keeps processing.
 //! Jobs run in order, so part `B` is always committed before part `B + 1`.
-//! The part is reported only once the worker's Redis writer has written
-//! every output queued before the boundary. A failure is fatal for the job: the operators' caches already consider
-//! those changes persisted, so continuing could only produce a checkpoint that
-//! misses them. The job restarts from the last completed checkpoint instead.
+//! The part is reported only once the worker's outputs queued before the
+//! boundary are out: its Redis writer has written them, and Kafka has
+//! acknowledged its dead letters and interest-tag messages
+//! ([`OutputBarriers`]). A failure is fatal for the job: the operators'
+//! caches already consider those changes persisted (and a refused output
+//! cannot be sent again by this process), so continuing could only produce
+//! a checkpoint that misses them. The job restarts from the last completed
+//! checkpoint instead, and replays (outputs are at least once).
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -22,6 +26,42 @@ use state::{
 };
 
 use crate::checkpointing::coordinator::ReadyPart;
+use crate::delivery::{DeliveryBarrier, Undelivered};
+
+/// Points in a worker's output streams, taken when a part is submitted:
+/// every output queued before them belongs to events the part covers.
+#[derive(Debug)]
+pub struct OutputBarriers {
+    /// Signals when the Redis writer wrote everything queued before it (see
+    /// `RedisSink::barrier`); a stopped writer disconnects instead.
+    pub redis: Receiver<()>,
+    /// The Kafka outputs' delivery barriers.
+    pub kafka: Vec<DeliveryBarrier>,
+}
+
+impl OutputBarriers {
+    /// Waits until every output before the barriers is out.
+    ///
+    /// # Errors
+    /// Kafka refused some of the messages (now or earlier: a message lost
+    /// once is missing from every later checkpoint too).
+    pub fn wait(self) -> Result<(), Undelivered> {
+        let _ = self.redis.recv();
+        let failed: u64 = self.kafka.into_iter().map(DeliveryBarrier::wait).sum();
+        if failed == 0 { Ok(()) } else { Err(Undelivered(failed)) }
+    }
+}
+
+/// Why a worker's part could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PartError {
+    /// Writing it.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Outputs it covers were not delivered.
+    #[error(transparent)]
+    Undelivered(#[from] Undelivered),
+}
 
 /// What a worker reports once its part of a checkpoint is on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,17 +93,17 @@ pub struct PartJob {
     pub started_unix_ms: u64,
     /// The longest operator pause for it (µs).
     pub longest_pause_us: u64,
-    /// Signals when the worker's Redis outputs before the boundary are written.
-    pub redis_flushed: Receiver<()>,
+    /// The worker's outputs before the boundary.
+    pub outputs: OutputBarriers,
 }
 
 impl PartJob {
-    /// The part `ready`, to be reported once `redis_flushed` signals.
+    /// The part `ready`, to be reported once `outputs` are out.
     #[must_use]
-    pub fn new(ready: ReadyPart, redis_flushed: Receiver<()>) -> Self {
+    pub fn new(ready: ReadyPart, outputs: OutputBarriers) -> Self {
         let ReadyPart { boundary, batch, offsets, started_unix_ms, longest_pause } = ready;
         let longest_pause_us = u64::try_from(longest_pause.as_micros()).unwrap_or(u64::MAX);
-        Self { boundary, batch, offsets, started_unix_ms, longest_pause_us, redis_flushed }
+        Self { boundary, batch, offsets, started_unix_ms, longest_pause_us, outputs }
     }
 }
 
@@ -71,7 +111,7 @@ impl PartJob {
 #[derive(Debug)]
 pub struct PartWriter {
     jobs: Option<Sender<PartJob>>,
-    results: Receiver<Result<WorkerPart, CheckpointError>>,
+    results: Receiver<Result<WorkerPart, PartError>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -141,17 +181,16 @@ fn write(
     worker: usize,
     job: PartJob,
     digests: &mut DigestCache,
-) -> Result<WorkerPart, CheckpointError> {
-    let PartJob { boundary, mut batch, offsets, started_unix_ms, longest_pause_us, redis_flushed } =
-        job;
+) -> Result<WorkerPart, PartError> {
+    let PartJob { boundary, mut batch, offsets, started_unix_ms, longest_pause_us, outputs } = job;
     for offset in &offsets {
         batch.set_offset(&offset.topic, offset.partition, offset.next_offset);
     }
-    store.commit(batch)?;
+    store.commit(batch).map_err(CheckpointError::from)?;
     let files = write_part(store, &dir.pending_path(boundary), worker, digests)?;
-    // The checkpoint may only complete once Redis holds everything before it
-    // (a stopped writer disconnects instead, and the job is ending anyway).
-    let _ = redis_flushed.recv();
+    // The checkpoint may only complete once Redis and Kafka hold every
+    // output before it.
+    outputs.wait()?;
     tracing::debug!(worker, boundary, files = files.len(), "checkpoint part written");
     Ok(WorkerPart { boundary, worker, offsets, files, started_unix_ms, longest_pause_us })
 }

@@ -6,7 +6,8 @@
 //! complete), and checkpoints beyond the retention count are deleted.
 //! Every part waited for its worker's Redis outputs before the boundary, so
 //! the sealer then records in Redis that it holds this checkpoint's outputs
-//! (`tagflow:checkpoint`; see `startup.rs`).
+//! (`tagflow:checkpoint`; see `startup.rs`), unless Redis lost the sealing
+//! worker's sentinel meanwhile (`redis_loss.rs`).
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -17,6 +18,7 @@ use state::{CheckpointDir, CheckpointError, FORMAT_VERSION, KEY_GROUPS, Manifest
 
 use crate::checkpointing::part_writer::{WorkerPart, unix_ms};
 use crate::metrics::JobMetrics;
+use crate::redis_loss::Sentinel;
 use crate::redis_sink::RedisBatch;
 use crate::resp::RespCommands;
 use crate::writer::Writer;
@@ -29,6 +31,7 @@ pub struct Sealer {
     lineage: String,
     retained: usize,
     settings: BTreeMap<String, String>,
+    sentinel: Option<Sentinel>,
     parts: BTreeMap<u64, Vec<WorkerPart>>,
     output: Rc<dyn Writer>,
     metrics: Arc<JobMetrics>,
@@ -55,14 +58,28 @@ pub struct SealerConfig {
     pub retained: usize,
     /// The job's result settings, recorded in every manifest.
     pub settings: BTreeMap<String, String>,
+    /// The sentinel of the sealing worker's Redis writer: the marker is set
+    /// only while Redis holds it (see `redis_loss.rs`).
+    pub sentinel: Option<Sentinel>,
 }
 
 impl Sealer {
     /// A sealer writing its Redis marker through `output`.
     pub fn new(config: SealerConfig, output: Rc<dyn Writer>, metrics: Arc<JobMetrics>) -> Self {
-        let SealerConfig { dir, workers, next_id, lineage, retained, settings } = config;
+        let SealerConfig { dir, workers, next_id, lineage, retained, settings, sentinel } = config;
         let parts = BTreeMap::new();
-        Self { dir, workers, next_id, lineage, retained, settings, parts, output, metrics }
+        Self {
+            dir,
+            workers,
+            next_id,
+            lineage,
+            retained,
+            settings,
+            sentinel,
+            parts,
+            output,
+            metrics,
+        }
     }
 
     /// Records a worker's part; seals its checkpoint if it was the last.
@@ -122,8 +139,15 @@ impl Sealer {
         metrics.size_bytes.set(i64::try_from(manifest.total_bytes()).unwrap_or(i64::MAX));
         metrics.last_completed_timestamp_seconds.set(manifest.created_unix_ms as f64 / 1000.0);
         let marker = format!("{}:{}", manifest.lineage, manifest.id);
-        let mut out = RespCommands::new();
-        out.command(3, "SET").arg(CHECKPOINT_MARKER.as_bytes()).arg(marker.as_bytes());
+        let (key, value) = (CHECKPOINT_MARKER.as_bytes(), marker.as_bytes());
+        let out = match &self.sentinel {
+            Some(sentinel) => sentinel.guarded_set(key, value),
+            None => {
+                let mut out = RespCommands::new();
+                out.command(3, "SET").arg(key).arg(value);
+                out
+            }
+        };
         self.output.redis(RedisBatch::new(out));
         tracing::info!(
             id = manifest.id,

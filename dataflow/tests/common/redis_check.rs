@@ -108,10 +108,15 @@ pub fn differences(redis_url: &str, expected: &Expected, top_n: usize) -> Vec<St
         }
     }
 
-    // The job's checkpoint marker (`tagflow:checkpoint`) is bookkeeping,
-    // not a result: it exists only once a checkpoint completed.
+    // The job's checkpoint marker (`tagflow:checkpoint`, once a checkpoint
+    // completed) and its writers' sentinels (`tagflow:writer:<worker>`) are
+    // bookkeeping, not results.
     let marker: bool = conn.exists("tagflow:checkpoint").unwrap();
-    let keys = redis::cmd("DBSIZE").query::<usize>(&mut conn).unwrap() - usize::from(marker);
+    let sentinels: Vec<String> =
+        conn.scan_match("tagflow:writer:*").unwrap().collect::<Result<_, _>>().unwrap();
+    let keys = redis::cmd("DBSIZE").query::<usize>(&mut conn).unwrap()
+        - usize::from(marker)
+        - sentinels.len();
     let wanted_keys = expected.scores.len()
         + expected.purchased.len()
         + expected.visitors.len()
