@@ -71,7 +71,10 @@ pub struct JobConfig {
 impl JobConfig {
     /// The settings that decide the job's results, by flag name: every
     /// checkpoint records them, and a restore refuses a checkpoint taken
-    /// with others unless told to accept the change.
+    /// with others unless told to accept the change. `--uv-retention-days`
+    /// is not one of them: changing it is how retention is tuned, and its
+    /// effect is defined (days beyond the new window leave state and Redis
+    /// at the next purge; a longer window keeps days not yet purged).
     #[must_use]
     pub fn result_settings(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
@@ -79,7 +82,6 @@ impl JobConfig {
             ("top-n".to_owned(), self.top_n.to_string()),
             ("timezone".to_owned(), self.timezone.clone()),
             ("events-capacity".to_owned(), self.events_capacity.to_string()),
-            ("uv-retention-days".to_owned(), self.uv_retention_days.to_string()),
         ])
     }
 }
