@@ -33,6 +33,14 @@ pub fn check_value(index: Option<usize>, value: &Value) -> Vec<FieldError> {
                     format!("`{field}` must not be empty"),
                 ));
             }
+            Some(Value::String(s)) if model::has_control(s) => {
+                out.push(problem(
+                    index,
+                    field,
+                    "control_character",
+                    format!("`{field}` must not hold control characters (U+0000 to U+001F, U+007F to U+009F)"),
+                ));
+            }
             Some(Value::String(_)) => {}
             Some(_) => {
                 out.push(problem(index, field, "schema", format!("`{field}` must be a string")))
@@ -94,6 +102,14 @@ pub fn check_value(index: Option<usize>, value: &Value) -> Vec<FieldError> {
                     "invalid_tags",
                     "tags must not be empty strings".into(),
                 ));
+            } else if tags.iter().any(|t| t.as_str().is_some_and(model::has_control)) {
+                out.push(problem(
+                    index,
+                    "tags",
+                    "control_character",
+                    "tags must not hold control characters (U+0000 to U+001F, U+007F to U+009F)"
+                        .into(),
+                ));
             }
         }
         Some(_) => {
@@ -137,7 +153,7 @@ pub fn field_of(error: &EventError) -> &'static str {
         }
         EventError::UnknownEventType(_) => "eventType",
         EventError::InvalidTags(_) => "tags",
-        EventError::EmptyField(field) => field,
+        EventError::EmptyField(field) | EventError::ControlCharacter(field) => field,
         EventError::TimestampOutOfRange(_) => "timestamp",
     }
 }
@@ -183,6 +199,27 @@ mod tests {
                 "sessionId"
             ]
         );
+    }
+
+    #[test]
+    fn control_characters_in_ids_and_tags_are_named() {
+        for hostile in ["u\u{1f}1", "u\u{0}1", "u\n1", "u\u{85}1"] {
+            let value = json!({"eventId": "e1", "userId": hostile, "productId": hostile,
+                "eventType": "view", "timestamp": 1_764_115_200_000_i64, "tags": ["a", hostile]});
+            let problems = check_value(None, &value);
+            let named: Vec<(&str, &str)> =
+                problems.iter().map(|p| (p.field.as_str(), p.reason.as_str())).collect();
+            let expected = [
+                ("userId", "control_character"),
+                ("productId", "control_character"),
+                ("tags", "control_character"),
+            ];
+            assert_eq!(named, expected, "{hostile:?}");
+        }
+        let wide = json!({"eventId": "e😀", "userId": "u𝔘\u{2028}:", "productId": "p\"\\",
+            "eventType": "view", "timestamp": 1_764_115_200_000_i64, "tags": ["😀"]});
+        let bytes = serde_json::to_vec(&wide).unwrap();
+        assert_eq!(validate(None, &wide, &bytes).unwrap().user_id, "u𝔘\u{2028}:");
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub enum EventError {
     /// A required identifier is the empty string.
     #[error("field `{0}` must not be empty")]
     EmptyField(&'static str),
+    /// An identifier or a tag holds a control character (Unicode category
+    /// Cc: U+0000 to U+001F, U+007F to U+009F).
+    #[error("field `{0}` holds a control character (U+0000 to U+001F or U+007F to U+009F)")]
+    ControlCharacter(&'static str),
     /// `timestamp` lies outside the accepted event-time range.
     #[error("timestamp {0} ms is outside the accepted range [{min}, {max})", min = crate::event::MIN_TIMESTAMP_MS, max = crate::event::MAX_TIMESTAMP_MS)]
     TimestampOutOfRange(i64),
@@ -46,18 +50,20 @@ impl EventError {
             EventError::UnknownEventType(_) => "unknown_event_type",
             EventError::InvalidTags(_) => "invalid_tags",
             EventError::EmptyField(_) => "empty_field",
+            EventError::ControlCharacter(_) => "control_character",
             EventError::TimestampOutOfRange(_) => "timestamp_out_of_range",
         }
     }
 
     /// Every reason code, for pre-registering metric label values.
-    pub const ALL_REASONS: [&'static str; 7] = [
+    pub const ALL_REASONS: [&'static str; 8] = [
         "oversize",
         "malformed_json",
         "schema",
         "unknown_event_type",
         "invalid_tags",
         "empty_field",
+        "control_character",
         "timestamp_out_of_range",
     ];
 }

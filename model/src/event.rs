@@ -117,6 +117,13 @@ struct WireEvent<'a> {
     session_id: Option<Cow<'a, str>>,
 }
 
+/// Whether `text` holds a control character (Unicode category Cc). Ids and
+/// tags never do: keys, Redis members and log lines stay unambiguous, and
+/// the job's internal separators (`\x1f`) cannot occur in them.
+pub fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
 impl<'a> Event<'a> {
     /// Parses and validates one message.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, EventError> {
@@ -154,12 +161,18 @@ impl<'a> Event<'a> {
             if value.is_empty() {
                 return Err(EventError::EmptyField(name));
             }
+            if has_control(value) {
+                return Err(EventError::ControlCharacter(name));
+            }
         }
         if self.tags.is_empty() {
             return Err(EventError::InvalidTags("at least one tag is required"));
         }
         if self.tags.iter().any(str::is_empty) {
             return Err(EventError::InvalidTags("tags must not be empty strings"));
+        }
+        if self.tags.iter().any(has_control) {
+            return Err(EventError::ControlCharacter("tags"));
         }
         if !(MIN_TIMESTAMP_MS..MAX_TIMESTAMP_MS).contains(&self.timestamp) {
             return Err(EventError::TimestampOutOfRange(self.timestamp));
@@ -235,6 +248,15 @@ mod tests {
         assert_eq!(reason(&GOOD.replace("89.5", "-1")), "schema");
         let huge = GOOD.replace("\"s1\"", &format!("\"{}\"", "x".repeat(MAX_MESSAGE_BYTES)));
         assert_eq!(reason(&huge), "oversize");
+        for hostile in ["u\\u001f1", "u\\u00001", "u\\n1", "u\\u007f1", "u\\u00851"] {
+            let bad_user = GOOD.replace(r#""u1""#, &format!("\"{hostile}\""));
+            assert_eq!(reason(&bad_user), "control_character", "{bad_user}");
+        }
+        let bad_tag = GOOD.replace(r#""shoes""#, r#""sh\toes""#);
+        assert_eq!(reason(&bad_tag), "control_character", "{bad_tag}");
+        // Everything else of UTF-8 is an id, 4-byte characters included.
+        let wide = GOOD.replace(r#""u1""#, "\"u😀\\u2028:𝔘\"");
+        assert_eq!(Event::parse(wide.as_bytes()).unwrap().user_id, "u😀\u{2028}:𝔘");
     }
 
     #[test]
@@ -246,6 +268,7 @@ mod tests {
             EventError::UnknownEventType(String::new()),
             EventError::InvalidTags(""),
             EventError::EmptyField(""),
+            EventError::ControlCharacter(""),
             EventError::TimestampOutOfRange(0),
         ];
         for err in errors {

@@ -24,7 +24,7 @@ pub mod topics;
 
 pub use catalog::Product;
 pub use error::EventError;
-pub use event::{Event, EventType, MAX_MESSAGE_BYTES};
+pub use event::{Event, EventType, MAX_MESSAGE_BYTES, has_control};
 pub use profile::ProfileDocument;
 pub use tags::TagList;
 pub use topics::Topics;

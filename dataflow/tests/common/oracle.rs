@@ -85,8 +85,12 @@ pub fn valid_event(raw: &[u8]) -> Option<Value> {
     }
     let value: Value = serde_json::from_slice(raw).ok()?;
     let object = value.as_object()?;
+    // No control characters (Unicode Cc) in ids or tags, written out here
+    // rather than taken from the model.
+    let control = |text: &str| text.chars().any(|c| matches!(c as u32, 0..=0x1f | 0x7f..=0x9f));
     for field in ["eventId", "userId", "productId"] {
-        if object.get(field)?.as_str()?.is_empty() {
+        let id = object.get(field)?.as_str()?;
+        if id.is_empty() || control(id) {
             return None;
         }
     }
@@ -100,7 +104,7 @@ pub fn valid_event(raw: &[u8]) -> Option<Value> {
     let tags = object.get("tags")?.as_array()?;
     if tags.is_empty()
         || tags.len() > 8
-        || tags.iter().any(|t| t.as_str().is_none_or(str::is_empty))
+        || tags.iter().any(|t| t.as_str().is_none_or(|t| t.is_empty() || control(t)))
     {
         return None;
     }
