@@ -8,6 +8,7 @@
 
 pub mod binaries;
 pub mod black_hole;
+pub mod broker_faults;
 pub mod dates;
 pub mod kafka;
 pub mod private_redis;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use simulator::catalog;
 use simulator::generator::{EventGenerator, GeneratorConfig};
 use simulator::mix::Mix;
-use simulator::producer::{ProduceConfig, produce};
+use simulator::producer::{ProduceConfig, ProduceReport, produce};
 use simulator::shard::Shard;
 use testkit::{EventTopics, Stack, read_topic};
 
@@ -55,12 +55,36 @@ pub fn produce_into(
     start_time_ms: i64,
     event_time_rate: f64,
 ) {
+    let report = produce_paced(
+        topics,
+        count,
+        seed,
+        (start_time_ms, event_time_rate),
+        0.0,
+        Duration::from_secs(30),
+    );
+    assert!(report.is_complete(), "{report:?}");
+}
+
+/// Produces `count` events (generator seed `seed`, 5,000 users, 800
+/// products; event time from `event_time.0` at `event_time.1` events per
+/// second) at `rate` events per second of wall-clock time (0: as fast as
+/// possible), each failing after `delivery_timeout` without an
+/// acknowledgement; what the producer saw.
+pub fn produce_paced(
+    topics: &EventTopics,
+    count: u64,
+    seed: u64,
+    event_time: (i64, f64),
+    rate: f64,
+    delivery_timeout: Duration,
+) -> ProduceReport {
     let stack = Stack::get();
     let config = GeneratorConfig {
         seed,
         users: 5_000,
-        start_time_ms,
-        event_time_rate,
+        start_time_ms: event_time.0,
+        event_time_rate: event_time.1,
         mix: Mix::default(),
         shard: Shard::default(),
         user_skew: 0.8,
@@ -71,16 +95,14 @@ pub fn produce_into(
     let produce_config = ProduceConfig {
         brokers: stack.brokers.clone(),
         topics: topics.topics.clone(),
-        rate: 0.0,
+        rate,
         count: Some(count),
         duration: None,
         compression: "lz4".into(),
-        delivery_timeout: Duration::from_secs(30),
+        delivery_timeout,
         progress: false,
     };
-    let report =
-        produce(&mut generator, &produce_config, &AtomicBool::new(false)).expect("produce");
-    assert!(report.is_complete(), "{report:?}");
+    produce(&mut generator, &produce_config, &AtomicBool::new(false)).expect("produce")
 }
 
 /// Every payload currently in the event topics.
