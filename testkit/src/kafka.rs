@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use model::Topics;
 use rdkafka::admin::{
-    AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
+    AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier,
+    TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -141,6 +142,38 @@ pub fn set_topic_config(topic: &str, name: &str, value: &str) {
     for result in results {
         result.unwrap_or_else(|(_, err)| panic!("cannot set {name}={value} on {topic}: {err}"));
     }
+}
+
+/// Grows `topic` to `total` partitions.
+///
+/// # Panics
+/// When the cluster refuses.
+pub fn add_partitions(topic: &str, total: usize) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &Stack::get().brokers)
+        .create()
+        .expect("admin client");
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let results = runtime
+        .block_on(
+            admin.create_partitions(&[NewPartitions::new(topic, total)], &AdminOptions::new()),
+        )
+        .expect("create_partitions request");
+    for result in results {
+        result
+            .unwrap_or_else(|(_, err)| panic!("cannot grow {topic} to {total} partitions: {err}"));
+    }
+}
+
+/// The number of partitions of `topic`.
+///
+/// # Panics
+/// When its metadata cannot be read.
+pub fn partition_count(topic: &str) -> usize {
+    let metadata =
+        consumer().fetch_metadata(Some(topic), Duration::from_secs(10)).expect("metadata");
+    metadata.topics()[0].partitions().len()
 }
 
 fn consumer() -> BaseConsumer {

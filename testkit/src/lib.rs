@@ -19,7 +19,8 @@ pub use binaries::{free_port, workspace_binary};
 pub use black_hole::BlackHoleProxy;
 pub use dates::utc_date;
 pub use kafka::{
-    EventTopics, ReadBack, create_topics, delete_records_to_end, read_topic, set_topic_config,
+    EventTopics, ReadBack, add_partitions, create_topics, delete_records_to_end, partition_count,
+    read_topic, set_topic_config,
 };
 pub use private_redis::PrivateRedis;
 pub use redis_db::redis_database;

@@ -15,6 +15,8 @@ use crate::free_port;
 pub struct PrivateRedis {
     port: u16,
     dir: PathBuf,
+    /// Keeps an append-only file (fsync always), so a restart keeps the data.
+    persistent: bool,
     child: Option<Child>,
 }
 
@@ -24,15 +26,26 @@ impl PrivateRedis {
     /// # Panics
     /// If `redis-server` cannot start or does not answer within 10 s.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Like [`Self::start`], with an append-only file (`appendfsync
+    /// always`): a [`Self::restart`] after [`Self::kill`] keeps the data.
+    pub fn start_persistent() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Self {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("testkit-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("private redis directory");
-        let mut redis = Self { port, dir, child: None };
+        let mut redis = Self { port, dir, persistent, child: None };
         redis.restart();
         redis
     }
 
-    /// Starts the server again on the same port, empty (after [`Self::kill`]).
+    /// Starts the server again on the same port (after [`Self::kill`]):
+    /// empty, unless it is persistent.
     ///
     /// # Panics
     /// As [`Self::start`], or if the server is running.
@@ -40,7 +53,12 @@ impl PrivateRedis {
         assert!(self.child.is_none(), "the private redis-server is running");
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--databases", "4"])
+            .args(["--save", "", "--databases", "4"])
+            .args(if self.persistent {
+                ["--appendonly", "yes", "--appendfsync", "always"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "everysec"]
+            })
             .current_dir(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
