@@ -50,8 +50,8 @@ pub struct Reading {
 /// Reads the current process (None when `/proc/self` cannot be read).
 #[cfg(target_os = "linux")]
 pub fn read() -> Option<Reading> {
-    use procfs::process::{LimitValue, Process};
     use procfs::WithCurrentSystemInfo;
+    use procfs::process::{LimitValue, Process};
     let me = Process::myself().ok()?;
     let stat = me.stat().ok()?;
     let ticks = procfs::ticks_per_second() as f64;
@@ -87,8 +87,16 @@ impl Collector for ProcessCollector {
             cpu.metric_type(),
         )?)?;
         let gauges = [
-            ("process_resident_memory_bytes", "Resident memory, in bytes", Some(reading.resident_bytes)),
-            ("process_virtual_memory_bytes", "Virtual memory, in bytes", Some(reading.virtual_bytes)),
+            (
+                "process_resident_memory_bytes",
+                "Resident memory, in bytes",
+                Some(reading.resident_bytes),
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory, in bytes",
+                Some(reading.virtual_bytes),
+            ),
             ("process_threads", "Threads of the process", u64::try_from(reading.threads).ok()),
             ("process_open_fds", "Open file descriptors", reading.open_fds),
             ("process_max_fds", "Limit on open file descriptors", reading.max_fds),

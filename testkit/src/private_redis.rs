@@ -49,7 +49,11 @@ impl PrivateRedis {
         self.child = Some(child);
         let started = Instant::now();
         while self.connection().is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "redis-server on {} not up", self.port);
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server on {} not up",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -17,7 +17,8 @@ use serde_json::Value;
 use testkit::{EventTopics, Stack};
 use tower::ServiceExt;
 
-/// A configuration over `redis` and `topics` with short timeouts.
+/// A configuration over `redis` and `topics` with short timeouts; the
+/// dataflow job's metrics at a closed port (no job runs).
 pub fn config(redis: &str, topics: Option<&EventTopics>) -> Config {
     Config {
         redis: redis.to_owned(),
@@ -26,6 +27,7 @@ pub fn config(redis: &str, topics: Option<&EventTopics>) -> Config {
         request_timeout: Duration::from_secs(3),
         redis_timeout: Duration::from_millis(500),
         kafka_timeout: Duration::from_millis(1500),
+        dataflow_metrics: format!("http://127.0.0.1:{}/metrics", closed_port()),
         ..Config::default()
     }
 }
@@ -114,4 +116,33 @@ pub async fn create_topics(base: &'static str, partitions: i32) -> EventTopics {
     tokio::task::spawn_blocking(move || EventTopics::create(base, partitions))
         .await
         .expect("create topics")
+}
+
+/// Serves `text` as Prometheus text at `/metrics` of a free port until the
+/// handle is dropped (aborted); returns its URL. A stand-in for the job's
+/// metrics where fixed values are needed (tests/job_health.rs reads the
+/// real job's).
+pub async fn serve_metrics_text(text: &'static str) -> (String, AbortOnDrop) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let router = Router::new().route(
+        "/metrics",
+        axum::routing::get(move || async move {
+            ([("content-type", "text/plain; version=0.0.4")], text)
+        }),
+    );
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (url, AbortOnDrop(task))
+}
+
+/// Aborts a task when dropped.
+#[derive(Debug)]
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
