@@ -209,9 +209,9 @@ async fn every_answer_validates_against_its_documented_schema() {
     let reply = get(&down, "/api/job-health").await;
     assert_error(&reply, StatusCode::SERVICE_UNAVAILABLE, "job_unreachable");
     check(&doc, "get", "/api/job-health", &reply);
-    let (url, _server) = serve_metrics_text(JOB_METRICS).await;
+    let stand_in = MetricsStandIn::start(JOB_METRICS).await;
     let mut cfg = config(&redis, None);
-    cfg.dataflow_metrics = url;
+    cfg.dataflow_metrics = stand_in.url.clone();
     let (_state, with_job) = app(cfg).await;
     let reply = get(&with_job, "/api/job-health").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);

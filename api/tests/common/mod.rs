@@ -118,31 +118,45 @@ pub async fn create_topics(base: &'static str, partitions: i32) -> EventTopics {
         .expect("create topics")
 }
 
-/// Serves `text` as Prometheus text at `/metrics` of a free port until the
-/// handle is dropped (aborted); returns its URL. A stand-in for the job's
-/// metrics where fixed values are needed (tests/job_health.rs reads the
-/// real job's).
-pub async fn serve_metrics_text(text: &'static str) -> (String, AbortOnDrop) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
-    let router = Router::new().route(
-        "/metrics",
-        axum::routing::get(move || async move {
-            ([("content-type", "text/plain; version=0.0.4")], text)
-        }),
-    );
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    (url, AbortOnDrop(task))
+/// A stand-in for the job's `/metrics` serving a text the test sets, where
+/// fixed values are needed (tests/job_health.rs reads the real job's).
+/// Stops when dropped.
+#[derive(Debug)]
+pub struct MetricsStandIn {
+    /// `http://127.0.0.1:<port>/metrics`.
+    pub url: String,
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
-/// Aborts a task when dropped.
-#[derive(Debug)]
-pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+impl MetricsStandIn {
+    /// Serves `text` as Prometheus text on a free port.
+    pub async fn start(text: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(text.to_owned()));
+        let served = shared.clone();
+        let router = Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let body = served.lock().unwrap().clone();
+                async move { ([("content-type", "text/plain; version=0.0.4")], body) }
+            }),
+        );
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self { url, text: shared, task }
+    }
 
-impl Drop for AbortOnDrop {
+    /// Serves `text` from now on.
+    pub fn set(&self, text: &str) {
+        *self.text.lock().unwrap() = text.to_owned();
+    }
+}
+
+impl Drop for MetricsStandIn {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
