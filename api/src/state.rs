@@ -118,6 +118,8 @@ impl AppState {
             .set_max_delay(Duration::from_millis(200));
         let redis = ConnectionManager::new_lazy_with_config(client, manager_config)?;
         let kafka_ms = config.kafka_timeout.as_millis().max(1).to_string();
+        // librdkafka refuses a connection set-up timeout under 1 s.
+        let setup_ms = config.kafka_timeout.as_millis().max(1000).to_string();
         let mut producer_config = ClientConfig::new();
         producer_config
             .set("bootstrap.servers", &config.brokers)
@@ -126,7 +128,7 @@ impl AppState {
             .set("linger.ms", "2")
             .set("compression.type", "lz4")
             .set("message.timeout.ms", &kafka_ms)
-            .set("socket.connection.setup.timeout.ms", &kafka_ms)
+            .set("socket.connection.setup.timeout.ms", &setup_ms)
             .set("message.max.bytes", "1000000")
             // One userId, one partition, whoever produced the event.
             .set("partitioner", model::kafka::PARTITIONER);
@@ -142,7 +144,7 @@ impl AppState {
         let metadata: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &config.brokers)
             .set("socket.timeout.ms", &kafka_ms)
-            .set("socket.connection.setup.timeout.ms", &kafka_ms)
+            .set("socket.connection.setup.timeout.ms", &setup_ms)
             .set("allow.auto.create.topics", "false")
             .create()?;
         let tz = if config.timezone == "UTC" {

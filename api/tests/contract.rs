@@ -172,11 +172,15 @@ fn check_contract(rt: &tokio::runtime::Runtime, app: &Router, doc: &Value, cases
     runner
         .run(&request(operations(doc)), |(method, uri, body)| {
             let started = Instant::now();
+            // The timer is made inside the runtime (it needs its context).
             let reply = rt
-                .block_on(tokio::time::timeout(
-                    Duration::from_secs(6),
-                    call(app, &method, &uri, body, &[]),
-                ))
+                .block_on(async {
+                    tokio::time::timeout(
+                        Duration::from_secs(6),
+                        call(app, &method, &uri, body, &[]),
+                    )
+                    .await
+                })
                 .map_err(|_| TestCaseError::fail(format!("{method} {uri} hung")))?;
             let status = reply.status.as_u16();
             let code = reply.json["error"]["code"].as_str().unwrap_or("");
