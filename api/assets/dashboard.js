@@ -53,6 +53,44 @@ function drawSpark() {
   svg.appendChild(el("svg:polyline", { points, fill: "none", stroke: "#2f6fdf", "stroke-width": "2" }));
 }
 
+function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+  return (i === 0 ? String(n) : n.toFixed(1)) + " " + units[i];
+}
+
+function duration(seconds) {
+  if (seconds < 90) return Math.round(seconds) + " s";
+  if (seconds < 5400) return Math.round(seconds / 60) + " min";
+  return (seconds / 3600).toFixed(1) + " h";
+}
+
+async function pollJob() {
+  const status = $("job-status");
+  try {
+    const job = await getJson("/api/job-health");
+    status.textContent = "running";
+    status.className = "small ok";
+    $("job-lag").replaceChildren(...(job.consumerLag.length === 0
+      ? [el("span", { class: "muted" }, "no partitions assigned yet")]
+      : job.consumerLag.map((t) => el("span", { class: "topic" }, `${t.topic}: ${t.lag.toLocaleString()}`))));
+    $("job-checkpoint").textContent = job.lastCheckpointId === null
+      ? `none yet (job started ${duration(job.lastCheckpointAgeSeconds)} ago)`
+      : `#${job.lastCheckpointId}, ${duration(job.lastCheckpointAgeSeconds)} ago`;
+    const window = job.deadLettersWindowSeconds;
+    $("job-dead-letters").textContent = job.deadLettersLastHour.toLocaleString() +
+      (window >= 3600 ? " in the last hour" : ` in the last ${duration(window)} (history < 1 h)`);
+    $("job-state").textContent = (job.stateBytes === null ? "no checkpoint yet" : bytes(job.stateBytes) + " checkpointed") +
+      " · " + bytes(job.stateMemoryBytes) + " cached in memory";
+  } catch (err) {
+    status.textContent = "job unreachable";
+    status.className = "small down";
+    status.title = err.message;
+    for (const id of ["job-lag", "job-checkpoint", "job-dead-letters", "job-state"]) $(id).textContent = "–";
+  }
+}
+
 async function pollUv() {
   try {
     const data = await getJson("/api/uv-data?limit=10");
@@ -158,6 +196,8 @@ if (initialUser) {
 pollStats();
 pollUv();
 pollTags();
+pollJob();
 setInterval(pollStats, 1000);
+setInterval(pollJob, 5000);
 setInterval(pollUv, 3000);
 setInterval(pollTags, 5000);

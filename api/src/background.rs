@@ -1,5 +1,6 @@
 //! Background work of a running API: the runtime-lag ticker, the catalog and
-//! popularity refresher, the Redis probe, and the Kafka sampler that derives
+//! popularity refresher, the Redis probe, the sampler of the dataflow job's
+//! metrics (its dead-letter history), and the Kafka sampler that derives
 //! live events/s from the event topics' high watermarks (the sum of every
 //! partition's end offset: events acknowledged by Kafka from any producer).
 
@@ -44,6 +45,7 @@ pub fn spawn(state: &AppState) -> Background {
         tokio::spawn(lag_ticker(state.clone())),
         tokio::spawn(refresher(state.clone())),
         tokio::spawn(redis_probe(state.clone())),
+        tokio::spawn(job_sampler(state.clone())),
     ];
     if let Some(limiter) = &state.0.rate_limiter {
         tasks.push(tokio::spawn(crate::rate_limit::clean_up(limiter.clone(), RATE_LIMIT_CLEAN_UP)));
@@ -94,6 +96,15 @@ async fn redis_probe(state: AppState) {
         let up = ping_redis(&state).await.is_ok();
         state.0.metrics.set_dependency("redis", up);
         tokio::time::sleep(SAMPLE_EVERY).await;
+    }
+}
+
+async fn job_sampler(state: AppState) {
+    let mut ticker = tokio::time::interval(state.config().job_sample_every);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        crate::routes::job::sample(&state).await;
     }
 }
 

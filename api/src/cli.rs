@@ -94,6 +94,14 @@ pub struct Cli {
     /// Most bytes of recent answers the fallback cache keeps.
     #[arg(long, env = "TAGFLOW_STALE_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub stale_cache_bytes: u64,
+    /// The dataflow job's metrics (`dataflow run --metrics-addr`), read
+    /// for the dashboard's job-health panel (GET /api/job-health); http only.
+    #[arg(long, env = "TAGFLOW_DATAFLOW_METRICS", default_value = "http://127.0.0.1:9464/metrics")]
+    pub dataflow_metrics: String,
+    /// Bound on reading the job's metrics; past it the panel reports the
+    /// job unreachable (503).
+    #[arg(long, env = "TAGFLOW_DATAFLOW_METRICS_TIMEOUT", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub dataflow_metrics_timeout: Duration,
     /// Number of interest tags per user (as the dataflow job's --top-n).
     #[arg(long, default_value_t = 5)]
     pub top_n: usize,
@@ -124,6 +132,8 @@ impl Cli {
                 .unwrap_or_else(crate::config::default_transactional_id),
             kafka_producers: self.kafka_producers as usize,
             stale_cache_bytes: self.stale_cache_bytes,
+            dataflow_metrics: self.dataflow_metrics,
+            dataflow_metrics_timeout: self.dataflow_metrics_timeout,
             max_connections: self.max_connections as usize,
             rate_limit: RateLimit {
                 per_second: self.rate_limit,

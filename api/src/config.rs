@@ -54,6 +54,12 @@ pub struct Config {
     pub stale_for: Duration,
     /// Most bytes of answers the fallback cache holds.
     pub stale_cache_bytes: u64,
+    /// URL of the dataflow job's `/metrics`, read for the job-health panel.
+    pub dataflow_metrics: String,
+    /// Bound on one read of the job's metrics.
+    pub dataflow_metrics_timeout: Duration,
+    /// How often the job's metrics are sampled for the dead-letter history.
+    pub job_sample_every: Duration,
     /// How often the catalog is re-read from Redis.
     pub catalog_refresh: Duration,
     /// How often today's product popularity is re-read from Redis.
@@ -84,6 +90,9 @@ impl Default for Config {
             kafka_producers: 4,
             stale_for: Duration::from_secs(300),
             stale_cache_bytes: 64 * 1024 * 1024,
+            dataflow_metrics: "http://127.0.0.1:9464/metrics".into(),
+            dataflow_metrics_timeout: Duration::from_secs(1),
+            job_sample_every: Duration::from_secs(10),
             catalog_refresh: Duration::from_secs(10),
             popularity_refresh: Duration::from_secs(1),
         }

@@ -46,10 +46,11 @@ pub enum AppError {
     /// The route exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
-    /// A dependency (Redis, Kafka) is unavailable or too slow.
+    /// A dependency (Redis, Kafka, the dataflow job's metrics) is
+    /// unavailable or too slow.
     #[error("{dependency} unavailable: {message}")]
     Unavailable {
-        /// `redis` or `kafka`.
+        /// `redis`, `kafka` or `job`.
         dependency: &'static str,
         /// What happened.
         message: String,
@@ -93,6 +94,11 @@ impl AppError {
         AppError::Unavailable { dependency: "kafka", message: err.to_string() }
     }
 
+    /// The dataflow job's metrics could not be read.
+    pub fn job(err: impl std::fmt::Display) -> Self {
+        AppError::Unavailable { dependency: "job", message: err.to_string() }
+    }
+
     /// A single-field validation error.
     pub fn field(field: &str, reason: &str, message: impl Into<String>) -> Self {
         let message = message.into();
@@ -130,6 +136,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::Unavailable { dependency: "redis", .. } => "redis_unavailable",
+            AppError::Unavailable { dependency: "job", .. } => "job_unreachable",
             AppError::Unavailable { .. } => "kafka_unavailable",
             AppError::Timeout(_) => "timeout",
             AppError::Internal(_) => "internal",

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::dashboard;
 use crate::error::{ErrorBody, FieldError};
-use crate::routes::{events, health, profiles, recommendations, uv};
+use crate::routes::{events, health, job, profiles, recommendations, uv};
 use crate::state::AppState;
 
 /// The document's fixed parts; the paths come from the routes.
@@ -82,6 +82,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(uv::by_day))
         .routes(routes!(uv::series))
         .routes(routes!(health::stats))
+        .routes(routes!(job::job_health))
         .routes(routes!(document))
         .routes(routes!(health::metrics))
         .routes(routes!(health::healthz))
@@ -116,6 +117,6 @@ mod tests {
             let name: String = part.chars().take_while(|c| c.is_alphanumeric()).collect();
             assert!(schemas.contains_key(&name), "missing schema {name}");
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 14);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 15);
     }
 }

@@ -71,6 +71,8 @@ pub struct Inner {
     pub stale: crate::fallback::StaleCache,
     /// The per-client rate limiter, when `--rate-limit` is set.
     pub rate_limiter: Option<crate::rate_limit::Limiter>,
+    /// The dataflow job's metrics endpoint and dead-letter history.
+    pub job: crate::routes::job::JobWatch,
 }
 
 impl std::fmt::Debug for Inner {
@@ -94,6 +96,9 @@ pub enum StartError {
     /// An invalid `--cors-origin` list.
     #[error("--cors-origin: {0}")]
     Cors(String),
+    /// An invalid `--dataflow-metrics` URL.
+    #[error("--dataflow-metrics: {0}")]
+    DataflowMetrics(#[from] crate::job_metrics::JobMetricsError),
     /// Unknown time zone.
     #[error("time zone {0:?}: {1}")]
     TimeZone(String, String),
@@ -152,6 +157,11 @@ impl AppState {
             Some(path) => (Catalog::from_file(path)?, true),
             None => (Catalog::default(), false),
         };
+        let job = crate::routes::job::JobWatch::new(
+            &config.dataflow_metrics,
+            config.dataflow_metrics_timeout,
+            config.job_sample_every,
+        )?;
         let config_rate = config.rate_limit;
         let (stale_bytes, stale_for) = (config.stale_cache_bytes, config.stale_for);
         let state = AppState(Arc::new(Inner {
@@ -171,6 +181,7 @@ impl AppState {
             catalog_from_file,
             rate_limiter: crate::rate_limit::limiter(config_rate),
             stale: crate::fallback::StaleCache::new(stale_bytes, stale_for),
+            job,
         }));
         if let Err(err) = state.refresh(!catalog_from_file).await {
             tracing::warn!(error = %err, "catalog/popularity not loaded yet; will retry");

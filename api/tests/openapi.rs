@@ -14,6 +14,16 @@ use testkit::redis_database;
 
 const TS: i64 = 1_795_647_600_000;
 
+const JOB_METRICS: &str = "# TYPE tagflow_consumer_lag gauge
+tagflow_consumer_lag{topic=\"page-views\",partition=\"0\"} 4
+# TYPE tagflow_dead_lettered_total counter
+tagflow_dead_lettered_total{reason=\"invalid_json\"} 2
+# TYPE tagflow_checkpoint_last_completed_id gauge
+tagflow_checkpoint_last_completed_id 0
+# TYPE tagflow_checkpoint_last_completed_timestamp_seconds gauge
+tagflow_checkpoint_last_completed_timestamp_seconds 1795647600
+";
+
 async fn document(app: &axum::Router) -> Value {
     let reply = get(app, "/api/openapi.json").await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -33,6 +43,7 @@ async fn every_documented_operation_is_routed_and_nothing_else() {
     let paths = doc["paths"].as_object().unwrap();
     let expected = [
         "/",
+        "/api/job-health",
         "/api/openapi.json",
         "/api/recommendations/{userId}",
         "/api/stats",
@@ -193,4 +204,16 @@ async fn every_answer_validates_against_its_documented_schema() {
     let reply = call(&down, "POST", "/api/user-behavior", Some(again), &[]).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     check(&doc, "post", "/api/user-behavior", &reply);
+    // The job's health: unreachable (no job runs here), then read from a
+    // stand-in serving the job's series.
+    let reply = get(&down, "/api/job-health").await;
+    assert_error(&reply, StatusCode::SERVICE_UNAVAILABLE, "job_unreachable");
+    check(&doc, "get", "/api/job-health", &reply);
+    let stand_in = MetricsStandIn::start(JOB_METRICS).await;
+    let mut cfg = config(&redis, None);
+    cfg.dataflow_metrics = stand_in.url.clone();
+    let (_state, with_job) = app(cfg).await;
+    let reply = get(&with_job, "/api/job-health").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    check(&doc, "get", "/api/job-health", &reply);
 }

@@ -2,6 +2,7 @@
 
 pub mod events;
 pub mod health;
+pub mod job;
 pub mod profiles;
 pub mod recommendations;
 pub mod uv;

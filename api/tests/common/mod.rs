@@ -17,7 +17,8 @@ use serde_json::Value;
 use testkit::{EventTopics, Stack};
 use tower::ServiceExt;
 
-/// A configuration over `redis` and `topics` with short timeouts.
+/// A configuration over `redis` and `topics` with short timeouts; the
+/// dataflow job's metrics at a closed port (no job runs).
 pub fn config(redis: &str, topics: Option<&EventTopics>) -> Config {
     Config {
         redis: redis.to_owned(),
@@ -26,6 +27,7 @@ pub fn config(redis: &str, topics: Option<&EventTopics>) -> Config {
         request_timeout: Duration::from_secs(3),
         redis_timeout: Duration::from_millis(500),
         kafka_timeout: Duration::from_millis(1500),
+        dataflow_metrics: format!("http://127.0.0.1:{}/metrics", closed_port()),
         ..Config::default()
     }
 }
@@ -114,4 +116,47 @@ pub async fn create_topics(base: &'static str, partitions: i32) -> EventTopics {
     tokio::task::spawn_blocking(move || EventTopics::create(base, partitions))
         .await
         .expect("create topics")
+}
+
+/// A stand-in for the job's `/metrics` serving a text the test sets, where
+/// fixed values are needed (tests/job_health.rs reads the real job's).
+/// Stops when dropped.
+#[derive(Debug)]
+pub struct MetricsStandIn {
+    /// `http://127.0.0.1:<port>/metrics`.
+    pub url: String,
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MetricsStandIn {
+    /// Serves `text` as Prometheus text on a free port.
+    pub async fn start(text: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(text.to_owned()));
+        let served = shared.clone();
+        let router = Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let body = served.lock().unwrap().clone();
+                async move { ([("content-type", "text/plain; version=0.0.4")], body) }
+            }),
+        );
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self { url, text: shared, task }
+    }
+
+    /// Serves `text` from now on.
+    pub fn set(&self, text: &str) {
+        *self.text.lock().unwrap() = text.to_owned();
+    }
+}
+
+impl Drop for MetricsStandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
