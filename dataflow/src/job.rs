@@ -251,6 +251,7 @@ fn run_worker(
         until_caught_up: config.until_caught_up,
         on_data_loss: config.on_data_loss,
         lost_offsets: metrics.input_offsets_lost.clone(),
+        discovery_interval: config.discovery_interval,
     })
     .map_err(|e| e.to_string())?;
     let settings = SourceSettings {

@@ -1,5 +1,7 @@
 //! One worker's Kafka consumer: manual assignment, job-owned positions,
-//! partition discovery and the "caught up" test.
+//! partition discovery and the "caught up" test. Discovery and lag after
+//! the start use the answers of a [`MetadataWatch`], so the worker never
+//! waits for Kafka's metadata.
 //!
 //! The dataflow, not Kafka, owns the read positions: each worker assigns its
 //! partitions explicitly (no group rebalancing), starts them at restored
@@ -14,7 +16,7 @@
 //! watermark and the lost offsets are logged and counted
 //! (`tagflow_input_offsets_lost_total`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, DefaultConsumerContext};
@@ -27,9 +29,10 @@ use prometheus_client::metrics::family::Family;
 use state::PartitionOffset;
 
 use crate::assignment::{TopicPartition, newly_owned, owner};
+use crate::metadata_watch::{MetadataWatch, PartitionMetadata, WatchConfig, fetch};
 use crate::metrics::{Labels, partition_labels};
 
-/// How long metadata and watermark requests may block the worker.
+/// How long the start's metadata and watermark requests may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A failure to talk to Kafka that the reader cannot ride out.
@@ -100,6 +103,8 @@ pub struct ReaderConfig {
     pub on_data_loss: OnDataLoss,
     /// Counts offsets skipped under [`OnDataLoss::Continue`].
     pub lost_offsets: Family<Labels, Counter>,
+    /// How often partitions and watermarks are looked up again.
+    pub discovery_interval: Duration,
 }
 
 /// Checks, before the workers start, that Kafka still has every event
@@ -155,6 +160,9 @@ pub struct PartitionReader {
     config: ReaderConfig,
     positions: Vec<Position>,
     owned: BTreeSet<TopicPartition>,
+    /// The newest known watermarks of the owned partitions (for lag).
+    watermarks: HashMap<TopicPartition, (i64, i64)>,
+    watch: MetadataWatch,
 }
 
 impl std::fmt::Debug for PartitionReader {
@@ -164,58 +172,96 @@ impl std::fmt::Debug for PartitionReader {
 }
 
 impl PartitionReader {
-    /// Creates the consumer and assigns this worker's current partitions.
+    /// Creates the consumer, assigns this worker's current partitions
+    /// (asking Kafka on this thread, once) and starts its metadata watch.
+    ///
+    /// # Errors
+    /// Kafka could not be asked, or (under [`OnDataLoss::Fail`]) events were
+    /// lost.
     pub fn new(config: ReaderConfig) -> Result<Self, ReaderError> {
         let client_id = format!("tagflow-dataflow-{}", config.worker);
         let consumer: BaseConsumer<DefaultConsumerContext> =
             consumer_config(&config.brokers, &config.group_id, &client_id).create()?;
-        let mut reader = Self { consumer, config, positions: Vec::new(), owned: BTreeSet::new() };
-        reader.discover()?;
+        let watch_config = WatchConfig {
+            brokers: config.brokers.clone(),
+            topics: config.topics.clone(),
+            worker: config.worker,
+            workers: config.workers,
+            interval: config.discovery_interval,
+        };
+        let mut metadata = fetch(&consumer, &watch_config)?;
+        // At the start every owned partition must be assigned: ask again, on
+        // this thread, for watermarks the first round missed.
+        for tp in &metadata.partitions {
+            if owner(tp.partition, config.workers) == config.worker
+                && !metadata.watermarks.contains_key(tp)
+            {
+                let marks = consumer.fetch_watermarks(&tp.topic, tp.partition, METADATA_TIMEOUT)?;
+                metadata.watermarks.insert(tp.clone(), marks);
+            }
+        }
+        let watch = MetadataWatch::start(watch_config)?;
+        let mut reader = Self {
+            consumer,
+            config,
+            positions: Vec::new(),
+            owned: BTreeSet::new(),
+            watermarks: HashMap::new(),
+            watch,
+        };
+        reader.assign_new(metadata)?;
         Ok(reader)
     }
 
-    /// Assigns partitions of the event topics that this worker owns and does
-    /// not read yet; returns them. Called at start and periodically, so that
-    /// partitions added at runtime are read from their earliest offset.
-    pub fn discover(&mut self) -> Result<Vec<TopicPartition>, ReaderError> {
-        let mut all = Vec::new();
-        for topic in &self.config.topics {
-            let metadata = self.consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
-            for t in metadata.topics() {
-                if t.error().is_none() {
-                    all.extend(
-                        t.partitions().iter().map(|p| TopicPartition {
-                            topic: t.name().to_owned(),
-                            partition: p.id(),
-                        }),
-                    );
-                }
+    /// Takes the watch's newest answer, if there is one: remembers its
+    /// watermarks (for [`Self::lags`]) and, unless the reader is bounded,
+    /// assigns the partitions this worker owns and does not read yet (from
+    /// their earliest offset); returns them. Never waits for Kafka.
+    ///
+    /// # Errors
+    /// The assignment failed (nothing was assigned then; the next answer
+    /// tries again).
+    pub fn refresh(&mut self) -> Result<Vec<TopicPartition>, ReaderError> {
+        let Some(metadata) = self.watch.take() else { return Ok(Vec::new()) };
+        if self.is_bounded() {
+            self.watermarks = metadata.watermarks;
+            return Ok(Vec::new());
+        }
+        self.assign_new(metadata)
+    }
+
+    /// Assigns the partitions of `metadata` this worker owns, does not read
+    /// yet and knows the watermarks of, all in one step.
+    fn assign_new(
+        &mut self,
+        metadata: PartitionMetadata,
+    ) -> Result<Vec<TopicPartition>, ReaderError> {
+        let PartitionMetadata { partitions, watermarks } = metadata;
+        let mut added =
+            newly_owned(&partitions, &self.owned, self.config.worker, self.config.workers);
+        added.retain(|tp| watermarks.contains_key(tp));
+        if !added.is_empty() {
+            let mut list = TopicPartitionList::new();
+            let mut positions = Vec::with_capacity(added.len());
+            for tp in &added {
+                let (low, high) = watermarks[tp];
+                let restored = self.config.start_offsets.get(&(tp.topic.clone(), tp.partition));
+                let start = match restored.copied() {
+                    Some(from) if from < low => self.data_lost(tp, from, low)?,
+                    Some(from) => from,
+                    None => low,
+                };
+                list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(start))?;
+                let end = self.config.until_caught_up.then_some(high);
+                positions.push(Position { tp: tp.clone(), next_offset: start, end });
             }
+            // All or nothing: a partition is owned only once it is assigned.
+            self.consumer.incremental_assign(&list)?;
+            self.owned.extend(added.iter().cloned());
+            self.positions.extend(positions);
+            tracing::info!(worker = self.config.worker, partitions = ?added, "assigned partitions");
         }
-        let added = newly_owned(&all, &self.owned, self.config.worker, self.config.workers);
-        if added.is_empty() {
-            return Ok(added);
-        }
-        let mut list = TopicPartitionList::new();
-        let mut positions = Vec::with_capacity(added.len());
-        for tp in &added {
-            let (low, high) =
-                self.consumer.fetch_watermarks(&tp.topic, tp.partition, METADATA_TIMEOUT)?;
-            let restored = self.config.start_offsets.get(&(tp.topic.clone(), tp.partition));
-            let start = match restored.copied() {
-                Some(from) if from < low => self.data_lost(tp, from, low)?,
-                Some(from) => from,
-                None => low,
-            };
-            list.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(start))?;
-            let end = self.config.until_caught_up.then_some(high);
-            positions.push(Position { tp: tp.clone(), next_offset: start, end });
-        }
-        // All or nothing: a partition is owned only once it is assigned.
-        self.consumer.incremental_assign(&list)?;
-        self.owned.extend(added.iter().cloned());
-        self.positions.extend(positions);
-        tracing::info!(worker = self.config.worker, partitions = ?added, "assigned partitions");
+        self.watermarks = watermarks;
         Ok(added)
     }
 
@@ -297,14 +343,11 @@ impl PartitionReader {
         self.positions.iter().all(|p| p.end.is_some_and(|end| p.next_offset >= end))
     }
 
-    /// Consumer lag of each partition (one watermark request each; called
-    /// every discovery interval, not per event).
+    /// Consumer lag of each partition whose high watermark the watch has
+    /// reported (as of its newest answer).
     pub fn lags(&self) -> impl Iterator<Item = (&Position, i64)> + '_ {
         self.positions.iter().filter_map(|p| {
-            let (_, high) = self
-                .consumer
-                .fetch_watermarks(&p.tp.topic, p.tp.partition, Duration::from_secs(1))
-                .ok()?;
+            let (_, high) = self.watermarks.get(&p.tp)?;
             Some((p, (high - p.next_offset).max(0)))
         })
     }

@@ -21,6 +21,7 @@ pub mod epochs;
 pub mod job;
 pub mod kafka_output;
 pub mod kafka_reader;
+pub mod metadata_watch;
 pub mod metrics;
 pub mod metrics_server;
 pub mod records;

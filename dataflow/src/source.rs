@@ -188,10 +188,8 @@ pub fn kafka_source<'scope>(
 
             if last_discovery.elapsed() >= discovery_interval {
                 last_discovery = Instant::now();
-                if !reader.is_bounded()
-                    && let Err(err) = reader.discover()
-                {
-                    tracing::warn!(worker, %err, "partition discovery failed; will retry");
+                if let Err(err) = reader.refresh() {
+                    tracing::warn!(worker, %err, "partition assignment failed; will retry");
                 }
                 for (position, lag) in reader.lags() {
                     let labels = partition_labels(&position.tp.topic, position.tp.partition);

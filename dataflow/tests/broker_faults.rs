@@ -1,7 +1,8 @@
 //! Faults of the real 3-node Kafka cluster and of Redis while events are
 //! produced and the job runs (issue #15, item 9): one broker killed with
 //! SIGKILL; two brokers down for 60 s; a rolling restart of all three; a
-//! Redis restarted empty. In each case no acknowledged event is lost, the
+//! Redis restarted empty; partitions added as a broker goes down (they are
+//! found and read off the worker threads, item 3). In each case no acknowledged event is lost, the
 //! job does not crash, and once the fault is over Redis equals the
 //! independent recomputation from what Kafka holds.
 //!
@@ -23,7 +24,7 @@ use common::redis_check::differences;
 use common::run::{START_TIME_MS, job_command_unbounded, produce_paced, read_raw};
 use simulator::producer::ProduceReport;
 use testkit::broker_faults::{kill_node, restart_stopped_nodes};
-use testkit::{EventTopics, PrivateRedis, redis_database};
+use testkit::{EventTopics, PrivateRedis, add_partitions, partition_count, redis_database};
 
 /// Events per test, produced at [`RATE`] per second (about 20 s).
 const EVENTS: u64 = 40_000;
@@ -155,4 +156,36 @@ fn a_redis_restarted_empty_under_load_ends_exact() {
     });
     assert_eq!(report.failed, 0, "{report:?}");
     assert_converges(&topics, &url, &report, job, &work.path().join("job.log"));
+}
+
+#[test]
+#[ignore = "kills a broker of the shared cluster; run alone by scripts/test"]
+fn partitions_added_as_a_broker_goes_down_are_all_read() {
+    let topics = EventTopics::create("broker-partitions", 3);
+    let work = tempfile::tempdir().unwrap();
+    let redis = redis_database();
+    let job = start_job(&topics, &redis, work.path());
+    std::thread::sleep(Duration::from_secs(3));
+    // The cluster cannot place new replicas while a broker is down: grow
+    // the topics, then kill the broker before the job's next discovery.
+    for topic in topics.topics.event_topics() {
+        add_partitions(topic, 6);
+    }
+    kill_node(3);
+    let report = produce_during(&topics, 25, || {
+        std::thread::sleep(Duration::from_secs(10));
+        restart_stopped_nodes();
+    });
+    for topic in topics.topics.event_topics() {
+        assert_eq!(partition_count(topic), 6, "{topic}");
+    }
+    let in_new: usize = topics
+        .topics
+        .event_topics()
+        .iter()
+        .flat_map(|t| testkit::read_topic(t))
+        .filter(|m| m.partition >= 3)
+        .count();
+    assert!(in_new > 1_000, "only {in_new} events went to the added partitions");
+    assert_converges(&topics, &redis, &report, job, &work.path().join("job.log"));
 }

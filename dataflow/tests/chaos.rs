@@ -102,6 +102,21 @@ impl Job {
     }
 }
 
+impl Drop for Job {
+    fn drop(&mut self) {
+        kill_9(&mut self.child);
+    }
+}
+
+/// A child process killed when dropped (a failed run leaves none behind).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        kill_9(&mut self.0);
+    }
+}
+
 /// A process that is never used, until the job's first start.
 fn spawn_dummy() -> Child {
     Command::new("true").stdout(Stdio::null()).spawn().unwrap()
@@ -163,7 +178,7 @@ fn chaos() {
     let mut redis = PrivateRedis::start_persistent();
     let url = redis.url();
     let api_addr = format!("127.0.0.1:{}", free_port());
-    let mut api = start_api(&topics, &url, &api_addr, work.path());
+    let api = Reaped(start_api(&topics, &url, &api_addr, work.path()));
     let mut job = Job::start(&topics, &url, work.path());
 
     let count = (run_for.as_secs_f64() * RATE) as u64;
@@ -257,8 +272,9 @@ fn chaos() {
         diffs = differences(&url, &expected, 5);
     }
     let converged_s = converging.elapsed().as_secs_f64();
-    kill_9(&mut job.child);
-    kill_9(&mut api);
+    let runs = job.runs;
+    drop(job);
+    drop(api);
     let lost = report.acknowledged.saturating_sub(raw.len() as u64);
     let document = json!({
         "seed": seed,
@@ -267,7 +283,7 @@ fn chaos() {
         "events_in_kafka": raw.len(),
         "acknowledged_but_missing": lost,
         "faults": faults,
-        "job_runs": job.runs,
+        "job_runs": runs,
         "converged_after_s": if diffs.is_empty() { Some(converged_s) } else { None },
         "mismatches": diffs,
     });

@@ -41,17 +41,24 @@ pub fn kill_node(node: u8) {
 }
 
 /// Starts every stopped node again (`scripts/stack up`) and waits until the
-/// cluster is healthy.
+/// cluster is healthy; tries three times, since a loaded machine can take
+/// longer than the script's own wait.
 ///
 /// # Panics
-/// If `scripts/stack up` fails.
+/// If `scripts/stack up` fails three times.
 pub fn restart_stopped_nodes() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/stack");
-    let output = Command::new(script).arg("up").output().expect("run scripts/stack up");
-    assert!(
-        output.status.success(),
-        "scripts/stack up failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut failures = Vec::new();
+    for _ in 0..3 {
+        let output = Command::new(&script).arg("up").output().expect("run scripts/stack up");
+        if output.status.success() {
+            return;
+        }
+        failures.push(format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    panic!("scripts/stack up failed three times:\n{}", failures.join("\n---\n"));
 }
