@@ -133,6 +133,7 @@ pub fn run(
         let redis_lost = RedisLoss::default();
         run_dataflow(Arc::new(config.clone()), workers, &metrics, &shutdown, &redis_lost, repair)?;
         if !redis_lost.is_raised() {
+            remove_unsealed(&config);
             return Ok(());
         }
         metrics.redis_resyncs.inc();
@@ -142,6 +143,24 @@ pub fn run(
         // The newest checkpoint, whatever this run started from.
         config.checkpoints.restore = RestoreFrom::Latest;
         repair = true;
+    }
+}
+
+/// After a clean end of a single-process job: removes the parts of a
+/// checkpoint the end of the input overtook (every part writer has
+/// finished; no later run could seal it). With several processes another
+/// one may still be writing its part, so the next start cleans up instead.
+fn remove_unsealed(config: &JobConfig) {
+    if config.cluster.as_ref().is_some_and(|cluster| cluster.processes > 1) {
+        return;
+    }
+    match state::CheckpointDir::new(&config.checkpoints.dir).remove_incomplete() {
+        Ok(removed) => {
+            for path in removed {
+                tracing::info!(path = %path.display(), "removed a checkpoint the end of the input overtook");
+            }
+        }
+        Err(err) => tracing::warn!(%err, "cannot remove unsealed checkpoint parts"),
     }
 }
 
