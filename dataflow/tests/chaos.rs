@@ -3,7 +3,8 @@
 //! Redis, the topics and the API; at the end the job must have converged to
 //! the independent recomputation from everything the Kafka log holds, key
 //! for key. A JSON report lists each fault with its time and how long its
-//! repair took, the producer's counts and the mismatches.
+//! repair took (for a job run that exited by itself, the end of its log),
+//! the producer's counts and the mismatches.
 //!
 //! Faults: kill -9 of the job (started again after 0 to 3 s); kill -9 of a
 //! broker (started again after 5 to 15 s); Redis restarted with its
@@ -33,6 +34,8 @@ use testkit::{EventTopics, PrivateRedis, Stack, add_partitions, free_port, parti
 const RATE: f64 = 400.0;
 /// How long the job may take to converge once the faults stop.
 const CONVERGE: Duration = Duration::from_secs(240);
+/// Lines of an exited run's log kept in the report.
+const LOG_TAIL: usize = 20;
 
 /// splitmix64: the fault schedule from the seed, without a crate.
 struct Draw(u64);
@@ -84,15 +87,28 @@ impl Job {
 
     fn spawn(&mut self) -> Child {
         self.runs += 1;
-        let log = self.work.join(format!("job-{}.log", self.runs));
-        spawn_logged(job_command_unbounded(&self.topics, &self.redis, &self.work), &log)
+        spawn_logged(job_command_unbounded(&self.topics, &self.redis, &self.work), &self.log())
     }
 
-    /// Starts it again if it exited by itself; returns how it exited.
-    fn revive(&mut self) -> Option<String> {
-        let status = self.child.try_wait().unwrap()?;
+    /// The log of the current run.
+    fn log(&self) -> PathBuf {
+        self.work.join(format!("job-{}.log", self.runs))
+    }
+
+    /// Starts it again if it exited by itself; records in `faults` how it
+    /// exited and the end of that run's log, which holds the cause.
+    fn revive(&mut self, faults: &mut Vec<Value>, started: Instant) {
+        let Some(status) = self.child.try_wait().unwrap() else { return };
+        let log = std::fs::read_to_string(self.log()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].to_vec();
+        faults.push(json!({
+            "at_s": started.elapsed().as_secs_f64(),
+            "kind": "job exited by itself",
+            "detail": status.to_string(),
+            "log_tail": tail,
+        }));
         self.child = self.spawn();
-        Some(status.to_string())
     }
 
     fn kill_and_restart(&mut self, pause: Duration) {
@@ -200,9 +216,7 @@ fn chaos() {
     let mut batches = 0;
     while started.elapsed() < run_for {
         std::thread::sleep(draw.secs(8, 20));
-        if let Some(status) = job.revive() {
-            faults.push(json!({"at_s": started.elapsed().as_secs_f64(), "kind": "job exited by itself", "detail": status}));
-        }
+        job.revive(&mut faults, started);
         let at = started.elapsed().as_secs_f64();
         let fault_started = Instant::now();
         let (kind, detail) = match draw.below(7) {
@@ -255,9 +269,7 @@ fn chaos() {
         eprintln!("chaos {at:.1}s: {kind} ({detail}), {repair_ms} ms");
     }
     let report = producer.join().unwrap();
-    if let Some(status) = job.revive() {
-        faults.push(json!({"at_s": started.elapsed().as_secs_f64(), "kind": "job exited by itself", "detail": status}));
-    }
+    job.revive(&mut faults, started);
 
     // Everything is up again: the job must converge to the Kafka log.
     let raw = read_raw(&topics);
@@ -266,9 +278,7 @@ fn chaos() {
     let mut diffs = differences(&url, &expected, 5);
     while !diffs.is_empty() && converging.elapsed() < CONVERGE {
         std::thread::sleep(Duration::from_secs(1));
-        if let Some(status) = job.revive() {
-            faults.push(json!({"at_s": started.elapsed().as_secs_f64(), "kind": "job exited by itself", "detail": status}));
-        }
+        job.revive(&mut faults, started);
         diffs = differences(&url, &expected, 5);
     }
     let converged_s = converging.elapsed().as_secs_f64();
