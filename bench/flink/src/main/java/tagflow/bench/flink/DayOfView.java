@@ -1,5 +1,7 @@
 package tagflow.bench.flink;
 
+import tagflow.bench.common.Event;
+
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneId;

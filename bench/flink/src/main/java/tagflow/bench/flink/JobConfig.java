@@ -12,8 +12,10 @@ final class JobConfig {
     boolean untilCaughtUp;
     String checkpointDir = "/tmp/tagflow-flink-checkpoints";
     long checkpointIntervalMs = 10_000;
+    String stateBackend = "rocksdb";
     long flushIntervalMs = 200;
     int maxBuffered = 50_000;
+    int eventsCapacity = 10_000;
     int topN = 5;
     String timezone = "UTC";
     long[] weights = {1, 3, 5};
@@ -27,10 +29,12 @@ final class JobConfig {
               --redis URL                 Redis URL with database [redis://127.0.0.1:6379/61]
               --parallelism N             parallelism of every operator (= partitions) [3]
               --until-caught-up           bounded source: stop at the offsets that were latest at start
-              --checkpoint-dir DIR        RocksDB incremental checkpoints go here [/tmp/tagflow-flink-checkpoints]
+              --state-backend B           rocksdb (tuned: predefined options, bloom filters, managed memory) or heap [rocksdb]
+              --checkpoint-dir DIR        checkpoints go here [/tmp/tagflow-flink-checkpoints]
               --checkpoint-interval-ms N  checkpoint interval [10000]
-              --flush-interval-ms N       Redis sink flush interval (tagflow's epoch) [200]
-              --max-buffered N            Redis sink flushes early at this many buffered keys [50000]
+              --flush-interval-ms N       longest wait of a change for an idle Redis writer (tagflow's epoch) [200]
+              --max-buffered N            a sink waits for Redis when this many keys are pending [50000]
+              --events-capacity N         length of the Redis `events` list [10000]
               --top-n N                   interest tags kept per user [5]
               --timezone ZONE             IANA zone for unique-visitor days [UTC]
               --weights V,A,P             weights of view, add_to_cart, purchase [1,3,5]
@@ -59,7 +63,9 @@ final class JobConfig {
                 case "--group-id" -> c.groupId = v;
                 case "--redis" -> c.redis = v;
                 case "--parallelism" -> c.parallelism = Integer.parseInt(v);
+                case "--state-backend" -> c.stateBackend = stateBackend(v);
                 case "--checkpoint-dir" -> c.checkpointDir = v;
+                case "--events-capacity" -> c.eventsCapacity = Integer.parseInt(v);
                 case "--checkpoint-interval-ms" -> c.checkpointIntervalMs = Long.parseLong(v);
                 case "--flush-interval-ms" -> c.flushIntervalMs = Long.parseLong(v);
                 case "--max-buffered" -> c.maxBuffered = Integer.parseInt(v);
@@ -71,6 +77,13 @@ final class JobConfig {
             }
         }
         return c;
+    }
+
+    private static String stateBackend(String v) {
+        if (!v.equals("rocksdb") && !v.equals("heap")) {
+            throw new IllegalArgumentException("--state-backend is rocksdb or heap, not " + v);
+        }
+        return v;
     }
 
     private static long[] parseWeights(String v) {
