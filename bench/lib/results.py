@@ -156,6 +156,7 @@ def main():
             "kafka": v["kafka"],
             "flink": v["flink"],
             "flink_connector_kafka": v["flink_kafka"],
+            "kafka_streams": v.get("kafka_streams"),
             "kafka_topics_at_start": int(v["kafka_topics_at_start"])
             if v.get("kafka_topics_at_start") else None,
             "loadavg_at_start": v.get("loadavg_at_start"),
@@ -196,7 +197,8 @@ def main():
     m = out["machine"]
     print(f"\nrun {out['run']}: {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}, "
           f"{m['rustc']}, {m['java']}, Kafka {m['kafka']}, Flink {m['flink']} "
-          f"(flink-connector-kafka {m['flink_connector_kafka']}); load average at start "
+          f"(flink-connector-kafka {m['flink_connector_kafka']}), Kafka Streams {m['kafka_streams']}; "
+          f"load average at start "
           f"{m['loadavg_at_start']}")
     print(f"backlog: {events:,} events; command: {out['command']}\n")
     print_table(out)

@@ -8,7 +8,7 @@
 # PREFIX, RUN, JVM_HEAP, WORKERS, RESULTS; sets REF_REDIS_PORT.
 
 # Every system bench/run knows, in the default order of the first round.
-ALL_SYSTEMS=ours,flink-rocksdb,flink-heap
+ALL_SYSTEMS=ours,flink-rocksdb,flink-heap,kstreams
 # Invalid messages added to the backlog; every job must dead-letter each.
 INVALID_EVENTS="$ROOT/bench/lib/fixtures/invalid-events.tsv"
 REF_REDIS_PORT=''
@@ -42,6 +42,11 @@ system_command() {
         --brokers "$BROKERS" --topic-prefix "$PREFIX" --group-id "$group" --redis "$redis" \
         --parallelism "$WORKERS" --checkpoint-dir "$WORK/$3-checkpoints" --checkpoint-interval-ms 10000
       ;;
+    kstreams)
+      echo java "-Xmx$JVM_HEAP" -jar "$JVM_JARS/kstreams.jar" --until-caught-up \
+        --brokers "$BROKERS" --topic-prefix "$PREFIX" --application-id "$group" --redis "$redis" \
+        --threads "$WORKERS" --state-dir "$WORK/$3-state" --commit-interval-ms 10000
+      ;;
     *) die "unknown system $1" ;;
   esac
 }
@@ -58,6 +63,8 @@ run_system() {
   tags0=$(topic_end "${PREFIX}user-interest-tags-topic")
   dlq0=$(topic_end "${PREFIX}dead-letter-events")
   read -r -a cmd <<<"$(system_command "$name" "$port" "$tag")"
+  # Kafka Streams' repartition topics are named after its application id.
+  [[ "$name" == kstreams ]] && CLEAN_PREFIXES+=("bench-$RUN-$tag-")
   settle
   info "$tag: ${cmd[*]}"
   start=$(now_ms)
@@ -85,7 +92,7 @@ run_system() {
   local dead=$(($(topic_end "${PREFIX}dead-letter-events") - dlq0))
   record "run_${tag}_dead_letters" "$dead"
   [[ "$name" == ours ]] && record "run_${tag}_checkpoints" "$(completed_checkpoints "$WORK/$tag.log")"
-  [[ "$name" == flink-* ]] && record "run_${tag}_job_json" "$(tail -n 1 "$WORK/$tag.out")"
+  [[ "$name" == ours ]] || record "run_${tag}_job_json" "$(tail -n 1 "$WORK/$tag.out")"
   info "$tag: exit after $((end - start)) ms; last write $(cat "$WORK/$tag.last-write"); $dead dead letters"
   local expected
   expected=$(grep -c . "$INVALID_EVENTS")

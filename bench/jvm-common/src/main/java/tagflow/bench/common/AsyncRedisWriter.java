@@ -24,7 +24,7 @@ public final class AsyncRedisWriter implements Closeable {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final Thread thread;
     /** Batches submitted and batches written; equal when the writer is idle. */
-    private long submitted;
+    private volatile long submitted;
     private volatile long written;
 
     public AsyncRedisWriter(String redisUrl, String name) {
@@ -49,6 +49,11 @@ public final class AsyncRedisWriter implements Closeable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted handing a batch to the Redis writer", e);
         }
+    }
+
+    /** Whether every batch submitted is written (read from any thread). */
+    public boolean idle() {
+        return written >= submitted;
     }
 
     /** Waits until every batch submitted is written. */

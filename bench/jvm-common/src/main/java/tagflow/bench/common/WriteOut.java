@@ -47,6 +47,11 @@ public final class WriteOut<T> implements Closeable {
         writer.awaitIdle();
     }
 
+    /** Nothing pending and Redis has everything (a hint when read from another thread). */
+    public boolean idle() {
+        return pending.size() == 0 && writer.idle();
+    }
+
     private void handOver() {
         CommandBatch batch = pending.render();
         if (!batch.isEmpty()) {
