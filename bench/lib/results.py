@@ -84,6 +84,9 @@ def catchup(v, events):
     for tag in tags:
         systems.setdefault(v[f"run_{tag}_system"], []).append(run_figures(v, tag, events))
     out = {"reference_run": v.get("reference_run"), "order": v.get("systems", "").split(","),
+           "dead_letters_distinct": int(v["dead_letters_distinct"]) if v.get("dead_letters_distinct") else None,
+           "dead_letters_not_in_every_run": int(v["dead_letters_mismatched"])
+           if v.get("dead_letters_mismatched") else None,
            "systems": {}}
     for name, runs in systems.items():
         runs.sort(key=lambda r: r["round"])
@@ -130,12 +133,40 @@ def print_table(out):
         print(f"| {name} | {spread(s['events_per_s'])} | {spread(s['events_per_s_to_exit'])} | "
               f"{spread(s['cpu_us_per_event'], '{:,.1f}')} | {spread(s['peak_rss_mib'])} | {latency} | "
               f"{s.get('ours_over_this_events_per_s', '')} | {s.get('this_over_ours_cpu_per_event', '')} |")
+    print_targets(c["systems"])
     compared = [r["compare_with_reference"] for s in c["systems"].values() for r in s["runs"]
                 if "compare_with_reference" in r]
     if compared:
         print(f"\ncross-check: {len(compared)} runs compared with the reference run "
               f"{c['reference_run']}, {compared[0]['keys_compared']:,} keys each, "
               f"{sum(x['differences'] for x in compared)} differences")
+
+
+def print_targets(systems):
+    """Issue #17's targets: ours at least 5x the best Flink variant and Kafka
+    Streams in median events/s, and at least 5x less CPU per event than the
+    best of them."""
+    def best(names, key, pick):
+        found = [(systems[n][key]["median"], n) for n in names if n in systems and systems[n][key]]
+        return pick(found) if found else None
+    ours = systems.get("ours")
+    if not ours or not ours["events_per_s"]:
+        return
+    lines = []
+    flink = best([n for n in systems if n.startswith("flink")], "events_per_s", max)
+    for label, peer in (("the best Flink variant", flink),
+                        ("Kafka Streams", best(["kstreams"], "events_per_s", max))):
+        if peer:
+            r = ours["events_per_s"]["median"] / peer[0]
+            lines.append(f"ours ÷ {label} ({peer[1]}) = {r:.2f} events/s: target 5, "
+                         f"{'met' if r >= 5 else 'MISSED'}")
+    peers = [n for n in systems if n != "ours"]
+    cpu = best(peers, "cpu_us_per_event", min)
+    if cpu:
+        r = cpu[0] / ours["cpu_us_per_event"]["median"]
+        lines.append(f"best peer's CPU per event ({cpu[1]}) ÷ ours = {r:.2f}: target 5, "
+                     f"{'met' if r >= 5 else 'MISSED'}")
+    print("\n" + "; ".join(lines))
 
 
 def main():

@@ -64,7 +64,7 @@ run_system() {
   dlq0=$(topic_end "${PREFIX}dead-letter-events")
   read -r -a cmd <<<"$(system_command "$name" "$port" "$tag")"
   # Kafka Streams' repartition topics are named after its application id.
-  [[ "$name" == kstreams ]] && CLEAN_PREFIXES+=("bench-$RUN-$tag-")
+  if [[ "$name" == kstreams ]]; then CLEAN_PREFIXES+=("bench-$RUN-$tag-"); fi
   settle
   info "$tag: ${cmd[*]}"
   start=$(now_ms)
@@ -91,8 +91,11 @@ run_system() {
   record "run_${tag}_interest_tag_messages" $(($(topic_end "${PREFIX}user-interest-tags-topic") - tags0))
   local dead=$(($(topic_end "${PREFIX}dead-letter-events") - dlq0))
   record "run_${tag}_dead_letters" "$dead"
-  [[ "$name" == ours ]] && record "run_${tag}_checkpoints" "$(completed_checkpoints "$WORK/$tag.log")"
-  [[ "$name" == ours ]] || record "run_${tag}_job_json" "$(tail -n 1 "$WORK/$tag.out")"
+  if [[ "$name" == ours ]]; then
+    record "run_${tag}_checkpoints" "$(completed_checkpoints "$WORK/$tag.log")"
+  else
+    record "run_${tag}_job_json" "$(tail -n 1 "$WORK/$tag.out")"
+  fi
   info "$tag: exit after $((end - start)) ms; last write $(cat "$WORK/$tag.last-write"); $dead dead letters"
   local expected
   expected=$(grep -c . "$INVALID_EVENTS")
@@ -116,6 +119,28 @@ compare_run() {
   ((rc == 0)) || die "$1: its Redis results differ from the reference run's (see above)"
 }
 
+# check_dead_letters RUNS -- every run dead-lettered the same messages with
+# the same reasons: each (reason, source topic, partition, offset) on the
+# dead-letter topic exactly RUNS times, one per invalid message.
+check_dead_letters() {
+  local expected distinct wrong
+  expected=$(grep -c . "$INVALID_EVENTS")
+  kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$BROKERS" \
+    --topic "${PREFIX}dead-letter-events" --from-beginning --timeout-ms 10000 \
+    --formatter-property print.headers=true 2>/dev/null |
+    grep -o 'reason:[a-z_]*\|source\.topic:[^,]*\|source\.partition:[0-9]*\|source\.offset:[0-9]*' |
+    paste - - - - | sort | uniq -c >"$WORK/dead-letters.txt"
+  distinct=$(wc -l <"$WORK/dead-letters.txt")
+  wrong=$(awk -v n="$1" '$1 != n' "$WORK/dead-letters.txt" | wc -l)
+  record dead_letters_distinct "$distinct"
+  record dead_letters_mismatched "$wrong"
+  info "dead letters: $distinct distinct (reason, origin), $wrong not written by every run"
+  ((distinct == expected && wrong == 0)) || {
+    cat "$WORK/dead-letters.txt" >&2
+    die "the runs' dead letters differ (expected $expected messages, each $1 times)"
+  }
+}
+
 # step_catchup -- RUNS rounds; round r runs the systems rotated by r, so
 # that each takes each place in the order.
 step_catchup() {
@@ -127,4 +152,6 @@ step_catchup() {
     done
   done
   stop_step_redis "$REF_REDIS_PORT"
+  # A reused backlog's topic also holds the dead letters of earlier bench/runs.
+  if [[ -z "$REUSE" ]]; then check_dead_letters $((RUNS * n)); fi
 }
