@@ -14,6 +14,7 @@ final class JobConfig {
     long checkpointIntervalMs = 10_000;
     String stateBackend = "rocksdb";
     long flushIntervalMs = 200;
+    long writeTickMs = 10;
     int maxBuffered = 50_000;
     int eventsCapacity = 10_000;
     int topN = 5;
@@ -32,7 +33,8 @@ final class JobConfig {
               --state-backend B           rocksdb (tuned: predefined options, bloom filters, managed memory) or heap [rocksdb]
               --checkpoint-dir DIR        checkpoints go here [/tmp/tagflow-flink-checkpoints]
               --checkpoint-interval-ms N  checkpoint interval [10000]
-              --flush-interval-ms N       longest wait of a change for an idle Redis writer (tagflow's epoch) [200]
+              --flush-interval-ms N       the events list's write-out and pre-selection interval (tagflow's epoch) [200]
+              --write-tick-ms N           longest wait of fewer than 512 changed keys for an idle Redis writer [10]
               --max-buffered N            a sink waits for Redis when this many keys are pending [50000]
               --events-capacity N         length of the Redis `events` list [10000]
               --top-n N                   interest tags kept per user [5]
@@ -68,6 +70,7 @@ final class JobConfig {
                 case "--events-capacity" -> c.eventsCapacity = Integer.parseInt(v);
                 case "--checkpoint-interval-ms" -> c.checkpointIntervalMs = Long.parseLong(v);
                 case "--flush-interval-ms" -> c.flushIntervalMs = Long.parseLong(v);
+                case "--write-tick-ms" -> c.writeTickMs = Long.parseLong(v);
                 case "--max-buffered" -> c.maxBuffered = Integer.parseInt(v);
                 case "--top-n" -> c.topN = Integer.parseInt(v);
                 case "--timezone" -> c.timezone = v;

@@ -69,7 +69,7 @@ public final class ReferenceJob {
                 .keyBy(e -> e.user, TypeInformation.of(String.class))
                 .process(new ProfileFunction(c.weights)).returns(TypeInformation.of(ProfileUpdate.class))
                 .name("user-profiles")
-                .sinkTo(new ProfileRedisSink(c.redis, c.flushIntervalMs, c.maxBuffered, c.topN, c.brokers,
+                .sinkTo(new ProfileRedisSink(c.redis, c.writeTickMs, c.maxBuffered, c.topN, c.brokers,
                         c.topicPrefix + "user-interest-tags-topic"))
                 .name("redis-profiles");
 
@@ -78,7 +78,7 @@ public final class ReferenceJob {
                 .keyBy(v -> v.field, TypeInformation.of(String.class))
                 .process(new VisitorFunction()).returns(TypeInformation.of(VisitorUpdate.class))
                 .name("daily-unique-visitors")
-                .sinkTo(new VisitorRedisSink(c.redis, c.flushIntervalMs, c.maxBuffered))
+                .sinkTo(new VisitorRedisSink(c.redis, c.writeTickMs, c.maxBuffered))
                 .name("redis-visitors");
 
         events.transform("recent-preselect", TypeInformation.of(RecentEvent.class),

@@ -6,12 +6,18 @@ import java.io.Closeable;
  * tagflow's write-out policy, for one operator's Redis output: changes are
  * coalesced ({@link Coalescer}) and handed to the {@link AsyncRedisWriter}
  * as soon as it can take a batch; while it is busy they keep merging. A
- * task thread waits only when {@code maxPending} keys are pending, or when
- * it {@linkplain #flush() flushes}. A lazy write-out hands over only on
+ * record hands over once {@link #MIN_BATCH} keys are pending (tagflow hands
+ * over after each activation of up to 4,096 messages, not after each
+ * record), the {@linkplain #tick() tick} whatever is pending. A task thread
+ * waits only when {@code maxPending} keys are pending, or when it
+ * {@linkplain #flush() flushes}. A lazy write-out hands over only on
  * {@link #tick()} (the {@code events} list: tagflow rewrites it at most
  * once per epoch).
  */
 public final class WriteOut<T> implements Closeable {
+    /** Keys pending before a record hands them over to a ready writer. */
+    public static final int MIN_BATCH = 512;
+
     private final Coalescer<T> pending;
     private final AsyncRedisWriter writer;
     private final int maxPending;
@@ -27,7 +33,8 @@ public final class WriteOut<T> implements Closeable {
     /** Merges a change; hands the pending changes over if the writer is ready (or too much is pending). */
     public void add(T change) {
         pending.add(change);
-        if (eager && writer.ready() || pending.size() >= maxPending) {
+        int n = pending.size();
+        if (eager && n >= MIN_BATCH && writer.ready() || n >= maxPending) {
             handOver();
         }
     }

@@ -13,6 +13,7 @@ final class JobConfig {
     String stateDir = "/tmp/tagflow-kstreams-state";
     long commitIntervalMs = 10_000;
     long flushIntervalMs = 200;
+    long writeTickMs = 10;
     int maxBuffered = 50_000;
     int eventsCapacity = 10_000;
     int topN = 5;
@@ -29,7 +30,8 @@ final class JobConfig {
               --until-caught-up           stop once every input partition is processed up to its end at start
               --state-dir DIR             state.dir of the RocksDB stores [/tmp/tagflow-kstreams-state]
               --commit-interval-ms N      commit.interval.ms (tagflow's checkpoint interval) [10000]
-              --flush-interval-ms N       longest wait of a change for an idle Redis writer (tagflow's epoch) [200]
+              --flush-interval-ms N       the events list's write-out and pre-selection interval (tagflow's epoch) [200]
+              --write-tick-ms N           longest wait of fewer than 512 changed keys for an idle Redis writer [10]
               --max-buffered N            a processor waits for Redis when this many keys are pending [50000]
               --events-capacity N         length of the Redis `events` list [10000]
               --top-n N                   interest tags kept per user [5]
@@ -62,6 +64,7 @@ final class JobConfig {
                 case "--state-dir" -> c.stateDir = v;
                 case "--commit-interval-ms" -> c.commitIntervalMs = Long.parseLong(v);
                 case "--flush-interval-ms" -> c.flushIntervalMs = Long.parseLong(v);
+                case "--write-tick-ms" -> c.writeTickMs = Long.parseLong(v);
                 case "--max-buffered" -> c.maxBuffered = Integer.parseInt(v);
                 case "--events-capacity" -> c.eventsCapacity = Integer.parseInt(v);
                 case "--top-n" -> c.topN = Integer.parseInt(v);
