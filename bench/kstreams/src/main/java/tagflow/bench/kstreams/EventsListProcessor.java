@@ -9,8 +9,6 @@ import tagflow.bench.common.WriteOut;
 
 /** The global newest events and the Redis {@code events} list ({@link PendingEventsList}); one task. */
 final class EventsListProcessor implements Processor<String, RecentEvent, Void, Void> {
-    /** Its Redis output, and the {@link RedisFlushStore} that flushes it on commit. */
-    static final String OUTPUT = "redis-events";
     private final JobConfig config;
     private ProcessorContext<Void, Void> context;
     private WriteOut<RecentEvent> out;
@@ -22,7 +20,7 @@ final class EventsListProcessor implements Processor<String, RecentEvent, Void, 
     @Override
     public void init(ProcessorContext<Void, Void> context) {
         this.context = context;
-        out = RedisOutput.open(context, config, new PendingEventsList(config.eventsCapacity), OUTPUT,
+        out = RedisOutput.open(context, config, new PendingEventsList(config.eventsCapacity), "redis-events",
                 Integer.MAX_VALUE, false);
     }
 

@@ -20,8 +20,6 @@ import tagflow.bench.common.WriteOut;
  */
 final class ProfileProcessor implements Processor<byte[], Event, String, byte[]> {
     static final String STORE = "profiles";
-    /** Its Redis output, and the {@link RedisFlushStore} that flushes it on commit. */
-    static final String OUTPUT = "redis-profiles";
 
     private final JobConfig config;
     private KeyValueStore<String, UserProfile> store;
@@ -36,7 +34,7 @@ final class ProfileProcessor implements Processor<byte[], Event, String, byte[]>
         store = context.getStateStore(STORE);
         PendingProfiles pending = new PendingProfiles(config.topN,
                 (user, json) -> context.forward(new Record<>(user, json, context.currentSystemTimeMs())));
-        out = RedisOutput.open(context, config, pending, OUTPUT, config.maxBuffered, true);
+        out = RedisOutput.open(context, config, pending, "redis-profiles", config.maxBuffered, true);
     }
 
     @Override

@@ -11,21 +11,18 @@ import tagflow.bench.common.WriteOut;
  * A processor's Redis output with tagflow's write-out policy
  * ({@link WriteOut}): its own writer thread; a wall-clock punctuator (every
  * {@code --write-tick-ms}, or {@code --flush-interval-ms} for the lazy
- * events list) hands over what is left when no more records come; each
- * commit waits for Redis ({@link RedisFlushStore}, named {@code name});
- * closing flushes. Registered with {@link Progress}.
+ * events list) hands over what is left when no more records come; closing
+ * flushes. Registered with {@link Progress}.
  */
 final class RedisOutput {
     private RedisOutput() {}
 
     static <T> WriteOut<T> open(ProcessingContext context, JobConfig c, Coalescer<T> pending, String name,
             int maxPending, boolean eager) {
-        RedisFlushStore flushOnCommit = context.getStateStore(name);
         long tickMs = eager ? c.writeTickMs : c.flushIntervalMs;
         String thread = name + "-" + context.taskId();
         WriteOut<T> out = new WriteOut<>(pending, new AsyncRedisWriter(c.redis, thread), maxPending, eager);
         context.schedule(Duration.ofMillis(tickMs), PunctuationType.WALL_CLOCK_TIME, ts -> out.tick());
-        flushOnCommit.attach(out);
         Progress.register(out);
         return out;
     }

@@ -39,9 +39,6 @@ final class Topology {
                 Serdes.ByteArray()).withCachingEnabled());
         b.addStateStore(Stores.keyValueStoreBuilder(rocksdb(VisitorProcessor.COUNTS), Serdes.String(),
                 Serdes.Long()).withCachingEnabled());
-        for (String output : List.of(ProfileProcessor.OUTPUT, VisitorProcessor.OUTPUT, EventsListProcessor.OUTPUT)) {
-            b.addStateStore(RedisFlushStore.builder(output));
-        }
 
         Map<String, KStream<byte[], Parsed>> parsed = b
                 .stream(EVENT_TOPICS.stream().map(t -> c.topicPrefix + t).toList(),
@@ -57,8 +54,7 @@ final class Topology {
 
         KStream<byte[], Event> events = parsed.get("parsed-valid").mapValues(Parsed::event, Named.as("event"));
 
-        events.process(() -> new ProfileProcessor(c), Named.as("profiles"), ProfileProcessor.STORE,
-                        ProfileProcessor.OUTPUT)
+        events.process(() -> new ProfileProcessor(c), Named.as("profiles"), ProfileProcessor.STORE)
                 .to(c.topicPrefix + "user-interest-tags-topic", Produced.with(Serdes.String(), Serdes.ByteArray()));
 
         ThreadLocal<EventDay> day = ThreadLocal.withInitial(() -> new EventDay(c.timezone));
@@ -66,12 +62,12 @@ final class Topology {
                 .map((key, e) -> KeyValue.pair(day.get().field(e), e.userId), Named.as("by-day-product"))
                 .repartition(Repartitioned.with(Serdes.String(), Serdes.String()).withName(VIEWS_BY_DAY_PRODUCT))
                 .process(() -> new VisitorProcessor(c), Named.as("visitors"),
-                        VisitorProcessor.MEMBERS, VisitorProcessor.COUNTS, VisitorProcessor.OUTPUT);
+                        VisitorProcessor.MEMBERS, VisitorProcessor.COUNTS);
 
         events.process(() -> new RecentPreselect(c), Named.as("recent-preselect"))
                 .repartition(Repartitioned.with(Serdes.String(), RecentEventSerde.serde())
                         .withName(RECENT_EVENTS).withNumberOfPartitions(1))
-                .process(() -> new EventsListProcessor(c), Named.as("events-list"), EventsListProcessor.OUTPUT);
+                .process(() -> new EventsListProcessor(c), Named.as("events-list"));
         return b.build();
     }
 

@@ -17,8 +17,6 @@ import tagflow.bench.common.WriteOut;
 final class VisitorProcessor implements Processor<String, String, Void, Void> {
     static final String MEMBERS = "visitor-members";
     static final String COUNTS = "visitor-counts";
-    /** Its Redis output, and the {@link RedisFlushStore} that flushes it on commit. */
-    static final String OUTPUT = "redis-visitors";
     private static final byte[] PRESENT = new byte[0];
 
     private final JobConfig config;
@@ -35,7 +33,7 @@ final class VisitorProcessor implements Processor<String, String, Void, Void> {
     public void init(ProcessorContext<Void, Void> context) {
         members = context.getStateStore(MEMBERS);
         counts = context.getStateStore(COUNTS);
-        out = RedisOutput.open(context, config, new PendingVisitors(), OUTPUT, config.maxBuffered, true);
+        out = RedisOutput.open(context, config, new PendingVisitors(), "redis-visitors", config.maxBuffered, true);
         this.context = context;
     }
 
