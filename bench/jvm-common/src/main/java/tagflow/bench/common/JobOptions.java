@@ -16,7 +16,7 @@ public class JobOptions {
               --redis URL                 Redis URL with database [redis://127.0.0.1:6379/61]
               --until-caught-up           stop once everything in the input topics at start is processed and written
               --flush-interval-ms N       the events list's write-out and pre-selection interval (tagflow's epoch) [200]
-              --write-tick-ms N           longest wait of fewer than 512 changed keys for an idle Redis writer [10]
+              --write-tick-ms N           longest wait of fewer than 4096 changed keys for an idle Redis writer [10]
               --max-buffered N            a task waits for Redis when this many keys are pending [50000]
               --events-capacity N         length of the Redis `events` list [10000]
               --top-n N                   interest tags kept per user [5]

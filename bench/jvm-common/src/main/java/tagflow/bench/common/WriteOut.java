@@ -16,7 +16,7 @@ import java.io.Closeable;
  */
 public final class WriteOut<T> implements Closeable {
     /** Keys pending before a record hands them over to a ready writer. */
-    public static final int MIN_BATCH = 512;
+    public static final int MIN_BATCH = 4_096;
 
     private final Coalescer<T> pending;
     private final AsyncRedisWriter writer;
