@@ -6,20 +6,22 @@
 DB_A is read on the server of --url, DB_B on that of --url-b (default: the
 same server).
 
-Compares every key the Flink reference job writes (the per-key results of
-tagflow's job):
+Compares every key of both databases (only tagflow's bookkeeping keys,
+`tagflow:*`, are left out); the result keys are:
 
   user:profile:<u>       hash tag -> score               exact
+  user:purchased:<u>     set of products                 exact
   pageviews:<day>:<p>    set of users                    exact
+  events                 list of raw events              exact, in order
   UserInterestTag        hash user -> JSON array          parsed, exact order
   user-profiles          hash user -> JSON profile        parsed, compared as values
   hot:pageview_counts    hash <day>:<p> -> count          exact
 
-The per-user hashes and the sets are compared by a digest computed inside
-Redis (a Lua script sorts the members and hashes them), so millions of keys
-need no transfer of their contents; the three shared hashes are read with
-HSCAN and compared field by field. Keys outside these families (tagflow's
-`events` list) are listed, not compared. Prints a summary; exits 1 on any
+Hashes, sets and lists are compared by a digest computed inside Redis (a
+Lua script sorts a hash's or set's members, keeps a list's order, and
+hashes them), so millions of keys need no transfer of their contents; the
+three shared hashes are read with HSCAN and compared field by field. A key
+only one side holds is a difference. Prints a summary; exits 1 on any
 difference, 2 when Redis could not be read. Only the Python standard
 library is used.
 """
@@ -34,7 +36,9 @@ SHARED_HASHES = {
     "user-profiles": "json",
     "hot:pageview_counts": "int",
 }
-PREFIXES = ("user:profile:", "pageviews:")
+PREFIXES = ("user:profile:", "user:purchased:", "pageviews:", "events")
+# The dataflow job's checkpoint marker and writer sentinels: bookkeeping, not results.
+IGNORED_PREFIX = b"tagflow:"
 
 # Digest of a hash or a set: sorted members (and values), SHA-1 in Redis.
 DIGEST_LUA = """
@@ -46,6 +50,9 @@ if t == 'hash' then
   for i = 1, #flat, 2 do items[#items + 1] = flat[i] .. '\\0' .. flat[i + 1] end
 elseif t == 'set' then
   items = redis.call('SMEMBERS', KEYS[1])
+elseif t == 'list' then
+  items = redis.call('LRANGE', KEYS[1], 0, -1)
+  return t .. ':' .. #items .. ':' .. redis.sha1hex(table.concat(items, '\\1'))
 else
   return t
 end
@@ -168,9 +175,9 @@ def main():
         differences.append(what)
 
     keys_a, keys_b = set(scan_keys(a)), set(scan_keys(b))
-    family = lambda k: k.startswith(tuple(p.encode() for p in PREFIXES))
     shared = {k.encode() for k in SHARED_HASHES}
-    ignored = sorted(k.decode() for k in (keys_a | keys_b) if not family(k) and k not in shared)
+    family = lambda k: k not in shared and not k.startswith(IGNORED_PREFIX)
+    ignored = sorted(k.decode() for k in (keys_a | keys_b) if k.startswith(IGNORED_PREFIX))
     fam_a = {k for k in keys_a if family(k)}
     fam_b = {k for k in keys_b if family(k)}
     for k in sorted(fam_a - fam_b)[: args.show]:
@@ -204,8 +211,8 @@ def main():
         "keys_compared": compared,
         "per_key_families": {p: sum(1 for k in common if k.startswith(p.encode())) for p in PREFIXES},
         "shared_hash_fields_compared": fields,
-        # Keys only one job writes (e.g. our `user:purchased:*`), counted by
-        # the part before their last `:` so the summary stays small.
+        # Bookkeeping keys left out, counted by the part before their
+        # last `:` so the summary stays small.
         "not_compared": not_compared_summary(ignored),
         "differences": len(differences),
         "equal": not differences and compared > len(SHARED_HASHES),

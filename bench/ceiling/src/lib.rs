@@ -8,6 +8,10 @@
 //! earliest offset to the high watermark it had at start. Each message's
 //! payload is touched (its length counted) and dropped, so the figure bounds
 //! what any job reading these topics with librdkafka can reach.
+//!
+//! With [`CeilingConfig::parse`] (the parse ceiling) every payload is also
+//! parsed and validated with `model::Event::parse`, as the job does, and
+//! dropped: no state, no output. Invalid payloads are counted.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +34,8 @@ pub struct CeilingConfig {
     pub threads: usize,
     /// Give up when no message arrives for this long while data remains.
     pub stall_timeout: Duration,
+    /// Parse every payload with `model::Event::parse` (the parse ceiling).
+    pub parse: bool,
 }
 
 /// A failure of the measurement.
@@ -61,6 +67,8 @@ pub struct CeilingReport {
     pub messages: u64,
     /// Payload bytes read.
     pub bytes: u64,
+    /// Payloads `model::Event::parse` rejected (0 unless parsing).
+    pub invalid: u64,
     /// From the first consumer's creation to the last partition's end.
     pub elapsed: Duration,
 }
@@ -74,9 +82,10 @@ impl CeilingReport {
     /// The report as one line of JSON.
     pub fn to_json(&self) -> String {
         format!(
-            r#"{{"messages":{},"bytes":{},"seconds":{:.3},"events_per_sec":{:.0}}}"#,
+            r#"{{"messages":{},"bytes":{},"invalid":{},"seconds":{:.3},"events_per_sec":{:.0}}}"#,
             self.messages,
             self.bytes,
+            self.invalid,
             self.elapsed.as_secs_f64(),
             self.messages_per_sec()
         )
@@ -88,7 +97,7 @@ impl CeilingReport {
 pub fn measure(config: &CeilingConfig) -> Result<CeilingReport, CeilingError> {
     let start = Instant::now();
     let threads = config.threads.max(1);
-    let results: Vec<Result<(u64, u64), CeilingError>> = std::thread::scope(|scope| {
+    let results: Vec<Result<CeilingReport, CeilingError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|thread| scope.spawn(move || read_owned(config, thread, threads)))
             .collect();
@@ -96,19 +105,21 @@ pub fn measure(config: &CeilingConfig) -> Result<CeilingReport, CeilingError> {
     });
     let mut report = CeilingReport { elapsed: start.elapsed(), ..CeilingReport::default() };
     for result in results {
-        let (messages, bytes) = result?;
-        report.messages += messages;
-        report.bytes += bytes;
+        let read = result?;
+        report.messages += read.messages;
+        report.bytes += read.bytes;
+        report.invalid += read.invalid;
     }
     Ok(report)
 }
 
-/// One thread: the consumer of partitions `p` with `p mod threads == thread`.
+/// One thread: the consumer of partitions `p` with `p mod threads == thread`
+/// (its report's `elapsed` is left zero).
 fn read_owned(
     config: &CeilingConfig,
     thread: usize,
     threads: usize,
-) -> Result<(u64, u64), CeilingError> {
+) -> Result<CeilingReport, CeilingError> {
     let group_id = format!("consume-ceiling-{}", std::process::id());
     let client_id = format!("consume-ceiling-{thread}");
     let consumer: BaseConsumer<DefaultConsumerContext> =
@@ -143,11 +154,11 @@ fn read_owned(
         let (low, _) = consumer.fetch_watermarks(topic, *p, METADATA_TIMEOUT)?;
         remaining += high - low;
     }
+    let mut read = CeilingReport::default();
     if ends.is_empty() {
-        return Ok((0, 0));
+        return Ok(read);
     }
     consumer.assign(&list)?;
-    let (mut messages, mut bytes) = (0u64, 0u64);
     let mut last_message = Instant::now();
     while remaining > 0 {
         match consumer.poll(Duration::from_millis(100)) {
@@ -160,8 +171,12 @@ fn read_owned(
                     continue;
                 };
                 if message.offset() < ends[slot].2 {
-                    messages += 1;
-                    bytes += message.payload().map_or(0, <[u8]>::len) as u64;
+                    let payload = message.payload().unwrap_or_default();
+                    read.messages += 1;
+                    read.bytes += payload.len() as u64;
+                    if config.parse && model::Event::parse(payload).is_err() {
+                        read.invalid += 1;
+                    }
                     remaining -= 1;
                 }
             }
@@ -172,5 +187,5 @@ fn read_owned(
             None => {}
         }
     }
-    Ok((messages, bytes))
+    Ok(read)
 }

@@ -1,5 +1,6 @@
-//! The `consume-ceiling` binary: reads the event topics to their end and
-//! prints one JSON line with the message count, bytes and events/s.
+//! The `consume-ceiling` binary: reads the event topics to their end (and,
+//! with `--parse`, parses every event) and prints one JSON line with the
+//! message count, bytes, invalid events and events/s.
 
 use std::time::Duration;
 
@@ -31,6 +32,10 @@ struct Cli {
     /// Fail when nothing arrives for this many seconds while data remains.
     #[arg(long, default_value_t = 30)]
     stall_timeout_secs: u64,
+    /// The parse ceiling: also parse and validate every event with
+    /// `model::Event::parse` (keeping no state, writing nothing).
+    #[arg(long)]
+    parse: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,6 +45,7 @@ fn main() -> anyhow::Result<()> {
         topics: cli.topics.iter().map(|t| format!("{}{t}", cli.topic_prefix)).collect(),
         threads: cli.threads,
         stall_timeout: Duration::from_secs(cli.stall_timeout_secs),
+        parse: cli.parse,
     };
     let report = measure(&config)?;
     println!("{}", report.to_json());

@@ -1,83 +1,48 @@
 package tagflow.bench.flink;
 
-import java.util.Arrays;
+import tagflow.bench.common.JobOptions;
 
-/** Command-line settings of the reference job ({@code --help} lists them). */
-final class JobConfig {
-    String brokers = "127.0.0.1:9093,127.0.0.1:9094,127.0.0.1:9095";
-    String topicPrefix = "";
+/** Command-line settings of the Flink reference job ({@code --help} lists them). */
+final class JobConfig extends JobOptions {
     String groupId = "tagflow-flink-reference";
-    String redis = "redis://127.0.0.1:6379/61";
     int parallelism = 3;
-    boolean untilCaughtUp;
+    String stateBackend = "rocksdb";
     String checkpointDir = "/tmp/tagflow-flink-checkpoints";
     long checkpointIntervalMs = 10_000;
-    long flushIntervalMs = 200;
-    int maxBuffered = 50_000;
-    int topN = 5;
-    String timezone = "UTC";
-    long[] weights = {1, 3, 5};
     String managedMemory = "512m";
 
-    static final String USAGE = """
-            usage: java -jar flink-reference-job.jar [options]
-              --brokers LIST              Kafka bootstrap servers [127.0.0.1:9093,127.0.0.1:9094,127.0.0.1:9095]
-              --topic-prefix P            prefix of the three event topics [""]
+    static final String USAGE = "usage: java -jar flink-reference-job.jar [options]\n" + JobOptions.USAGE + """
               --group-id G                consumer group (offsets committed on checkpoints) [tagflow-flink-reference]
-              --redis URL                 Redis URL with database [redis://127.0.0.1:6379/61]
               --parallelism N             parallelism of every operator (= partitions) [3]
-              --until-caught-up           bounded source: stop at the offsets that were latest at start
-              --checkpoint-dir DIR        RocksDB incremental checkpoints go here [/tmp/tagflow-flink-checkpoints]
+              --state-backend B           rocksdb (tuned: predefined options, bloom filters, managed memory) or heap [rocksdb]
+              --checkpoint-dir DIR        checkpoints go here [/tmp/tagflow-flink-checkpoints]
               --checkpoint-interval-ms N  checkpoint interval [10000]
-              --flush-interval-ms N       Redis sink flush interval (tagflow's epoch) [200]
-              --max-buffered N            Redis sink flushes early at this many buffered keys [50000]
-              --top-n N                   interest tags kept per user [5]
-              --timezone ZONE             IANA zone for unique-visitor days [UTC]
-              --weights V,A,P             weights of view, add_to_cart, purchase [1,3,5]
               --managed-memory SIZE       Flink managed memory (RocksDB) per TaskManager [512m]
             """;
 
     static JobConfig parse(String[] args) {
         JobConfig c = new JobConfig();
-        for (int i = 0; i < args.length; i++) {
-            String flag = args[i];
-            if (flag.equals("--help") || flag.equals("-h")) {
-                System.out.print(USAGE);
-                System.exit(0);
-            }
-            if (flag.equals("--until-caught-up")) {
-                c.untilCaughtUp = true;
-                continue;
-            }
-            if (i + 1 >= args.length) {
-                throw new IllegalArgumentException("missing value after " + flag + "\n" + USAGE);
-            }
-            String v = args[++i];
+        c.parse(args, USAGE, (flag, v) -> {
             switch (flag) {
-                case "--brokers" -> c.brokers = v;
-                case "--topic-prefix" -> c.topicPrefix = v;
                 case "--group-id" -> c.groupId = v;
-                case "--redis" -> c.redis = v;
                 case "--parallelism" -> c.parallelism = Integer.parseInt(v);
+                case "--state-backend" -> c.stateBackend = stateBackend(v);
                 case "--checkpoint-dir" -> c.checkpointDir = v;
                 case "--checkpoint-interval-ms" -> c.checkpointIntervalMs = Long.parseLong(v);
-                case "--flush-interval-ms" -> c.flushIntervalMs = Long.parseLong(v);
-                case "--max-buffered" -> c.maxBuffered = Integer.parseInt(v);
-                case "--top-n" -> c.topN = Integer.parseInt(v);
-                case "--timezone" -> c.timezone = v;
-                case "--weights" -> c.weights = parseWeights(v);
                 case "--managed-memory" -> c.managedMemory = v;
-                default -> throw new IllegalArgumentException("unknown option " + flag + "\n" + USAGE);
+                default -> {
+                    return false;
+                }
             }
-        }
+            return true;
+        });
         return c;
     }
 
-    private static long[] parseWeights(String v) {
-        long[] w = Arrays.stream(v.split(",")).map(String::trim).mapToLong(Long::parseLong).toArray();
-        if (w.length != 3 || Arrays.stream(w).anyMatch(x -> x < 0)) {
-            throw new IllegalArgumentException("--weights needs three non-negative integers, e.g. 1,3,5");
+    private static String stateBackend(String v) {
+        if (!v.equals("rocksdb") && !v.equals("heap")) {
+            throw new IllegalArgumentException("--state-backend is rocksdb or heap, not " + v);
         }
-        return w;
+        return v;
     }
 }

@@ -7,12 +7,16 @@ import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
+import tagflow.bench.common.ProfileEvent;
+import tagflow.bench.common.ProfileUpdate;
+import tagflow.bench.common.UserProfile;
 
 /**
  * Keyed by userId: adds each event to the user's {@link UserProfile} in
- * RocksDB keyed state and emits the new profile. The chained Redis sink
- * keeps only the latest profile per user between flushes, so a user's keys
- * are written once per flush interval however many events it had.
+ * keyed state (RocksDB or heap) and emits the new profile with what the
+ * event changed. The chained Redis sink coalesces a user's changes while
+ * Redis is busy, so its keys are written once per write-out however many
+ * events it had.
  */
 public final class ProfileFunction extends KeyedProcessFunction<String, ProfileEvent, ProfileUpdate> {
     private static final long serialVersionUID = 1L;
@@ -46,6 +50,6 @@ public final class ProfileFunction extends KeyedProcessFunction<String, ProfileE
         profile.apply(event, weights);
         processed.add(1);
         state.update(profile);
-        out.collect(new ProfileUpdate(event.user, profile));
+        out.collect(new ProfileUpdate(event.user, profile, event));
     }
 }

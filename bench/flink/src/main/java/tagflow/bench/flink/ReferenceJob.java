@@ -1,31 +1,32 @@
 package tagflow.bench.flink;
 
 import java.lang.management.ManagementFactory;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.MemorySize;
-import org.apache.flink.configuration.PipelineOptions;
-import org.apache.flink.configuration.RestartStrategyOptions;
-import org.apache.flink.configuration.StateBackendOptions;
-import org.apache.flink.configuration.TaskManagerOptions;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
-import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import tagflow.bench.common.Event;
+import tagflow.bench.common.LastWrite;
+import tagflow.bench.common.ProfileEvent;
+import tagflow.bench.common.ProfileUpdate;
+import tagflow.bench.common.RecentEvent;
+import tagflow.bench.common.VisitorUpdate;
 
 /**
  * The Flink job that tagflow replaces, as a reference for the side-by-side
- * benchmark ({@code bench/run}). Kafka events → Jackson parsing → per-user
- * weighted tag scores (keyed by userId) and daily unique visitors (keyed by
- * day and productId) in RocksDB keyed state → the same Redis keys as tagflow,
- * with coalesced, pipelined writes. Runs in a local MiniCluster.
+ * benchmark ({@code bench/run}): Kafka events → Jackson streaming parser
+ * (invalid messages to the dead-letter topic) → per-user weighted tag scores
+ * (keyed by userId) and daily unique visitors (keyed by day and productId)
+ * in keyed state (RocksDB or heap, {@link JobSettings}) → the same Redis
+ * keys and Kafka outputs as tagflow, written the way tagflow writes them.
+ * Runs in a local MiniCluster.
  */
 public final class ReferenceJob {
     private static final List<String> EVENT_TOPICS =
@@ -36,9 +37,9 @@ public final class ReferenceJob {
     public static void main(String[] args) throws Exception {
         JobConfig c = JobConfig.parse(args);
         StreamExecutionEnvironment env =
-                StreamExecutionEnvironment.createLocalEnvironment(c.parallelism, configuration(c));
+                StreamExecutionEnvironment.createLocalEnvironment(c.parallelism, JobSettings.of(c));
 
-        KafkaSourceBuilder<Event> source = KafkaSource.<Event>builder()
+        KafkaSourceBuilder<ParsedMessage> source = KafkaSource.<ParsedMessage>builder()
                 .setBootstrapServers(c.brokers)
                 .setTopics(EVENT_TOPICS.stream().map(t -> c.topicPrefix + t).toList())
                 .setGroupId(c.groupId)
@@ -52,14 +53,24 @@ public final class ReferenceJob {
         } else {
             source.setProperty("partition.discovery.interval.ms", "5000");
         }
-        DataStream<Event> events =
-                env.fromSource(source.build(), WatermarkStrategy.noWatermarks(), "kafka-events");
+        SingleOutputStreamOperator<Event> events = env
+                .fromSource(source.build(), WatermarkStrategy.noWatermarks(), "kafka-events")
+                .process(new SplitDeadLetters()).returns(TypeInformation.of(Event.class)).name("valid-events");
+
+        events.getSideOutput(SplitDeadLetters.DEAD_LETTERS)
+                .sinkTo(KafkaSink.<DeadLetter>builder()
+                        .setBootstrapServers(c.brokers)
+                        .setRecordSerializer(new DeadLetterSerializer(c.topicPrefix + "dead-letter-events"))
+                        .setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE)
+                        .build())
+                .name("dead-letters");
 
         events.map(ProfileEvent::of).returns(TypeInformation.of(ProfileEvent.class)).name("to-profile-event")
                 .keyBy(e -> e.user, TypeInformation.of(String.class))
                 .process(new ProfileFunction(c.weights)).returns(TypeInformation.of(ProfileUpdate.class))
                 .name("user-profiles")
-                .sinkTo(new ProfileRedisSink(c.redis, c.topN, c.flushIntervalMs, c.maxBuffered))
+                .sinkTo(new ProfileRedisSink(c.redis, c.writeTickMs, c.maxBuffered, c.topN, c.brokers,
+                        c.topicPrefix + "user-interest-tags-topic"))
                 .name("redis-profiles");
 
         events.filter(e -> e.type == Event.VIEW).name("views")
@@ -67,36 +78,24 @@ public final class ReferenceJob {
                 .keyBy(v -> v.field, TypeInformation.of(String.class))
                 .process(new VisitorFunction()).returns(TypeInformation.of(VisitorUpdate.class))
                 .name("daily-unique-visitors")
-                .sinkTo(new VisitorRedisSink(c.redis, c.flushIntervalMs, c.maxBuffered))
+                .sinkTo(new VisitorRedisSink(c.redis, c.writeTickMs, c.maxBuffered))
                 .name("redis-visitors");
 
+        events.transform("recent-preselect", TypeInformation.of(RecentEvent.class),
+                        new RecentPreselect(c.eventsCapacity, c.flushIntervalMs))
+                .sinkTo(new EventsListSink(c.redis, c.flushIntervalMs, c.eventsCapacity))
+                .setParallelism(1)
+                .name("redis-events-list");
+
         long submitMs = System.currentTimeMillis();
-        JobExecutionResult result = env.execute("tagflow-reference");
+        JobExecutionResult result = env.execute("tagflow-reference-" + c.stateBackend);
         long endMs = System.currentTimeMillis();
         Long processed = result.getAccumulatorResult(ProfileFunction.EVENTS_ACCUMULATOR);
         System.out.printf(
                 "{\"jvm_start_ms\":%d,\"submit_ms\":%d,\"last_redis_write_ms\":%d,\"end_ms\":%d,"
                         + "\"net_runtime_ms\":%d,\"events\":%d}%n",
                 ManagementFactory.getRuntimeMXBean().getStartTime(), submitMs,
-                Progress.lastRedisWriteMs(), endMs, result.getNetRuntime(),
+                LastWrite.ms(), endMs, result.getNetRuntime(),
                 processed == null ? 0 : processed);
-    }
-
-    private static Configuration configuration(JobConfig c) {
-        Configuration conf = new Configuration();
-        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-        conf.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
-        conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
-        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY,
-                Path.of(c.checkpointDir).toAbsolutePath().toUri().toString());
-        conf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(c.checkpointIntervalMs));
-        conf.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MemorySize.parse(c.managedMemory));
-        // Chained operators pass records by reference instead of copying them.
-        conf.set(PipelineOptions.OBJECT_REUSE, true);
-        // Every record type has a Flink serializer; fail rather than fall back to Kryo.
-        conf.set(PipelineOptions.GENERIC_TYPES, false);
-        // A benchmark run fails fast instead of restarting.
-        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
-        return conf;
     }
 }

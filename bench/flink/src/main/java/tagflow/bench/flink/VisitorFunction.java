@@ -8,11 +8,12 @@ import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
+import tagflow.bench.common.VisitorUpdate;
 
 /**
  * Keyed by {@code <day>:<productId>}: daily unique visitors. Membership is
- * a {@link MapState} (one RocksDB entry per visitor, so a check is a point
- * lookup and nothing rewrites a whole set); the count is a value state.
+ * a {@link MapState} (with RocksDB one entry per visitor, so a check is a
+ * point lookup and nothing rewrites a whole set); the count is a value state.
  * Only first visits are emitted.
  */
 public final class VisitorFunction extends KeyedProcessFunction<String, ViewEvent, VisitorUpdate> {

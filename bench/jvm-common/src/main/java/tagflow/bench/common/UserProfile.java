@@ -1,4 +1,4 @@
-package tagflow.bench.flink;
+package tagflow.bench.common;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -7,7 +7,7 @@ import java.util.List;
 /**
  * One user's accumulated interests: the profile operator's keyed state, a
  * Flink POJO (arrays of basic types, so Flink's own serializers are used,
- * never Kryo). Mirrors tagflow's {@code dataflow/src/profile.rs}.
+ * never Kryo). Mirrors tagflow's {@code dataflow/src/aggregates/profiles/profile.rs}.
  */
 public final class UserProfile {
     /** Tags in first-seen order; {@code scores[i]} belongs to {@code tags[i]}. */
@@ -17,6 +17,8 @@ public final class UserProfile {
     public long[] counts = new long[3];
     /** Largest event timestamp seen (ms), or 0 before any event. */
     public long lastEventAt;
+    /** Products the user bought, each once (the {@code user:purchased:<u>} set). */
+    public String[] purchased = new String[0];
 
     public UserProfile() {}
 
@@ -25,6 +27,10 @@ public final class UserProfile {
         long weight = weights[event.type];
         counts[event.type]++;
         lastEventAt = Math.max(lastEventAt, event.timestamp);
+        if (event.type == Event.PURCHASE && !contains(purchased, event.productId)) {
+            purchased = Arrays.copyOf(purchased, purchased.length + 1);
+            purchased[purchased.length - 1] = event.productId;
+        }
         for (String tag : event.tags) {
             int i = indexOf(tag);
             if (i >= 0) {
@@ -39,6 +45,12 @@ public final class UserProfile {
         }
     }
 
+    /** The score of {@code tag}, or -1 if the user has none. */
+    public long score(String tag) {
+        int i = indexOf(tag);
+        return i < 0 ? -1 : scores[i];
+    }
+
     private int indexOf(String tag) {
         for (int i = 0; i < tags.length; i++) {
             if (tags[i].equals(tag)) {
@@ -46,6 +58,15 @@ public final class UserProfile {
             }
         }
         return -1;
+    }
+
+    private static boolean contains(String[] values, String value) {
+        for (String v : values) {
+            if (v.equals(value)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The {@code n} best tags: highest score first, ties by tag name ascending. */

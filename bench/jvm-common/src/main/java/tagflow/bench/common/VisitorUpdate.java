@@ -1,4 +1,4 @@
-package tagflow.bench.flink;
+package tagflow.bench.common;
 
 /** A new visitor of a (day, product) and its visitor count, to the Redis sink. */
 public final class VisitorUpdate {

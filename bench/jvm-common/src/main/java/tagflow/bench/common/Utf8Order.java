@@ -1,4 +1,4 @@
-package tagflow.bench.flink;
+package tagflow.bench.common;
 
 /**
  * Compares strings by Unicode code point, which is the byte order of their

@@ -1,12 +1,13 @@
-package tagflow.bench.flink;
+package tagflow.bench.common;
 
 import java.util.Arrays;
 
-/** What the profile operator needs of one event: user, type, time, distinct tags. */
+/** What the profile operator needs of one event: user, type, time, product, distinct tags. */
 public final class ProfileEvent {
     public String user;
     public int type;
     public long timestamp;
+    public String productId;
     /** The event's tags, each listed once (a repeated tag counts once). */
     public String[] tags;
 
@@ -17,6 +18,7 @@ public final class ProfileEvent {
         p.user = e.userId;
         p.type = e.type;
         p.timestamp = e.timestamp;
+        p.productId = e.productId;
         p.tags = distinct(e.tags);
         return p;
     }
