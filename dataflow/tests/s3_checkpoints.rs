@@ -189,7 +189,6 @@ fn two_processes_restore_from_s3_after_a_kill_9_and_rescale_to_three_exactly() {
         assert!(log.contains("workers=4"), "a 2×2 checkpoint: {log}");
     }
     assert_exact(&read_raw(&dataset().topics), &redis);
-    assert!(complete_ids(s3, &url).last() > Some(&newest), "the 3×1 job checkpointed");
 }
 
 /// The value of metric `name` in the job's /metrics (its log names the
@@ -231,16 +230,23 @@ fn an_object_store_down_for_30_s_fails_checkpoints_while_processing_goes_on() {
     let raw = read_raw(&topics);
     let caught_up = wait_for(Duration::from_secs(25), || differences_from(&raw, &redis).is_empty());
     assert!(caught_up, "processing stopped while the object store was down");
+    let caught_up_after = paused.elapsed();
     std::thread::sleep(Duration::from_secs(30).saturating_sub(paused.elapsed()));
     let failed = metric(&log, "tagflow_checkpoints_failed_total");
     assert!(failed >= 1.0, "no failed checkpoint counted during the outage");
     assert_eq!(metric(&log, "tagflow_checkpoint_last_completed_id"), before);
     server.resume();
 
+    let resumed = Instant::now();
     let recovered = wait_for(Duration::from_secs(60), || {
         metric(&log, "tagflow_checkpoint_last_completed_id") > before
     });
     assert!(recovered, "no checkpoint completed after the object store came back");
+    eprintln!(
+        "outage: {failed} checkpoints failed, Redis exact {:?} into it, next checkpoint {:?} after",
+        caught_up_after,
+        resumed.elapsed()
+    );
     assert!(child.try_wait().unwrap().is_none(), "the job stopped");
     // The checkpoint taken after the outage restores exactly.
     kill_9(&mut child);

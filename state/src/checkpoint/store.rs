@@ -272,10 +272,11 @@ impl LocalCopy {
 
     /// One holder is done with the copy; the last removes a download.
     pub fn release(&self) {
-        if self.downloaded && self.holders.fetch_sub(1, Ordering::SeqCst) == 1 {
-            if let Err(err) = std::fs::remove_dir_all(&self.path) {
-                tracing::warn!(path = %self.path.display(), %err, "cannot remove a downloaded checkpoint");
-            }
+        if self.downloaded
+            && self.holders.fetch_sub(1, Ordering::SeqCst) == 1
+            && let Err(err) = std::fs::remove_dir_all(&self.path)
+        {
+            tracing::warn!(path = %self.path.display(), %err, "cannot remove a downloaded checkpoint");
         }
     }
 }

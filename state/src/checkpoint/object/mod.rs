@@ -30,20 +30,20 @@
 //! three times with backoff; an object store that stays unreachable fails
 //! the checkpoint (counted), and the job goes on to the next.
 
+mod connect;
 mod transfer;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use object_store::{
-    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
-};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::Deserialize;
+
+pub use self::connect::ObjectStoreOptions;
+use self::connect::{Connection, connect};
 
 use crate::checkpoint::checksum::FileDigest;
 use crate::checkpoint::error::CheckpointError;
@@ -54,26 +54,6 @@ use crate::store::StateStore;
 
 /// Files moved at once by one worker.
 const CONCURRENT_TRANSFERS: usize = 4;
-
-/// How to reach the object store; credentials and region come from the
-/// standard `AWS_*` environment variables.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectStoreOptions {
-    /// A custom S3 endpoint (SeaweedFS, MinIO, …), e.g.
-    /// `http://127.0.0.1:8333`; AWS's otherwise.
-    pub endpoint: Option<String>,
-    /// Whether plain `http://` endpoints are allowed.
-    pub allow_http: bool,
-    /// Longest wait for one request (each is retried up to three times
-    /// within twice this).
-    pub timeout: Duration,
-}
-
-impl Default for ObjectStoreOptions {
-    fn default() -> Self {
-        Self { endpoint: None, allow_http: false, timeout: Duration::from_secs(30) }
-    }
-}
 
 /// A job's checkpoints in an object store (see the module documentation).
 #[derive(Debug)]
@@ -99,42 +79,14 @@ impl ObjectCheckpoints {
     /// # Errors
     /// The URL names no bucket, or the client cannot be built.
     pub fn open(url: &str, options: &ObjectStoreOptions) -> Result<Self, CheckpointError> {
-        let invalid = |reason: String| CheckpointError::Location { location: url.into(), reason };
-        let path = url.strip_prefix("s3://").ok_or_else(|| invalid("not an s3:// URL".into()))?;
-        let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
-        if bucket.is_empty() {
-            return Err(invalid("names no bucket (s3://bucket/prefix)".into()));
-        }
-        let client = ClientOptions::new()
-            .with_timeout(options.timeout)
-            .with_connect_timeout(options.timeout.min(Duration::from_secs(5)))
-            .with_allow_http(options.allow_http);
-        let retry = RetryConfig {
-            backoff: BackoffConfig::default(),
-            max_retries: 3,
-            retry_timeout: options.timeout * 2,
-        };
-        let mut builder = AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .with_client_options(client)
-            .with_retry(retry);
-        if let Some(endpoint) = &options.endpoint {
-            builder = builder.with_endpoint(endpoint).with_allow_http(options.allow_http);
-        }
-        let store = builder.build().map_err(|e| invalid(e.to_string()))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("checkpoint-store")
-            .enable_all()
-            .build()
-            .map_err(|e| invalid(format!("cannot start its I/O threads: {e}")))?;
+        let Connection { prefix, store, runtime } = connect(url, options)?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         Ok(Self {
             url: url.trim_end_matches('/').to_owned(),
-            prefix: prefix.trim_matches('/').to_owned(),
-            store: Arc::new(store),
+            prefix,
+            store,
             runtime,
             run: format!("{nanos:x}-{:x}", std::process::id()),
         })
