@@ -8,7 +8,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use state::{CheckpointDir, CheckpointError, Manifest, StateStore, groups_for_worker};
+use state::{CheckpointError, Manifest, StateStore, groups_for_worker};
 
 use crate::aggregates::profiles::user_ids::CheckpointUserNames;
 use crate::aggregates::visitors::Retention;
@@ -44,7 +44,7 @@ pub fn checkpoints(
     args: &CheckpointsArgs,
     out: &mut impl std::io::Write,
 ) -> Result<(), AdminError> {
-    let dir = CheckpointDir::new(&args.checkpoint_dir);
+    let dir = args.object_store.location(&args.checkpoint_dir).open()?;
     match args.action {
         CheckpointsAction::List => {
             writeln!(
@@ -81,7 +81,7 @@ pub fn checkpoints(
             )?;
         }
         CheckpointsAction::Delete { id } => {
-            dir.delete(id)?;
+            dir.delete(&[id])?;
             writeln!(out, "checkpoint {id} deleted")?;
         }
     }
@@ -103,7 +103,7 @@ impl Writer for RedisOnly {
 
 /// Runs `dataflow resync-redis`; returns what it wrote.
 pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
-    let dir = CheckpointDir::new(&args.checkpoint_dir);
+    let dir = args.object_store.location(&args.checkpoint_dir).open()?;
     let manifest: Manifest = match args.checkpoint {
         RestoreFrom::Id(id) => dir.verified(id)?,
         RestoreFrom::Latest | RestoreFrom::None => match dir.latest_intact()? {
@@ -113,7 +113,7 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
                 }
                 manifest
             }
-            None => return Err(AdminError::NoCheckpoint(dir.root().display().to_string())),
+            None => return Err(AdminError::NoCheckpoint(dir.location())),
         },
     };
     tracing::info!(id = manifest.id, workers = manifest.workers, "rewriting Redis from checkpoint");
@@ -123,8 +123,10 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
     let writer = Rc::new(RedisOnly(std::cell::RefCell::new(sink)));
     let output: Rc<dyn Writer> = writer.clone();
     let state_err = |e: state::StateError| AdminError::Checkpoint(e.into());
-    let names =
-        CheckpointUserNames::open(&dir.path_of(manifest.id), &manifest).map_err(state_err)?;
+    // Every part, local (downloaded from an object store, removed after).
+    let scratch = std::env::temp_dir().join(format!("tagflow-resync-{}", std::process::id()));
+    let copy = dir.local_copy(&manifest, &(0..manifest.workers).collect(), &scratch)?;
+    let names = CheckpointUserNames::open(copy.path(), &manifest).map_err(state_err)?;
     let settings = AggregateSettings {
         weights: Weights::default(),
         top_n: args.top_n,
@@ -135,7 +137,7 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
     };
     let mut totals = Rewritten::default();
     for worker in 0..manifest.workers {
-        let part = dir.path_of(manifest.id).join(format!("worker-{worker}"));
+        let part = copy.path().join(format!("worker-{worker}"));
         let store = Arc::new(StateStore::open_read_only(&part).map_err(CheckpointError::from)?);
         let groups = groups_for_worker(worker, manifest.workers);
         let mut aggregates =
@@ -143,5 +145,8 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
         totals += aggregates.rewrite_all(&names).map_err(state_err)?;
     }
     writer.0.borrow_mut().finish();
+    drop(names);
+    copy.release();
+    let _ = std::fs::remove_dir(&scratch);
     Ok(totals)
 }

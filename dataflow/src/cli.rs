@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use model::Topics;
+use state::{CheckpointLocation, ObjectStoreOptions};
 
 use crate::config::{CheckpointConfig, Cluster, JobConfig, RestoreFrom};
 use crate::kafka_reader::OnDataLoss;
@@ -35,9 +36,12 @@ pub enum Command {
 /// `dataflow checkpoints`.
 #[derive(Debug, Args)]
 pub struct CheckpointsArgs {
-    /// Directory of the checkpoints.
+    /// Directory of the checkpoints, or s3://bucket/prefix.
     #[arg(long, env = "TAGFLOW_CHECKPOINT_DIR", default_value_os_t = default_data_dir("checkpoints"))]
     pub checkpoint_dir: PathBuf,
+    /// How to reach an object store.
+    #[command(flatten)]
+    pub object_store: ObjectStoreArgs,
     /// What to do.
     #[command(subcommand)]
     pub action: CheckpointsAction,
@@ -69,9 +73,12 @@ pub struct ResyncArgs {
     /// Longest wait for Redis in one call, before reconnecting and retrying.
     #[arg(long, env = "TAGFLOW_REDIS_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub redis_timeout: Duration,
-    /// Directory of the checkpoints.
+    /// Directory of the checkpoints, or s3://bucket/prefix.
     #[arg(long, env = "TAGFLOW_CHECKPOINT_DIR", default_value_os_t = default_data_dir("checkpoints"))]
     pub checkpoint_dir: PathBuf,
+    /// How to reach an object store.
+    #[command(flatten)]
+    pub object_store: ObjectStoreArgs,
     /// Checkpoint to rewrite from: latest (the newest intact one) or an id.
     #[arg(long, default_value = "latest")]
     pub checkpoint: RestoreFrom,
@@ -150,9 +157,14 @@ pub struct RunArgs {
     /// from the restored checkpoint at every start).
     #[arg(long, env = "TAGFLOW_STATE_DIR", default_value_os_t = default_data_dir("state"))]
     pub state_dir: PathBuf,
-    /// Directory of the checkpoints; must be shared by every process of the job.
+    /// Where checkpoints go: a directory, which every process of the job
+    /// must share, or s3://bucket/prefix in an S3-compatible object store
+    /// (see --s3-endpoint), which needs no shared file system.
     #[arg(long, env = "TAGFLOW_CHECKPOINT_DIR", default_value_os_t = default_data_dir("checkpoints"))]
     pub checkpoint_dir: PathBuf,
+    /// How to reach an object store.
+    #[command(flatten)]
+    pub object_store: ObjectStoreArgs,
     /// Memory for state in this process (e.g. 4GiB, 512MiB), shared evenly
     /// by its workers: each keeps its hot keys in memory within 3/4 of its
     /// share and sizes RocksDB's block cache and memtables within the rest;
@@ -198,6 +210,39 @@ pub struct RunArgs {
     /// How often to look for partitions added to the event topics.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub discovery_interval: Duration,
+}
+
+/// How to reach the object store of `--checkpoint-dir s3://bucket/prefix`.
+/// Credentials and region come from the standard AWS variables
+/// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION).
+#[derive(Debug, Clone, Args)]
+pub struct ObjectStoreArgs {
+    /// S3 endpoint of a server other than AWS (SeaweedFS, MinIO, Ceph...),
+    /// e.g. http://127.0.0.1:8333; AWS's endpoint for the region otherwise.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub s3_endpoint: Option<String>,
+    /// Allow a plain-http S3 endpoint (a local server; never over a network
+    /// you do not trust).
+    #[arg(long, env = "AWS_ALLOW_HTTP")]
+    pub s3_allow_http: bool,
+    /// Longest wait for one S3 request; each is retried up to 3 times with
+    /// backoff within twice this, then the checkpoint fails (counted in
+    /// tagflow_checkpoints_failed) and the job goes on.
+    #[arg(long, env = "TAGFLOW_S3_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub s3_timeout: Duration,
+}
+
+impl ObjectStoreArgs {
+    /// Where `--checkpoint-dir` says checkpoints are.
+    #[must_use]
+    pub fn location(&self, checkpoint_dir: &std::path::Path) -> CheckpointLocation {
+        let options = ObjectStoreOptions {
+            endpoint: self.s3_endpoint.clone(),
+            allow_http: self.s3_allow_http,
+            timeout: self.s3_timeout,
+        };
+        CheckpointLocation::new(checkpoint_dir, options)
+    }
 }
 
 /// `$XDG_DATA_HOME/tagflow/<name>`, else `~/.local/share/tagflow/<name>`.
@@ -281,7 +326,7 @@ impl RunArgs {
             discovery_interval: self.discovery_interval,
             on_data_loss: self.on_data_loss,
             checkpoints: CheckpointConfig {
-                dir: self.checkpoint_dir,
+                location: self.object_store.location(&self.checkpoint_dir),
                 interval: self.checkpoint_interval,
                 retained: self.checkpoints_retained.max(1),
                 restore: self.restore,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use model::Topics;
+use state::CheckpointLocation;
 
 use crate::kafka_reader::OnDataLoss;
 use crate::weights::Weights;
@@ -89,8 +90,9 @@ impl JobConfig {
 /// Where checkpoints go, how often, and which one a run starts from.
 #[derive(Debug, Clone)]
 pub struct CheckpointConfig {
-    /// Directory of the checkpoints (shared by every process of the job).
-    pub dir: PathBuf,
+    /// Where checkpoints go: a directory (shared by every process of the
+    /// job) or an S3-compatible bucket.
+    pub location: CheckpointLocation,
     /// Time between checkpoints.
     pub interval: Duration,
     /// Complete checkpoints kept (the newest ones).

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use state::{CheckpointError, StateStore, StoreOptions, groups_for_worker, restore_store};
+use state::{
+    CheckpointError, PartCache, StateStore, StoreOptions, groups_for_worker, restore_store,
+};
 use timely::communication::Config as CommunicationConfig;
 use timely::{Config as TimelyConfig, WorkerConfig};
 
@@ -125,7 +127,12 @@ pub fn run(
     let process = config.cluster.as_ref().map_or(0, |cluster| cluster.process);
     let _locks = (
         DirLock::acquire(&config.state_dir, process)?,
-        DirLock::acquire(&config.checkpoints.dir, process)?,
+        config
+            .checkpoints
+            .location
+            .local_dir()
+            .map(|dir| DirLock::acquire(dir, process))
+            .transpose()?,
     );
     metrics.checkpoint.interval_seconds.set(config.checkpoints.interval.as_secs_f64());
     let mut repair = false;
@@ -154,10 +161,10 @@ fn remove_unsealed(config: &JobConfig) {
     if config.cluster.as_ref().is_some_and(|cluster| cluster.processes > 1) {
         return;
     }
-    match state::CheckpointDir::new(&config.checkpoints.dir).remove_incomplete() {
+    match config.checkpoints.location.open().and_then(|dir| dir.remove_incomplete()) {
         Ok(removed) => {
             for path in removed {
-                tracing::info!(path = %path.display(), "removed a checkpoint the end of the input overtook");
+                tracing::info!(path, "removed a checkpoint the end of the input overtook");
             }
         }
         Err(err) => tracing::warn!(%err, "cannot remove unsealed checkpoint parts"),
@@ -192,6 +199,12 @@ fn run_dataflow(
         // The marker may have been set after Redis lost the rest.
         startup.rewrite_redis |= repair;
     }
+    let (process, processes) = config.cluster.as_ref().map_or((0, 1), |c| (c.process, c.processes));
+    startup.fetch(
+        &config.state_dir,
+        process * workers..(process + 1) * workers,
+        workers * processes,
+    )?;
     let startup = Arc::new(startup);
     // Until the first checkpoint of this run, "last completed" counts from
     // the start, so a staleness alert does not fire on a fresh start.
@@ -283,9 +296,15 @@ fn run_worker(
     };
     let (barrier_writer, barrier_outputs) =
         (Rc::clone(&writer), [Rc::clone(&dead_letters), Rc::clone(&interest_tags)]);
+    let cache = match &startup.restored {
+        // The store is its own part of the checkpoint: its files are stored.
+        Some(manifest) if manifest.workers == peers => PartCache::restored_from(manifest, index),
+        _ => PartCache::default(),
+    };
     let part_writing = PartWriting {
         store: Arc::clone(&store),
-        dir: startup.dir.clone(),
+        dir: Arc::clone(&startup.dir),
+        cache,
         output_barriers: Box::new(move || OutputBarriers {
             redis: barrier_writer.redis.borrow().barrier(),
             kafka: barrier_outputs.iter().map(|output| output.barrier()).collect(),
@@ -293,7 +312,7 @@ fn run_worker(
         metrics: Arc::clone(metrics),
     };
     let sealer_config = SealerConfig {
-        dir: startup.dir.clone(),
+        dir: Arc::clone(&startup.dir),
         workers: peers,
         next_id: startup.next_id,
         lineage: startup.lineage.clone(),
@@ -325,16 +344,16 @@ fn run_worker(
     let mut aggregates =
         Aggregates::open(&store, groups, &aggregate_settings, &output, metrics).map_err(err)?;
     let sealer = Sealer::new(sealer_config, Rc::clone(&output), Arc::clone(metrics));
-    if let Some(manifest) = &startup.restored {
+    if let (Some(manifest), Some(copy)) = (&startup.restored, &startup.restored_copy) {
         if startup.rewrite_redis {
             // After a rescale this worker's visitors include users owned
             // anywhere: name them from every part of the checkpoint.
-            let names = CheckpointUserNames::open(&startup.dir.path_of(manifest.id), manifest)
-                .map_err(err)?;
+            let names = CheckpointUserNames::open(copy.path(), manifest).map_err(err)?;
             let Rewritten { users, pairs, events } = aggregates.rewrite_all(&names).map_err(err)?;
             tracing::info!(worker = index, users, pairs, events, "Redis rewritten from state");
             aggregates.set_memory_budgets(bound);
         }
+        copy.release();
         let elapsed = restore_started.elapsed();
         metrics.checkpoint.observe_restore(elapsed);
         tracing::info!(worker = index, ?elapsed, "state restored");
@@ -401,9 +420,8 @@ fn open_store(
     options: &StoreOptions,
 ) -> Result<StateStore, CheckpointError> {
     let store_dir = config.state_dir.join(format!("worker-{index}"));
-    if let Some(manifest) = &startup.restored {
-        let checkpoint = startup.dir.path_of(manifest.id);
-        return restore_store(&checkpoint, manifest, index, peers, &store_dir, options);
+    if let (Some(manifest), Some(copy)) = (&startup.restored, &startup.restored_copy) {
+        return restore_store(copy.path(), manifest, index, peers, &store_dir, options);
     }
     if store_dir.exists() {
         std::fs::remove_dir_all(&store_dir)

@@ -22,8 +22,8 @@ use common::run::{
 };
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use state::CheckpointDir;
 use state::Manifest;
+use state::{CheckpointDir, CheckpointStore};
 use testkit::{
     BlackHoleProxy, PrivateRedis, Stack, delete_records_to_end, read_topic, redis_database,
     set_topic_config,

@@ -25,7 +25,7 @@ use common::run::{
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::json;
-use state::{CheckpointDir, Manifest};
+use state::{CheckpointDir, CheckpointStore, Manifest};
 use testkit::{EventTopics, Stack, read_topic, redis_database};
 
 const LIMIT: Duration = Duration::from_secs(240);

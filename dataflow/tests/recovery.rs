@@ -20,7 +20,7 @@ use common::run::{
     Dataset, checkpoint_dir, job_command, job_command_every, job_command_unbounded,
     produce_dataset, run_to_end,
 };
-use state::{CheckpointDir, Manifest};
+use state::{CheckpointDir, CheckpointStore, Manifest};
 use testkit::redis_database;
 
 const EVENTS: u64 = 300_000;

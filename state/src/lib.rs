@@ -26,8 +26,9 @@
 //! - Checkpoints: [`write_part`] turns a committed store into one worker's
 //!   part of a checkpoint (a RocksDB checkpoint: hard links), a [`Manifest`]
 //!   seals the parts of all workers into one checkpoint with offsets and file
-//!   checksums, [`CheckpointDir`] finds, verifies, completes and prunes them,
-//!   and [`restore_store`] rebuilds a worker's store from one, re-sharding by
+//!   checksums, a [`CheckpointStore`] (a [`CheckpointDir`] or an S3 bucket,
+//!   [`ObjectCheckpoints`]) keeps, finds, verifies, completes and prunes
+//!   them, and [`restore_store`] rebuilds a worker's store from one, re-sharding by
 //!   key group when the worker count changed.
 //!
 //! A typical worker: `table.get_mut(&store, user)?` per event; at a
@@ -45,11 +46,13 @@ mod store;
 mod table;
 
 pub use checkpoint::checksum::{DigestCache, FileDigest};
-pub use checkpoint::dir::{CheckpointDir, Listed};
+pub use checkpoint::dir::CheckpointDir;
 pub use checkpoint::error::CheckpointError;
 pub use checkpoint::manifest::{FORMAT_VERSION, MANIFEST_FILE, Manifest, PartitionOffset};
+pub use checkpoint::object::{ObjectCheckpoints, ObjectStoreOptions};
 pub use checkpoint::part::write_part;
-pub use checkpoint::restore::restore_store;
+pub use checkpoint::restore::{parts_to_restore, restore_store};
+pub use checkpoint::store::{CheckpointLocation, CheckpointStore, Listed, LocalCopy, PartCache};
 pub use codec::CodecError;
 pub use error::StateError;
 pub use keygroup::{

@@ -4,7 +4,8 @@
 //! Kafka cluster and Redis — before any test runs. Tests share it and stay
 //! apart by naming: each test creates its own prefixed topics
 //! ([`EventTopics::create`]) and takes its own Redis database
-//! ([`redis_database`]). Nothing here mocks Kafka or Redis.
+//! ([`redis_database`]). Nothing here mocks Kafka or Redis; object storage
+//! is a real S3 server too ([`s3`]: SeaweedFS, with `scripts/stack up --s3`).
 
 pub mod binaries;
 pub mod black_hole;
@@ -13,6 +14,7 @@ pub mod dates;
 pub mod kafka;
 pub mod private_redis;
 pub mod redis_db;
+pub mod s3;
 pub mod stack;
 
 pub use binaries::{free_port, workspace_binary};

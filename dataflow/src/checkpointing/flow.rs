@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use state::{CheckpointDir, StateStore};
+use state::{CheckpointStore, PartCache, StateStore};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::OutputBuilder;
@@ -51,8 +51,10 @@ pub struct CheckpointInputs<'scope> {
 pub struct PartWriting {
     /// The worker's store, which parts are checkpoints of.
     pub store: Arc<StateStore>,
-    /// The checkpoint directory.
-    pub dir: CheckpointDir,
+    /// Where checkpoints are kept.
+    pub dir: Arc<dyn CheckpointStore>,
+    /// What the worker's part writer knows at start (see [`PartCache`]).
+    pub cache: PartCache,
     /// The barriers on the worker's outputs.
     pub output_barriers: TakeOutputBarriers,
     /// The job's metrics.
@@ -79,12 +81,12 @@ pub fn checkpoint_flow(
     let mut output: OutputBuilder<u64, CapacityContainerBuilder<Vec<WorkerPart>>> =
         OutputBuilder::from(output);
     let activator = scope.worker().sync_activator_for(address.to_vec());
-    let PartWriting { store, dir, output_barriers, metrics } = writing;
+    let PartWriting { store, dir, cache, output_barriers, metrics } = writing;
     let wake = Box::new(move || {
         // The worker is gone only when the job ends.
         let _ = activator.activate();
     });
-    let mut writer = PartWriter::start(worker, store, dir, wake)?;
+    let mut writer = PartWriter::start(worker, store, (dir, cache), wake)?;
     let mut coordinator = Coordinator::<Capability<u64>>::new(worker, snapshot_inputs.len());
     let mut in_flight: Vec<Capability<u64>> = Vec::new();
 

@@ -2,17 +2,22 @@
 //!
 //! Operators only pause to copy their changes into a [`StateBatch`]; this
 //! thread then commits the batch together with the source offsets (one
-//! atomic RocksDB write), takes the RocksDB checkpoint (a memtable flush and
-//! hard links) and checksums the files, while the worker keeps processing.
+//! atomic RocksDB write), then has the checkpoint store write the part (a
+//! RocksDB checkpoint: a memtable flush and hard links; checksums; uploads
+//! for an object store), while the worker keeps processing.
 //! Jobs run in order, so part `B` is always committed before part `B + 1`.
 //! The part is reported only once the worker's outputs queued before the
 //! boundary are out: its Redis writer has written them, and Kafka has
 //! acknowledged its dead letters and interest-tag messages
-//! ([`OutputBarriers`]). A failure is fatal for the job: the operators'
-//! caches already consider those changes persisted (and a refused output
-//! cannot be sent again by this process), so continuing could only produce
-//! a checkpoint that misses them. The job restarts from the last completed
-//! checkpoint instead, and replays (outputs are at least once).
+//! ([`OutputBarriers`]). A failed commit or a refused output is fatal for
+//! the job: the operators' caches already consider those changes persisted
+//! (and a refused output cannot be sent again by this process), so
+//! continuing could only produce a checkpoint that misses them. The job
+//! restarts from the last completed checkpoint instead, and replays
+//! (outputs are at least once). A part the store could not write (an
+//! object store out of reach) is not: the committed store still holds every
+//! change, so the next part has them all. The part is reported as failed,
+//! which fails (and counts) its checkpoint, and the job goes on.
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -21,8 +26,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use state::{
-    CheckpointDir, CheckpointError, DigestCache, FileDigest, PartitionOffset, StateBatch,
-    StateStore, write_part,
+    CheckpointError, CheckpointStore, FileDigest, PartCache, PartitionOffset, StateBatch,
+    StateStore,
 };
 
 use crate::checkpointing::coordinator::ReadyPart;
@@ -74,6 +79,8 @@ pub struct WorkerPart {
     pub offsets: Vec<PartitionOffset>,
     /// The part's files.
     pub files: Vec<FileDigest>,
+    /// Why the store could not write the part (its checkpoint then fails).
+    pub failed: Option<String>,
     /// When the first operator of this worker snapshotted (Unix ms).
     pub started_unix_ms: u64,
     /// The longest pause of one of this worker's operators for it (µs).
@@ -117,21 +124,21 @@ pub struct PartWriter {
 
 impl PartWriter {
     /// Starts worker `worker`'s thread, writing parts of `store` into `dir`
-    /// and calling `wake` after each (so the worker collects it with
+    /// (remembering files between parts in `cache`) and calling `wake`
+    /// after each (so the worker collects it with
     /// [`finished`](Self::finished)).
     pub fn start(
         worker: usize,
         store: Arc<StateStore>,
-        dir: CheckpointDir,
+        (dir, mut cache): (Arc<dyn CheckpointStore>, PartCache),
         wake: Box<dyn Fn() + Send>,
     ) -> std::io::Result<Self> {
         let (jobs, job_rx) = mpsc::channel::<PartJob>();
         let (result_tx, results) = mpsc::channel();
         let thread =
             std::thread::Builder::new().name(format!("checkpoint-{worker}")).spawn(move || {
-                let mut digests = DigestCache::default();
                 for job in job_rx {
-                    let result = write(&store, &dir, worker, job, &mut digests);
+                    let result = write(&store, dir.as_ref(), worker, job, &mut cache);
                     if result_tx.send(result).is_err() {
                         break;
                     }
@@ -177,22 +184,31 @@ impl Drop for PartWriter {
 
 fn write(
     store: &StateStore,
-    dir: &CheckpointDir,
+    dir: &dyn CheckpointStore,
     worker: usize,
     job: PartJob,
-    digests: &mut DigestCache,
+    cache: &mut PartCache,
 ) -> Result<WorkerPart, PartError> {
     let PartJob { boundary, mut batch, offsets, started_unix_ms, longest_pause_us, outputs } = job;
     for offset in &offsets {
         batch.set_offset(&offset.topic, offset.partition, offset.next_offset);
     }
     store.commit(batch).map_err(CheckpointError::from)?;
-    let files = write_part(store, &dir.pending_path(boundary), worker, digests)?;
+    let written = dir.write_part(store, boundary, worker, cache);
     // The checkpoint may only complete once Redis and Kafka hold every
     // output before it.
     outputs.wait()?;
-    tracing::debug!(worker, boundary, files = files.len(), "checkpoint part written");
-    Ok(WorkerPart { boundary, worker, offsets, files, started_unix_ms, longest_pause_us })
+    let (files, failed) = match written {
+        Ok(files) => {
+            tracing::debug!(worker, boundary, files = files.len(), "checkpoint part written");
+            (files, None)
+        }
+        Err(err) => {
+            tracing::warn!(worker, boundary, %err, "cannot write this worker's checkpoint part");
+            (Vec::new(), Some(err.to_string()))
+        }
+    };
+    Ok(WorkerPart { boundary, worker, offsets, files, failed, started_unix_ms, longest_pause_us })
 }
 
 /// Milliseconds since the Unix epoch.

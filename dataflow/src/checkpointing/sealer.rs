@@ -1,9 +1,11 @@
 //! [`Sealer`]: worker 0's last step of every checkpoint.
 //!
 //! Every worker reports its written part; when the parts of all workers for
-//! a boundary are in, the pending directory becomes checkpoint `<id>` and
-//! gets its manifest (written atomically: from then on the checkpoint is
-//! complete), and checkpoints beyond the retention count are deleted.
+//! a boundary are in, the checkpoint store seals them as checkpoint `<id>`
+//! with its manifest (written last: from then on the checkpoint is
+//! complete), and checkpoints beyond the retention count are deleted. A
+//! part the store could not write fails its checkpoint, counted in
+//! `tagflow_checkpoints_failed`; the job goes on to the next.
 //! Every part waited for its worker's Redis outputs before the boundary, so
 //! the sealer then records in Redis that it holds this checkpoint's outputs
 //! (`tagflow:checkpoint`; see `startup.rs`), unless Redis lost the sealing
@@ -14,7 +16,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use model::keys::CHECKPOINT_MARKER;
-use state::{CheckpointDir, CheckpointError, FORMAT_VERSION, KEY_GROUPS, Manifest};
+use state::{CheckpointError, CheckpointStore, FORMAT_VERSION, KEY_GROUPS, Manifest};
 
 use crate::checkpointing::part_writer::{WorkerPart, unix_ms};
 use crate::metrics::JobMetrics;
@@ -25,7 +27,7 @@ use crate::writer::Writer;
 
 /// Seals checkpoints once all their parts are written.
 pub struct Sealer {
-    dir: CheckpointDir,
+    dir: Arc<dyn CheckpointStore>,
     workers: usize,
     next_id: u64,
     lineage: String,
@@ -46,8 +48,8 @@ impl std::fmt::Debug for Sealer {
 /// Where and how the sealer works.
 #[derive(Debug, Clone)]
 pub struct SealerConfig {
-    /// The checkpoint directory.
-    pub dir: CheckpointDir,
+    /// Where checkpoints are kept.
+    pub dir: Arc<dyn CheckpointStore>,
     /// Number of workers, hence parts per checkpoint.
     pub workers: usize,
     /// Id of the next checkpoint.
@@ -93,7 +95,16 @@ impl Sealer {
         let parts = self.parts.remove(&boundary).unwrap_or_default();
         let longest_pause_us = parts.iter().map(|p| p.longest_pause_us).max().unwrap_or(0);
         let started = parts.iter().map(|p| p.started_unix_ms).min().unwrap_or_else(unix_ms);
-        match self.seal(boundary, parts) {
+        let failed: Vec<String> = parts
+            .iter()
+            .filter_map(|p| p.failed.as_ref().map(|why| format!("worker {}: {why}", p.worker)))
+            .collect();
+        let sealed = if failed.is_empty() {
+            self.seal(boundary, parts).map_err(|err| err.to_string())
+        } else {
+            Err(failed.join("; "))
+        };
+        match sealed {
             Ok(manifest) => {
                 let duration_ms = manifest.created_unix_ms.saturating_sub(started);
                 self.completed(&manifest, duration_ms, longest_pause_us);
@@ -101,9 +112,8 @@ impl Sealer {
             Err(err) => {
                 self.metrics.checkpoint.failed.inc();
                 tracing::error!(boundary, %err, "checkpoint could not be completed");
-                let pending = self.dir.pending_path(boundary);
-                if let Err(err) = std::fs::remove_dir_all(&pending) {
-                    tracing::warn!(path = %pending.display(), %err, "cannot remove pending checkpoint");
+                if let Err(err) = self.dir.discard(boundary) {
+                    tracing::warn!(boundary, %err, "cannot remove a failed checkpoint's parts");
                 }
             }
         }
@@ -128,7 +138,7 @@ impl Sealer {
             checksum: String::new(),
         };
         self.next_id += 1;
-        self.dir.complete(boundary, &mut manifest)?;
+        self.dir.seal(boundary, &mut manifest)?;
         Ok(manifest)
     }
 

@@ -2,7 +2,9 @@
 //!
 //! Done once per process before the workers start: interrupted checkpoints
 //! are removed, then `--restore` picks a checkpoint and verifies every file
-//! of it. `latest` walks back past damaged checkpoints, naming each one, and
+//! of it (in an object store: that every object is there with its size; the
+//! checksums are checked as [`Startup::fetch`] downloads the parts this
+//! process restores from). `latest` walks back past damaged checkpoints, naming each one, and
 //! starts empty only when there is no checkpoint at all; if checkpoints
 //! exist and none is intact, or a named one is damaged or missing, the job
 //! refuses to start rather than silently dropping its state.
@@ -20,21 +22,26 @@
 //! says to go on; Redis is then rewritten under the new settings.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use model::keys::CHECKPOINT_MARKER;
-use state::{CheckpointDir, CheckpointError, Manifest};
+use state::{CheckpointError, CheckpointStore, LocalCopy, Manifest, parts_to_restore};
 
 use crate::config::{CheckpointConfig, RestoreFrom};
 
 /// The outcome of startup checks.
 #[derive(Debug)]
 pub struct Startup {
-    /// The checkpoint directory.
-    pub dir: CheckpointDir,
+    /// Where checkpoints are kept.
+    pub dir: Arc<dyn CheckpointStore>,
     /// The checkpoint to restore, if any (verified).
     pub restored: Option<Arc<Manifest>>,
+    /// A local directory with the parts of it this process restores from
+    /// (set by [`Startup::fetch`]).
+    pub restored_copy: Option<LocalCopy>,
     /// The id the next checkpoint gets.
     pub next_id: u64,
     /// The job's history this run continues (or a new one).
@@ -65,16 +72,16 @@ pub enum StartupError {
     },
 }
 
-/// Cleans up `config.dir` and picks the checkpoint to restore; `redis` is
+/// Cleans up `config.location` and picks the checkpoint to restore; `redis` is
 /// the URL the job writes to, `settings` this run's result settings.
 pub fn prepare(
     config: &CheckpointConfig,
     redis: &str,
     settings: &BTreeMap<String, String>,
 ) -> Result<Startup, StartupError> {
-    let dir = CheckpointDir::new(&config.dir);
+    let dir = config.location.open()?;
     for path in dir.remove_incomplete()? {
-        tracing::warn!(path = %path.display(), "removed an incomplete checkpoint");
+        tracing::warn!(path, "removed an incomplete checkpoint");
     }
     let restored = match config.restore {
         RestoreFrom::None => {
@@ -94,7 +101,7 @@ pub fn prepare(
             }
             None => {
                 tracing::info!(
-                    dir = %config.dir.display(),
+                    dir = %config.location,
                     "no checkpoint yet: starting from empty state and the earliest offsets"
                 );
                 None
@@ -122,7 +129,36 @@ pub fn prepare(
         }
         None => (new_lineage(), false),
     };
-    Ok(Startup { dir, restored: restored.map(Arc::new), next_id, lineage, rewrite_redis })
+    let restored = restored.map(Arc::new);
+    Ok(Startup { dir, restored, restored_copy: None, next_id, lineage, rewrite_redis })
+}
+
+impl Startup {
+    /// Gets a local copy of the parts of the restored checkpoint that
+    /// workers `workers` (of `peers`) restore from, downloading them into
+    /// `scratch` from an object store; every part when Redis is rewritten
+    /// (users are named from every part).
+    ///
+    /// # Errors
+    /// A part cannot be read, or fails its checksums.
+    pub fn fetch(
+        &mut self,
+        scratch: &Path,
+        workers: Range<usize>,
+        peers: usize,
+    ) -> Result<(), CheckpointError> {
+        let Some(manifest) = &self.restored else { return Ok(()) };
+        let local = workers.len();
+        let parts = if self.rewrite_redis {
+            (0..manifest.workers).collect()
+        } else {
+            parts_to_restore(manifest, workers, peers)
+        };
+        let copy = self.dir.local_copy(manifest, &parts, scratch)?;
+        copy.set_holders(local);
+        self.restored_copy = Some(copy);
+        Ok(())
+    }
 }
 
 /// Whether `manifest` was taken with other settings than `settings` (and

@@ -143,6 +143,18 @@ pub fn job_command_every(
     work_dir: &Path,
     interval: &str,
 ) -> Command {
+    let checkpoints = checkpoint_dir(work_dir);
+    job_command_at(topics, redis, (&work_dir.join("state"), checkpoints.as_os_str()), interval)
+}
+
+/// A `dataflow run` command (unbounded) with its state in `dirs.0` and
+/// checkpoints (every `interval`) at `dirs.1`, a directory or an s3:// URL.
+pub fn job_command_at(
+    topics: &EventTopics,
+    redis: &str,
+    dirs: (&Path, &std::ffi::OsStr),
+    interval: &str,
+) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dataflow"));
     command
         .arg("run")
@@ -150,9 +162,9 @@ pub fn job_command_every(
         .args(["--topic-prefix", &topics.prefix, "--metrics-addr", "127.0.0.1:0"])
         .args(["--epoch-ms", "100", "--checkpoint-interval", interval])
         .arg("--state-dir")
-        .arg(work_dir.join("state"))
+        .arg(dirs.0)
         .arg("--checkpoint-dir")
-        .arg(checkpoint_dir(work_dir))
+        .arg(dirs.1)
         .env("RUST_LOG", "warn");
     command
 }

@@ -25,6 +25,11 @@ pub struct FileDigest {
     pub bytes: u64,
     /// XXH3-64 of the contents, 16 lowercase hex digits.
     pub xxh3: String,
+    /// Key of the object holding the file, relative to the store's prefix,
+    /// for checkpoints in an object store (absent in a directory, where the
+    /// file is at `path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
 }
 
 /// Reads `path` to the end: (length, XXH3-64 as hex).
@@ -57,6 +62,11 @@ pub struct DigestCache {
 }
 
 impl DigestCache {
+    /// Remembers the digest of SST file `name`, verified elsewhere.
+    pub(crate) fn remember(&mut self, name: &str, bytes: u64, xxh3: &str) {
+        self.sst.insert(name.to_owned(), (bytes, xxh3.to_owned()));
+    }
+
     /// Digests every file directly in `dir`, naming them `prefix/<name>`,
     /// sorted by name.
     pub fn digest_dir(&mut self, dir: &Path, prefix: &str) -> std::io::Result<Vec<FileDigest>> {
@@ -80,7 +90,12 @@ impl DigestCache {
                 }
             };
             seen.push(name.clone());
-            digests.push(FileDigest { path: format!("{prefix}/{name}"), bytes, xxh3 });
+            digests.push(FileDigest {
+                path: format!("{prefix}/{name}"),
+                bytes,
+                xxh3,
+                object: None,
+            });
         }
         // Forget SSTs that compaction deleted, so the cache stays bounded.
         self.sst.retain(|name, _| seen.contains(name));

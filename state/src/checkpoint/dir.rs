@@ -6,12 +6,18 @@
 //! id and sealed with the manifest once every worker is done. Anything else —
 //! a pending directory, an id directory without a manifest — is what a crash
 //! mid-checkpoint leaves behind: it is never restored, and it is removed at
-//! the next start.
+//! the next start. Files are verified where they are, and restored from
+//! in place ([`CheckpointStore::local_copy`]).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use crate::checkpoint::checksum::FileDigest;
 use crate::checkpoint::error::CheckpointError;
 use crate::checkpoint::manifest::{MANIFEST_FILE, Manifest, sync_dir};
+use crate::checkpoint::part::write_part;
+use crate::checkpoint::store::{CheckpointStore, LocalCopy, PartCache};
+use crate::store::StateStore;
 
 const PENDING_PREFIX: &str = "pending-";
 
@@ -19,15 +25,6 @@ const PENDING_PREFIX: &str = "pending-";
 #[derive(Debug, Clone)]
 pub struct CheckpointDir {
     root: PathBuf,
-}
-
-/// One checkpoint as found on disk, for listing.
-#[derive(Debug)]
-pub struct Listed {
-    /// Its id.
-    pub id: u64,
-    /// Its manifest, or why it cannot be read (files are not verified).
-    pub manifest: Result<Manifest, CheckpointError>,
 }
 
 impl CheckpointDir {
@@ -54,8 +51,35 @@ impl CheckpointDir {
         self.root.join(format!("{PENDING_PREFIX}{boundary}"))
     }
 
-    /// Ids of the checkpoint directories (complete or not), ascending.
-    pub fn ids(&self) -> Result<Vec<u64>, CheckpointError> {
+    /// Turns the pending directory of `boundary` into checkpoint
+    /// `manifest.id` and seals it with the manifest.
+    pub fn complete(&self, boundary: u64, manifest: &mut Manifest) -> Result<(), CheckpointError> {
+        let pending = self.pending_path(boundary);
+        let dir = self.path_of(manifest.id);
+        std::fs::rename(&pending, &dir).map_err(CheckpointError::io(&pending))?;
+        sync_dir(&self.root)?;
+        manifest.write(&dir)
+    }
+
+    fn delete_one(&self, id: u64) -> Result<(), CheckpointError> {
+        let dir = self.path_of(id);
+        if !dir.is_dir() {
+            return Err(CheckpointError::NotFound { id, root: self.root.clone() });
+        }
+        let manifest = dir.join(MANIFEST_FILE);
+        if manifest.exists() {
+            std::fs::remove_file(&manifest).map_err(CheckpointError::io(&manifest))?;
+        }
+        std::fs::remove_dir_all(&dir).map_err(CheckpointError::io(&dir))
+    }
+}
+
+impl CheckpointStore for CheckpointDir {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn ids(&self) -> Result<Vec<u64>, CheckpointError> {
         let mut ids = Vec::new();
         let entries = match std::fs::read_dir(&self.root) {
             Ok(entries) => entries,
@@ -72,14 +96,13 @@ impl CheckpointDir {
         Ok(ids)
     }
 
-    /// Every checkpoint with its manifest (unverified), oldest first.
-    pub fn list(&self) -> Result<Vec<Listed>, CheckpointError> {
-        let ids = self.ids()?;
-        Ok(ids.into_iter().map(|id| Listed { id, manifest: self.manifest(id) }).collect())
+    fn complete_ids(&self) -> Result<Vec<u64>, CheckpointError> {
+        let mut ids = self.ids()?;
+        ids.retain(|&id| self.path_of(id).join(MANIFEST_FILE).exists());
+        Ok(ids)
     }
 
-    /// The manifest of checkpoint `id`, checked but with files unverified.
-    pub fn manifest(&self, id: u64) -> Result<Manifest, CheckpointError> {
+    fn manifest(&self, id: u64) -> Result<Manifest, CheckpointError> {
         let dir = self.path_of(id);
         if !dir.is_dir() {
             return Err(CheckpointError::NotFound { id, root: self.root.clone() });
@@ -87,46 +110,39 @@ impl CheckpointDir {
         Manifest::read(&dir, id)
     }
 
-    /// Checkpoint `id`, fully verified (manifest and every file).
-    pub fn verified(&self, id: u64) -> Result<Manifest, CheckpointError> {
-        let manifest = self.manifest(id)?;
-        manifest.verify_files(&self.path_of(id))?;
-        Ok(manifest)
+    fn verify_files(&self, manifest: &Manifest) -> Result<(), CheckpointError> {
+        manifest.verify_files(&self.path_of(manifest.id))
     }
 
-    /// The newest intact checkpoint and the newer ones rejected on the way;
-    /// `None` if there is no complete checkpoint at all, an error if there
-    /// are some but none is intact.
-    pub fn latest_intact(
+    fn write_part(
         &self,
-    ) -> Result<Option<(Manifest, Vec<CheckpointError>)>, CheckpointError> {
-        let mut rejected = Vec::new();
-        for id in self.ids()?.into_iter().rev() {
-            if !self.path_of(id).join(MANIFEST_FILE).exists() {
-                continue; // incomplete, not a checkpoint
-            }
-            match self.verified(id) {
-                Ok(manifest) => return Ok(Some((manifest, rejected))),
-                // An older checkpoint is no better: refuse with the advice.
-                Err(err @ CheckpointError::OtherFormat { .. }) => return Err(err),
-                Err(err) => rejected.push(err),
-            }
-        }
-        if rejected.is_empty() {
-            return Ok(None);
-        }
-        let details = rejected.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-        Err(CheckpointError::NoneIntact { root: self.root.clone(), details })
+        store: &StateStore,
+        boundary: u64,
+        worker: usize,
+        cache: &mut PartCache,
+    ) -> Result<Vec<FileDigest>, CheckpointError> {
+        write_part(store, &self.pending_path(boundary), worker, &mut cache.digests)
     }
 
-    /// The id the next checkpoint gets: above every id ever used here.
-    pub fn next_id(&self) -> Result<u64, CheckpointError> {
-        Ok(self.ids()?.last().map_or(1, |last| last + 1))
+    fn seal(&self, boundary: u64, manifest: &mut Manifest) -> Result<(), CheckpointError> {
+        self.complete(boundary, manifest)
     }
 
-    /// Removes what interrupted checkpoints left (pending directories, id
-    /// directories without a manifest); returns the removed paths.
-    pub fn remove_incomplete(&self) -> Result<Vec<PathBuf>, CheckpointError> {
+    fn discard(&self, boundary: u64) -> Result<(), CheckpointError> {
+        let pending = self.pending_path(boundary);
+        match std::fs::remove_dir_all(&pending) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(CheckpointError::io(&pending)(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn delete(&self, ids: &[u64]) -> Result<(), CheckpointError> {
+        ids.iter().try_for_each(|&id| self.delete_one(id))
+    }
+
+    fn remove_incomplete(&self) -> Result<Vec<String>, CheckpointError> {
         let mut removed = Vec::new();
         let entries = match std::fs::read_dir(&self.root) {
             Ok(entries) => entries,
@@ -141,51 +157,19 @@ impl CheckpointDir {
                 || (name.parse::<u64>().is_ok() && !path.join(MANIFEST_FILE).exists());
             if incomplete && path.is_dir() {
                 std::fs::remove_dir_all(&path).map_err(CheckpointError::io(&path))?;
-                removed.push(path);
+                removed.push(path.display().to_string());
             }
         }
         Ok(removed)
     }
 
-    /// Turns the pending directory of `boundary` into checkpoint
-    /// `manifest.id` and seals it with the manifest.
-    pub fn complete(&self, boundary: u64, manifest: &mut Manifest) -> Result<(), CheckpointError> {
-        let pending = self.pending_path(boundary);
-        let dir = self.path_of(manifest.id);
-        std::fs::rename(&pending, &dir).map_err(CheckpointError::io(&pending))?;
-        sync_dir(&self.root)?;
-        manifest.write(&dir)
-    }
-
-    /// Deletes checkpoint `id`.
-    pub fn delete(&self, id: u64) -> Result<(), CheckpointError> {
-        let dir = self.path_of(id);
-        if !dir.is_dir() {
-            return Err(CheckpointError::NotFound { id, root: self.root.clone() });
-        }
-        // Remove the manifest first: a half-deleted checkpoint is then
-        // incomplete, never mistaken for an intact one.
-        let manifest = dir.join(MANIFEST_FILE);
-        if manifest.exists() {
-            std::fs::remove_file(&manifest).map_err(CheckpointError::io(&manifest))?;
-        }
-        std::fs::remove_dir_all(&dir).map_err(CheckpointError::io(&dir))
-    }
-
-    /// Keeps the newest `keep` complete checkpoints (at least one) and
-    /// deletes every older one; returns the deleted ids.
-    pub fn retain_newest(&self, keep: usize) -> Result<Vec<u64>, CheckpointError> {
-        let complete: Vec<u64> = self
-            .ids()?
-            .into_iter()
-            .filter(|&id| self.path_of(id).join(MANIFEST_FILE).exists())
-            .collect();
-        let excess = complete.len().saturating_sub(keep.max(1));
-        let doomed = complete[..excess].to_vec();
-        for &id in &doomed {
-            self.delete(id)?;
-        }
-        Ok(doomed)
+    fn local_copy(
+        &self,
+        manifest: &Manifest,
+        _parts: &BTreeSet<usize>,
+        _scratch: &Path,
+    ) -> Result<LocalCopy, CheckpointError> {
+        Ok(LocalCopy::in_place(self.path_of(manifest.id)))
     }
 }
 

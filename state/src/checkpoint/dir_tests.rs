@@ -162,6 +162,6 @@ fn damaged_newest_falls_back_and_incomplete_ones_are_removed() {
     assert!(matches!(dir.verified(9), Err(CheckpointError::NotFound { id: 9, .. })));
     assert_eq!(dir.retain_newest(1).unwrap(), [1]);
     assert_eq!(dir.ids().unwrap(), [2]);
-    dir.delete(2).unwrap();
+    dir.delete(&[2]).unwrap();
     assert!(dir.latest_intact().unwrap().is_none());
 }

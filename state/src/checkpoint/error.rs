@@ -63,6 +63,23 @@ pub enum CheckpointError {
         #[source]
         source: std::io::Error,
     },
+    /// The object store holding the checkpoints failed (after retries).
+    #[error("object store {location}: {source}")]
+    ObjectStore {
+        /// The object (or prefix) involved.
+        location: String,
+        /// The client's error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// The checkpoint location cannot be used as given.
+    #[error("checkpoint location {location}: {reason}")]
+    Location {
+        /// The location.
+        location: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The state store failed while writing or restoring a checkpoint.
     #[error(transparent)]
     State(#[from] StateError),

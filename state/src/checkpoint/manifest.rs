@@ -100,10 +100,15 @@ impl Manifest {
         digest_bytes(&serde_json::to_vec(&unsealed).unwrap_or_default())
     }
 
+    /// Seals the manifest: sets its checksum and returns its text.
+    pub(crate) fn seal(&mut self) -> Vec<u8> {
+        self.checksum = self.self_checksum();
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
     /// Seals the manifest and writes it atomically into `dir`.
     pub fn write(&mut self, dir: &Path) -> Result<(), CheckpointError> {
-        self.checksum = self.self_checksum();
-        let text = serde_json::to_vec_pretty(self).unwrap_or_default();
+        let text = self.seal();
         let temp = dir.join(format!("{MANIFEST_FILE}.tmp"));
         let mut file = File::create(&temp).map_err(CheckpointError::io(&temp))?;
         file.write_all(&text).map_err(CheckpointError::io(&temp))?;
@@ -117,11 +122,18 @@ impl Manifest {
     /// well-formed, sealed and about this checkpoint (not its files: see
     /// [`Manifest::verify_files`]).
     pub fn read(dir: &Path, id: u64) -> Result<Self, CheckpointError> {
+        let text = std::fs::read(dir.join(MANIFEST_FILE)).map_err(|e| {
+            let reason = format!("cannot read manifest: {e}");
+            CheckpointError::Damaged { id, dir: dir.to_owned(), reason }
+        })?;
+        Self::parse(&text, id, dir)
+    }
+
+    /// Parses and checks the manifest text of checkpoint `id`, stored at
+    /// `dir` (named in errors).
+    pub(crate) fn parse(text: &[u8], id: u64, dir: &Path) -> Result<Self, CheckpointError> {
         let damaged = |reason: String| CheckpointError::Damaged { id, dir: dir.to_owned(), reason };
-        let path = dir.join(MANIFEST_FILE);
-        let text =
-            std::fs::read(&path).map_err(|e| damaged(format!("cannot read manifest: {e}")))?;
-        let manifest: Manifest = serde_json::from_slice(&text)
+        let manifest: Manifest = serde_json::from_slice(text)
             .map_err(|e| damaged(format!("manifest is not valid: {e}")))?;
         if manifest.checksum != manifest.self_checksum() {
             return Err(damaged("manifest checksum does not match its contents".into()));
@@ -207,7 +219,12 @@ mod tests {
             key_groups: KEY_GROUPS,
             created_unix_ms: 1,
             offsets: vec![PartitionOffset { topic: "t".into(), partition: 0, next_offset: 42 }],
-            files: vec![FileDigest { path: "worker-0/000001.sst".into(), bytes, xxh3 }],
+            files: vec![FileDigest {
+                path: "worker-0/000001.sst".into(),
+                bytes,
+                xxh3,
+                object: None,
+            }],
             settings: BTreeMap::from([("top-n".to_owned(), "5".to_owned())]),
             checksum: String::new(),
         }

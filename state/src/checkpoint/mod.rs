@@ -5,8 +5,9 @@
 //!   links of the immutable SST files), with every file's [`checksum`];
 //! - [`manifest`]: seals the parts of all workers into one checkpoint, with
 //!   its offsets, its files' sizes and checksums, and its format version;
-//! - [`dir`]: the directory of a job's checkpoints, which finds, verifies,
-//!   completes and prunes them;
+//! - [`store`]: where checkpoints are kept, one protocol over two stores:
+//!   [`dir`], a directory, and [`object`], an S3-compatible bucket; finds,
+//!   verifies, completes and prunes them;
 //! - [`restore`]: rebuilds a worker's store from a checkpoint, re-sharding
 //!   by key group when the worker count changed;
 //! - [`error`]: what can go wrong on the way.
@@ -15,5 +16,7 @@ pub mod checksum;
 pub(crate) mod dir;
 pub(crate) mod error;
 pub(crate) mod manifest;
+pub(crate) mod object;
 pub(crate) mod part;
 pub(crate) mod restore;
+pub(crate) mod store;

@@ -10,6 +10,8 @@
 //! level metadata stays with worker 0. Source offsets are not copied: they
 //! come from the manifest, which has every partition's.
 
+use std::collections::BTreeSet;
+use std::ops::Range;
 use std::path::Path;
 
 use crate::checkpoint::error::CheckpointError;
@@ -41,10 +43,8 @@ pub fn restore_store(
         return Ok(StateStore::open(target, options)?);
     }
     let store = StateStore::open(target, options)?;
-    let mine = groups_for_worker(worker, workers);
     for old in 0..manifest.workers {
-        let theirs = groups_for_worker(old, manifest.workers);
-        let overlap = mine.start.max(theirs.start)..mine.end.min(theirs.end);
+        let overlap = overlap(worker, workers, old, manifest.workers);
         let keeps_meta = worker == 0 && old == 0;
         if overlap.is_empty() && !keeps_meta {
             continue;
@@ -68,6 +68,38 @@ pub fn restore_store(
         store.commit(batch)?;
     }
     Ok(store)
+}
+
+/// The key groups worker `worker` (of `workers`) takes from part `old` of
+/// a checkpoint of `old_workers` workers.
+fn overlap(worker: usize, workers: usize, old: usize, old_workers: usize) -> Range<u16> {
+    let mine = groups_for_worker(worker, workers);
+    let theirs = groups_for_worker(old, old_workers);
+    mine.start.max(theirs.start)..mine.end.min(theirs.end)
+}
+
+/// The parts of `manifest` that workers `workers` (of `peers` in the job)
+/// read when they restore it: a process fetches only these.
+#[must_use]
+pub fn parts_to_restore(
+    manifest: &Manifest,
+    workers: Range<usize>,
+    peers: usize,
+) -> BTreeSet<usize> {
+    if manifest.workers == peers {
+        return workers.collect();
+    }
+    let mut parts = BTreeSet::new();
+    for worker in workers {
+        for old in 0..manifest.workers {
+            if !overlap(worker, peers, old, manifest.workers).is_empty()
+                || (worker == 0 && old == 0)
+            {
+                parts.insert(old);
+            }
+        }
+    }
+    parts
 }
 
 /// Copies directory `from` to `to`, hard-linking SST files (immutable in
