@@ -118,14 +118,15 @@ pub struct RunArgs {
     #[arg(long, short = 'w', env = "TAGFLOW_WORKERS")]
     pub workers: Option<usize>,
     /// Number of processes of a multi-process job.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, env = "TAGFLOW_PROCESSES", default_value_t = 1)]
     pub processes: usize,
-    /// This process's index among --processes (0-based).
-    #[arg(long, default_value_t = 0)]
+    /// This process's index among --processes (0-based). Kubernetes sets
+    /// it from a StatefulSet pod's ordinal (deploy/k8s).
+    #[arg(long, env = "TAGFLOW_PROCESS", default_value_t = 0)]
     pub process: usize,
     /// File with one host:port per line, one line per process, in index
     /// order; required with --processes > 1.
-    #[arg(long)]
+    #[arg(long, env = "TAGFLOW_HOSTFILE")]
     pub hostfile: Option<PathBuf>,
     /// Epoch length in milliseconds: the granularity of progress tracking
     /// and checkpoint boundaries; the `events` list is updated once per
@@ -281,6 +282,13 @@ impl RunArgs {
                 self.checkpoint_interval, self.epoch_ms
             )));
         }
+        if self.processes <= 1 && self.process > 0 {
+            // A StatefulSet scaled past TAGFLOW_PROCESSES: not a second job.
+            return Err(ConfigError::Invalid(format!(
+                "--process {} needs --processes above it (got {})",
+                self.process, self.processes
+            )));
+        }
         let cluster = if self.processes > 1 {
             let path = self.hostfile.ok_or_else(|| {
                 ConfigError::Invalid(
@@ -356,6 +364,13 @@ mod tests {
         assert_eq!(parse("16MiB"), 16 << 20);
         assert_eq!(parse("4GiB"), 4 << 30);
         assert!(Cli::try_parse_from(["dataflow", "run", "--state-memory", "lots"]).is_err());
+    }
+
+    #[test]
+    fn a_process_index_needs_that_many_processes() {
+        let cli = Cli::try_parse_from(["dataflow", "run", "--process", "1"]).unwrap();
+        let Command::Run(args) = cli.command else { panic!("not run") };
+        assert!(args.into_config().is_err());
     }
 
     #[test]

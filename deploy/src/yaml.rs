@@ -29,3 +29,29 @@ pub fn load(path: &Path) -> anyhow::Result<Value> {
     }
     serde_json::from_slice(&output.stdout).context("python3's JSON")
 }
+
+/// Parses a stream of YAML documents (`---` separated, as `kustomize build`
+/// prints them) and returns the non-empty ones as JSON.
+///
+/// # Errors
+/// When python3 or PyYAML is missing, or the text is not valid YAML.
+pub fn load_all_str(text: &str) -> anyhow::Result<Vec<Value>> {
+    use std::io::Write;
+    const SCRIPT: &str = "import json, sys, yaml\njson.dump([d for d in yaml.safe_load_all(sys.stdin) if d is not None], sys.stdout)";
+    let mut child = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("running python3 (install python3 and python3-yaml: scripts/install-deps)")?;
+    child.stdin.take().context("python3's stdin")?.write_all(text.as_bytes())?;
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        bail!(
+            "python3 could not read the YAML stream: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    serde_json::from_slice(&output.stdout).context("python3's JSON")
+}

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Result, ensure};
+use deploy::markdown::has_heading;
 use deploy::{help, repo};
 
 fn configuration() -> String {
@@ -121,26 +122,12 @@ fn operator_pages_exist_and_are_linked_from_the_readme() -> Result<()> {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
             .collect();
-        let heading_matches =
-            troubleshooting.lines().filter(|l| l.starts_with('#')).any(|l| slug(l) == anchor);
-        ensure!(heading_matches, "docs/troubleshooting.md has no heading for #{anchor}");
+        ensure!(
+            has_heading(&troubleshooting, &anchor),
+            "docs/troubleshooting.md has no heading for #{anchor}"
+        );
     }
     Ok(())
-}
-
-/// GitHub's anchor of a Markdown heading line.
-fn slug(heading: &str) -> String {
-    heading
-        .trim_start_matches('#')
-        .trim()
-        .to_ascii_lowercase()
-        .chars()
-        .filter_map(|c| match c {
-            'a'..='z' | '0'..='9' | '-' | '_' => Some(c),
-            ' ' => Some('-'),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Every relative link of the operator pages points at a file that exists
@@ -168,7 +155,7 @@ fn operator_pages_links_resolve() -> Result<()> {
             }
             if !anchor.is_empty() {
                 let linked = std::fs::read_to_string(&path)?;
-                if !linked.lines().filter(|l| l.starts_with('#')).any(|l| slug(l) == anchor) {
+                if !has_heading(&linked, anchor) {
                     broken.push(format!("docs/{page}.md: {target} (no such heading)"));
                 }
             }

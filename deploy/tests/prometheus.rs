@@ -9,9 +9,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use deploy::process::Running;
-use deploy::{http, repo, yaml};
-use serde_json::{Value, json};
+use deploy::monitoring::{self, api_data};
+use deploy::{repo, yaml};
+use serde_json::json;
 
 fn promtool(args: &[&str]) -> Result<String> {
     let output = Command::new("promtool")
@@ -113,14 +113,6 @@ fn every_alert_has_passing_unit_tests() -> Result<()> {
     Ok(())
 }
 
-/// Prometheus's JSON API answer's `data`.
-fn api_data(addr: &str, path: &str) -> Result<Value> {
-    let response = http::get(addr, path)?;
-    ensure!(response.status == 200, "GET {path}: {} {}", response.status, response.body);
-    let json: Value = serde_json::from_str(&response.body)?;
-    Ok(json["data"].clone())
-}
-
 /// A real Prometheus, configured by deploy/prometheus/prometheus-local.yml
 /// pointed at the running job and API (and loading the real alert rules),
 /// sees both targets up and evaluates every rule without error.
@@ -130,17 +122,9 @@ fn prometheus_scrapes_the_running_job_and_api() -> Result<()> {
     let dir = common::temp_dir();
     let api = common::start_api(&job.topics, dir.path())?;
 
-    let port = testkit::free_port();
-    let prometheus_addr = format!("127.0.0.1:{port}");
     // deploy/prometheus/prometheus-local.yml, with the test's addresses, a
     // 1 s scrape interval and the rule file's absolute path.
-    let mut config = yaml::load(&repo::path("deploy/prometheus/prometheus-local.yml"))?;
-    config["global"] = json!({"scrape_interval": "1s", "evaluation_interval": "1s"});
-    let rule_files = config["rule_files"].as_array_mut().context("rule_files")?;
-    for file in rule_files.iter_mut() {
-        let relative = file.as_str().context("rule file")?.to_owned();
-        *file = json!(repo::path("deploy/prometheus").join(relative));
-    }
+    let mut config = monitoring::local_prometheus_config(None)?;
     for scrape in config["scrape_configs"].as_array_mut().context("scrape_configs")? {
         let target = match scrape["job_name"].as_str() {
             Some("tagflow-dataflow") => &job.addr,
@@ -149,19 +133,9 @@ fn prometheus_scrapes_the_running_job_and_api() -> Result<()> {
         };
         scrape["static_configs"] = json!([{"targets": [target]}]);
     }
-    let config_path = dir.path().join("prometheus.yml");
-    std::fs::write(&config_path, serde_json::to_string_pretty(&config)?)?;
-    promtool(&["check", "config", &config_path.to_string_lossy()])?;
-
-    let mut command = Command::new("prometheus");
-    command
-        .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address={prometheus_addr}"));
-    let mut prometheus = Running::start("prometheus", command, &dir.path().join("prometheus.log"))?;
-    prometheus.wait_until(Duration::from_secs(30), || {
-        http::get(&prometheus_addr, "/-/ready").is_ok_and(|r| r.status == 200)
-    })?;
+    let prometheus = monitoring::start_prometheus(&config, dir.path(), testkit::free_port())?;
+    promtool(&["check", "config", &dir.path().join("prometheus.yml").to_string_lossy()])?;
+    let prometheus_addr = prometheus.addr.clone();
 
     let started = Instant::now();
     let up = loop {
@@ -181,7 +155,7 @@ fn prometheus_scrapes_the_running_job_and_api() -> Result<()> {
             break health;
         }
         if started.elapsed() > Duration::from_secs(60) {
-            bail!("targets not up after 60 s: {targets:#}\n{}", prometheus.output());
+            bail!("targets not up after 60 s: {targets:#}\n{}", prometheus.process.output());
         }
         std::thread::sleep(Duration::from_millis(500));
     };
