@@ -354,9 +354,9 @@ impl PrivateCluster {
             let start: u16 = redis::from_redis_value(range[0].clone()).unwrap_or(u16::MAX);
             let end: u16 = redis::from_redis_value(range[1].clone()).unwrap_or(0);
             if (start..=end).contains(&slot) {
-                let (_, port): (String, u16) =
-                    redis::from_redis_value(range[2].clone()).expect("slot owner address");
-                return port;
+                // [ip, port, node id, metadata]: the primary comes first.
+                let redis::Value::Array(owner) = &range[2] else { panic!("slot owner address") };
+                return redis::from_redis_value(owner[1].clone()).expect("slot owner port");
             }
         }
         panic!("no primary owns slot {slot}");
