@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use model::redis_target::AsyncConnection;
 use model::{Product, keys};
-use redis::aio::ConnectionManager;
 
 use crate::error::AppError;
 
@@ -63,7 +63,7 @@ impl Catalog {
     }
 
     /// Reads the catalog the simulator loaded into Redis, in two round trips.
-    pub async fn from_redis(conn: &mut ConnectionManager) -> Result<Self, AppError> {
+    pub async fn from_redis(conn: &mut AsyncConnection) -> Result<Self, AppError> {
         let ids: Vec<String> = redis::cmd("SMEMBERS")
             .arg(keys::CATALOG_PRODUCTS)
             .query_async(conn)

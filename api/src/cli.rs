@@ -17,8 +17,11 @@ pub struct Cli {
     /// Address to listen on.
     #[arg(long, env = "TAGFLOW_API_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
-    /// Redis URL; a path selects the database (redis://127.0.0.1:6379/2).
-    #[arg(long, env = "TAGFLOW_REDIS", default_value = "redis://127.0.0.1:6379")]
+    /// Redis address: redis://host:port[/db] (one server),
+    /// redis+sentinel://host:port,host:port/<master>[/<db>] (the primary the
+    /// sentinels name, followed through failovers) or
+    /// redis+cluster://host:port,host:port (a Redis Cluster).
+    #[arg(long, env = "TAGFLOW_REDIS", default_value = "redis://127.0.0.1:6379", value_parser = model::redis_target::check_address)]
     pub redis: String,
     /// Kafka bootstrap servers.
     #[arg(

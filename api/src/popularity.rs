@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use model::keys;
-use redis::aio::ConnectionManager;
+use model::redis_target::AsyncConnection;
 
 use crate::catalog::Catalog;
 use crate::error::AppError;
@@ -32,7 +32,7 @@ pub fn today(tz: &TimeZone) -> String {
 impl Popularity {
     /// Reads the counts of `day` for every product of `catalog` (one HMGET).
     pub async fn load(
-        conn: &mut ConnectionManager,
+        conn: &mut AsyncConnection,
         catalog: &Catalog,
         day: String,
     ) -> Result<Self, AppError> {

@@ -3,14 +3,13 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use jiff::tz::TimeZone;
 use model::Topics;
+use model::redis_target::{AddressError, AsyncConnection, RedisTarget, Timeouts};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::producer::FutureProducer;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::Config;
@@ -49,8 +48,9 @@ pub struct Inner {
     pub config: Config,
     /// Topic names.
     pub topics: Topics,
-    /// Multiplexed, reconnecting Redis connection.
-    pub redis: ConnectionManager,
+    /// Multiplexed, reconnecting Redis connection (one server, the
+    /// Sentinel-named primary, or a Cluster: `--redis`).
+    pub redis: AsyncConnection,
     /// Producer with acks=all.
     pub producer: FutureProducer,
     /// Transactional producers, with `--kafka-transactions`.
@@ -87,6 +87,9 @@ pub enum StartError {
     /// Bad Redis URL.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    /// A `--redis` address of none of the accepted forms.
+    #[error(transparent)]
+    RedisAddress(#[from] AddressError),
     /// Bad Kafka settings.
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
@@ -110,13 +113,8 @@ impl AppState {
     /// attempt to load the catalog and today's popularity.
     pub async fn connect(config: Config) -> Result<Self, StartError> {
         crate::server::check_cors_origins(&config.cors_origins).map_err(StartError::Cors)?;
-        let client = redis::Client::open(config.redis.as_str())?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.redis_timeout))
-            .set_response_timeout(Some(config.redis_timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let redis = ConnectionManager::new_lazy_with_config(client, manager_config)?;
+        let redis = RedisTarget::parse(&config.redis)?
+            .connect_async(Timeouts::uniform(config.redis_timeout))?;
         let kafka_ms = config.kafka_timeout.as_millis().max(1).to_string();
         // librdkafka's floor for a connection's setup.
         let setup_ms = config.kafka_timeout.as_millis().max(1000).to_string();
@@ -200,12 +198,12 @@ impl AppState {
     }
 
     /// A Redis connection handle (multiplexed; cloning is cheap).
-    pub fn redis(&self) -> ConnectionManager {
+    pub fn redis(&self) -> AsyncConnection {
         self.0.redis.clone()
     }
 
     /// Runs a Redis call bounded by the Redis timeout.
-    pub async fn with_redis<T, F>(&self, f: impl FnOnce(ConnectionManager) -> F) -> AppResult<T>
+    pub async fn with_redis<T, F>(&self, f: impl FnOnce(AsyncConnection) -> F) -> AppResult<T>
     where
         F: Future<Output = redis::RedisResult<T>>,
     {

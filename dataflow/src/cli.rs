@@ -67,8 +67,11 @@ pub enum CheckpointsAction {
 /// `dataflow resync-redis`.
 #[derive(Debug, Args)]
 pub struct ResyncArgs {
-    /// Redis URL; a path selects the database (redis://127.0.0.1:6379/2).
-    #[arg(long, env = "TAGFLOW_REDIS", default_value = "redis://127.0.0.1:6379")]
+    /// Redis address: redis://host:port[/db] (one server),
+    /// redis+sentinel://host:port,host:port/<master>[/<db>] (the primary the
+    /// sentinels name, followed through failovers) or
+    /// redis+cluster://host:port,host:port (a Redis Cluster).
+    #[arg(long, env = "TAGFLOW_REDIS", default_value = "redis://127.0.0.1:6379", value_parser = model::redis_target::check_address)]
     pub redis: String,
     /// Longest wait for Redis in one call, before reconnecting and retrying.
     #[arg(long, env = "TAGFLOW_REDIS_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
@@ -100,8 +103,11 @@ pub struct RunArgs {
         default_value = "127.0.0.1:9093,127.0.0.1:9094,127.0.0.1:9095"
     )]
     pub brokers: String,
-    /// Redis URL; a path selects the database (redis://127.0.0.1:6379/2).
-    #[arg(long, env = "TAGFLOW_REDIS", default_value = "redis://127.0.0.1:6379")]
+    /// Redis address: redis://host:port[/db] (one server),
+    /// redis+sentinel://host:port,host:port/<master>[/<db>] (the primary the
+    /// sentinels name, followed through failovers) or
+    /// redis+cluster://host:port,host:port (a Redis Cluster).
+    #[arg(long, env = "TAGFLOW_REDIS", default_value = "redis://127.0.0.1:6379", value_parser = model::redis_target::check_address)]
     pub redis: String,
     /// Longest wait for Redis in one call (connecting, sending, each
     /// reply); then the writer drops the connection, opens a new one and

@@ -84,7 +84,7 @@ impl Sentinel {
     ///
     /// # Errors
     /// The `GET` failed.
-    pub fn is_intact(&self, conn: &mut redis::Connection) -> redis::RedisResult<bool> {
+    pub fn is_intact(&self, conn: &mut impl redis::ConnectionLike) -> redis::RedisResult<bool> {
         let held: Option<String> = redis::cmd("GET").arg(&self.key).query(conn)?;
         Ok(held.as_deref() == Some(self.token.as_str()))
     }
@@ -112,9 +112,9 @@ mod tests {
     #[test]
     fn the_set_command_is_the_resp_of_set_key_token() {
         let sentinel = Sentinel::new(7);
-        assert_eq!(sentinel.key(), "tagflow:writer:7");
+        assert_eq!(sentinel.key(), "tagflow:writer:7:{tagflow:checkpoint}");
         let expected =
-            redis::cmd("SET").arg("tagflow:writer:7").arg(&sentinel.token).get_packed_command();
+            redis::cmd("SET").arg(sentinel.key()).arg(&sentinel.token).get_packed_command();
         assert_eq!(sentinel.set_command().bytes(), expected.as_slice());
         assert_ne!(Sentinel::new(7).token, "", "a token");
     }

@@ -15,7 +15,15 @@
 //! Redis: checkpoints wait for it, so a completed checkpoint's outputs are
 //! never lost with a crashed writer's queue. At each barrier the job's
 //! writers also check their sentinel (`redis_loss.rs`), so that a Redis
-//! that lost the job's writes is noticed and repaired. [`SharedHash`] builds the
+//! that lost the job's writes is noticed and repaired: besides the sentinel,
+//! the writer compares the replication ids of the primaries it writes to
+//! with those it first saw, at every barrier and every reconnection, so a
+//! failover to a replica that lacked the last writes, or a restart that
+//! lost them, is noticed too. The connection comes from `--redis` through
+//! [`model::redis_target`] (one server, a Sentinel-named primary, or a
+//! Cluster); an error that says the node is gone or is no longer the primary
+//! (`READONLY` after a failover) drops it, and the next attempt asks the
+//! sentinels or the cluster again. [`SharedHash`] builds the
 //! chunked HSET commands of the hashes every user or product shares.
 //!
 //! Operators ask [`RedisSink::ready`] before rendering: while the writer
@@ -29,6 +37,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use model::redis_target::{BlockingConnection, RedisTarget, Timeouts, needs_reconnect};
 
 use crate::metrics::JobMetrics;
 use crate::redis_loss::{RedisLoss, Sentinel};
@@ -120,23 +130,31 @@ pub struct RedisSink {
 }
 
 impl RedisSink {
-    /// Starts the writer thread for worker `worker`; every Redis call
+    /// Starts the writer thread for worker `worker`, writing to the Redis
+    /// named by `address` (see [`model::redis_target`]); every Redis call
     /// (connecting, sending, each reply) gives up after `timeout`. With
     /// `watch`, the writer sets the sentinel first and checks it at every
     /// barrier, raising the alarm if Redis lost it.
     pub fn start(
-        url: &str,
+        address: &str,
         timeout: Duration,
         worker: usize,
         metrics: Arc<JobMetrics>,
         watch: Option<(Sentinel, RedisLoss)>,
     ) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
+        let target = RedisTarget::parse(address)?;
         let (sender, receiver) = sync_channel(QUEUE_DEPTH);
         let in_hand = Arc::new(AtomicUsize::new(0));
         let in_hand_of_thread = Arc::clone(&in_hand);
-        let writer =
-            WriterThread { client, timeout, worker, metrics, in_hand: in_hand_of_thread, watch };
+        let writer = WriterThread {
+            target,
+            timeouts: Timeouts::uniform(timeout),
+            worker,
+            metrics,
+            in_hand: in_hand_of_thread,
+            watch,
+            primaries: None,
+        };
         let thread = std::thread::Builder::new()
             .name(format!("redis-writer-{worker}"))
             .spawn(move || writer.run(&receiver))
@@ -192,20 +210,23 @@ impl Drop for RedisSink {
 
 /// The writer thread's side.
 struct WriterThread {
-    client: redis::Client,
-    timeout: Duration,
+    target: RedisTarget,
+    timeouts: Timeouts,
     worker: usize,
     metrics: Arc<JobMetrics>,
     in_hand: Arc<AtomicUsize>,
     /// The worker's sentinel and the alarm it raises.
     watch: Option<(Sentinel, RedisLoss)>,
+    /// The replication ids of the primaries seen at the first connection
+    /// (with `watch`).
+    primaries: Option<Vec<String>>,
 }
 
 impl WriterThread {
-    fn run(&self, jobs: &Receiver<Job>) {
-        let mut connection: Option<redis::Connection> = None;
-        if let Some((sentinel, _)) = &self.watch {
-            self.write(&mut connection, &RedisBatch::new(sentinel.set_command()));
+    fn run(mut self, jobs: &Receiver<Job>) {
+        let mut connection: Option<BlockingConnection> = None;
+        if let Some(set) = self.watch.as_ref().map(|(sentinel, _)| sentinel.set_command()) {
+            self.write(&mut connection, &RedisBatch::new(set));
         }
         for job in jobs {
             match job {
@@ -223,18 +244,22 @@ impl WriterThread {
 
     /// Raises the alarm if Redis no longer holds this writer's sentinel
     /// (once: after that, the job restarts its dataflow with new writers).
-    fn check_sentinel(&self, connection: &mut Option<redis::Connection>) {
-        let Some((sentinel, loss)) = &self.watch else { return };
+    fn check_sentinel(&mut self, connection: &mut Option<BlockingConnection>) {
+        let Some((sentinel, loss)) = self.watch.clone() else { return };
         if loss.is_raised() {
             return;
         }
         let mut backoff = Duration::from_millis(50);
         let intact = loop {
-            match self.connected(connection).and_then(|conn| sentinel.is_intact(conn)) {
-                Ok(intact) => break intact,
+            let checked = self.connected(connection).and_then(|conn| {
+                let same_primaries = conn.primary_replication_ids()?;
+                Ok((sentinel.is_intact(conn)?, same_primaries))
+            });
+            match checked {
+                Ok((intact, primaries)) => break intact && self.same_primaries(primaries),
                 Err(err) => {
                     self.metrics.redis_errors.inc();
-                    if is_connection_error(&err) {
+                    if needs_reconnect(&err) {
                         *connection = None;
                     }
                     tracing::warn!(worker = self.worker, %err, retry_in = ?backoff, "redis sentinel check failed");
@@ -247,14 +272,15 @@ impl WriterThread {
             tracing::error!(
                 worker = self.worker,
                 sentinel = sentinel.key(),
-                "Redis lost the job's writes (its sentinel is gone): restarting the dataflow \
-                 from the last complete checkpoint to rewrite Redis"
+                "Redis lost the job's writes (its sentinel is gone, or a primary failed over or \
+                 restarted): restarting the dataflow from the last complete checkpoint to \
+                 rewrite Redis"
             );
         }
     }
 
     /// Writes `batch`, retrying every failure with backoff until it is in.
-    fn write(&self, connection: &mut Option<redis::Connection>, batch: &RedisBatch) {
+    fn write(&mut self, connection: &mut Option<BlockingConnection>, batch: &RedisBatch) {
         let worker = self.worker;
         let mut backoff = Duration::from_millis(50);
         let (bytes, count) = (batch.commands.bytes(), batch.commands.len());
@@ -268,9 +294,11 @@ impl WriterThread {
                 return;
             };
             self.metrics.redis_errors.inc();
-            if is_connection_error(&err) {
-                // The replies may be out of step with the commands: start over
-                // on a new connection.
+            if needs_reconnect(&err) {
+                // The replies may be out of step with the commands, or the
+                // node is no longer the primary: start over on a new
+                // connection (to the primary the sentinels or the cluster
+                // name now).
                 *connection = None;
                 tracing::warn!(worker, %err, retry_in = ?backoff, "redis write failed");
             } else {
@@ -288,25 +316,51 @@ impl WriterThread {
         }
     }
 
-    /// The open connection, or a new one with the call timeouts set.
+    /// The open connection, or a new one with the call timeouts set. With
+    /// `watch`, a new connection's primaries are compared with the first
+    /// ones: another primary (a failover) or a restarted one may lack
+    /// writes this writer had acknowledged.
     fn connected<'c>(
-        &self,
-        connection: &'c mut Option<redis::Connection>,
-    ) -> redis::RedisResult<&'c mut redis::Connection> {
+        &mut self,
+        connection: &'c mut Option<BlockingConnection>,
+    ) -> redis::RedisResult<&'c mut BlockingConnection> {
         if connection.is_none() {
-            let conn = self.client.get_connection_with_timeout(self.timeout)?;
-            conn.set_read_timeout(Some(self.timeout))?;
-            conn.set_write_timeout(Some(self.timeout))?;
+            let mut conn = self.target.connect(self.timeouts)?;
+            if let Some(loss) = self.watch.as_ref().map(|(_, loss)| loss.clone())
+                && !loss.is_raised()
+            {
+                let primaries = conn.primary_replication_ids()?;
+                if !self.same_primaries(primaries) && loss.raise() {
+                    tracing::error!(
+                        worker = self.worker,
+                        "Redis's primary changed (a failover, or a restart) and may lack \
+                         acknowledged writes: restarting the dataflow from the last complete \
+                         checkpoint to rewrite Redis"
+                    );
+                }
+            }
             *connection = Some(conn);
         }
         Ok(connection.as_mut().expect("connected above"))
+    }
+
+    /// Whether `primaries` are the ones first seen (recording them the
+    /// first time).
+    fn same_primaries(&mut self, primaries: Vec<String>) -> bool {
+        match &self.primaries {
+            Some(first) => *first == primaries,
+            None => {
+                self.primaries = Some(primaries);
+                true
+            }
+        }
     }
 }
 
 /// Sends `count` encoded commands and reads their replies; the first reply
 /// that is an error becomes the result.
 fn send_commands(
-    conn: &mut redis::Connection,
+    conn: &mut BlockingConnection,
     bytes: &[u8],
     count: usize,
 ) -> redis::RedisResult<()> {
@@ -316,15 +370,6 @@ fn send_commands(
         Some(err) => Err(err),
         None => Ok(()),
     }
-}
-
-/// Whether `err` leaves the connection unusable (as opposed to an error
-/// reply to a command).
-fn is_connection_error(err: &redis::RedisError) -> bool {
-    err.is_io_error()
-        || err.is_connection_dropped()
-        || err.is_connection_refusal()
-        || err.is_timeout()
 }
 
 #[cfg(test)]

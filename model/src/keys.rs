@@ -20,14 +20,18 @@ pub const CATALOG_PRODUCTS: &str = "catalog:products";
 /// outputs this Redis is known to hold in full (written by the job).
 pub const CHECKPOINT_MARKER: &str = "tagflow:checkpoint";
 /// Prefix of the dataflow job's per-worker sentinels
-/// (`tagflow:writer:<worker>`): each worker's Redis writer sets its own to a
-/// token of its run and checks it at every checkpoint; a missing or other
-/// token means Redis lost the job's writes (flushed, or replaced).
+/// (`tagflow:writer:<worker>:{tagflow:checkpoint}`): each worker's Redis
+/// writer sets its own to a token of its run and checks it at every
+/// checkpoint; a missing or other token means Redis lost the job's writes
+/// (flushed, or replaced).
 pub const WRITER_SENTINEL_PREFIX: &str = "tagflow:writer:";
 
-/// `tagflow:writer:<worker>`.
+/// `tagflow:writer:<worker>:{tagflow:checkpoint}`. The hash tag puts every
+/// sentinel in the slot of [`CHECKPOINT_MARKER`] (whose whole name is
+/// hashed, having no braces), so that the script that sets the marker only
+/// while a sentinel holds (keys in one slot) also runs on a Redis Cluster.
 pub fn writer_sentinel(worker: usize) -> String {
-    format!("{WRITER_SENTINEL_PREFIX}{worker}")
+    format!("{WRITER_SENTINEL_PREFIX}{worker}:{{{CHECKPOINT_MARKER}}}")
 }
 
 /// Prefix of the per-user tag score hashes (`user:profile:<userId>`).
@@ -92,6 +96,7 @@ mod tests {
         assert_eq!(hot_pageview_field("2026-11-26", "p7"), "2026-11-26:p7");
         assert_eq!(product("p7"), "product:p7");
         assert_eq!(tag_index("shoes"), "products:tag:shoes");
+        assert_eq!(writer_sentinel(3), "tagflow:writer:3:{tagflow:checkpoint}");
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! * [`catalog`]: the product catalog the simulator generates and the API
 //!   recommends from;
 //! * [`kafka`]: the key → partition mapping every producer uses;
-//! * [`profile`]: the `user-profiles` document and the top-tag order.
+//! * [`profile`]: the `user-profiles` document and the top-tag order;
+//! * `redis_target` (feature `redis`): the `--redis` address (one server,
+//!   Sentinel or Cluster) and the connections to it.
 
 pub mod catalog;
 pub mod error;
@@ -19,6 +21,8 @@ pub mod event;
 pub mod kafka;
 pub mod keys;
 pub mod profile;
+#[cfg(feature = "redis")]
+pub mod redis_target;
 pub mod tags;
 pub mod topics;
 

@@ -59,7 +59,7 @@ fn generate_one(rng: &mut Rng, index: usize) -> Product {
 /// `product:<id>` hashes (`productId`, `name`, `price`, `tags` as JSON),
 /// a `products:tag:<tag>` set per tag and the `catalog:products` set.
 pub fn load_into_redis(
-    conn: &mut redis::Connection,
+    conn: &mut impl redis::ConnectionLike,
     products: &[Product],
 ) -> redis::RedisResult<()> {
     let mut pipe = Pipeline::new();

@@ -113,8 +113,10 @@ fn run_catalog(args: CatalogArgs) -> Result<(), RunError> {
     }
     if !args.no_redis {
         let redis_err = |source| RunError::Redis { url: args.redis.clone(), source };
-        let client = redis::Client::open(args.redis.as_str()).map_err(redis_err)?;
-        let mut conn = client.get_connection().map_err(redis_err)?;
+        let timeouts = model::redis_target::Timeouts::uniform(std::time::Duration::from_secs(10));
+        let target = model::redis_target::RedisTarget::parse(&args.redis)
+            .map_err(|e| redis_err(e.into()))?;
+        let mut conn = target.connect(timeouts).map_err(redis_err)?;
         catalog::load_into_redis(&mut conn, &products).map_err(redis_err)?;
         println!("loaded {} products into {}", products.len(), args.redis);
     }

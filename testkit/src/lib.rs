@@ -14,6 +14,7 @@ pub mod dates;
 pub mod kafka;
 pub mod private_redis;
 pub mod redis_db;
+pub mod redis_ha;
 pub mod s3;
 pub mod stack;
 
@@ -26,4 +27,5 @@ pub use kafka::{
 };
 pub use private_redis::PrivateRedis;
 pub use redis_db::redis_database;
+pub use redis_ha::{PrivateCluster, PrivateSentinel};
 pub use stack::{Stack, unique_name};

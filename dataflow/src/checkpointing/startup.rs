@@ -200,8 +200,10 @@ fn new_lineage() -> String {
 
 /// Whether Redis's checkpoint marker shows it holds `manifest`'s outputs.
 fn redis_holds(url: &str, manifest: &Manifest) -> bool {
-    let marker: Option<String> = redis::Client::open(url)
-        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+    let timeouts = model::redis_target::Timeouts::uniform(Duration::from_secs(2));
+    let marker: Option<String> = model::redis_target::RedisTarget::parse(url)
+        .map_err(redis::RedisError::from)
+        .and_then(|target| target.connect(timeouts))
         .and_then(|mut c| redis::cmd("GET").arg(CHECKPOINT_MARKER).query(&mut c))
         .unwrap_or_else(|err| {
             tracing::warn!(%err, "cannot read the checkpoint marker from Redis");

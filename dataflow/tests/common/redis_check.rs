@@ -9,8 +9,11 @@ use super::oracle::Expected;
 
 /// Every difference between Redis and `expected`, as readable lines
 /// (empty when they are equal).
+/// `redis_url` is any `--redis` address: one server, Sentinel or Cluster.
 pub fn differences(redis_url: &str, expected: &Expected, top_n: usize) -> Vec<String> {
-    let mut conn = redis::Client::open(redis_url).unwrap().get_connection().unwrap();
+    let timeouts = model::redis_target::Timeouts::uniform(std::time::Duration::from_secs(10));
+    let mut conn =
+        model::redis_target::RedisTarget::parse(redis_url).unwrap().connect(timeouts).unwrap();
     let mut diffs = Vec::new();
     let mut note = |d: String| {
         if diffs.len() < 20 {
@@ -111,12 +114,17 @@ pub fn differences(redis_url: &str, expected: &Expected, top_n: usize) -> Vec<St
     // The job's checkpoint marker (`tagflow:checkpoint`, once a checkpoint
     // completed) and its writers' sentinels (`tagflow:writer:<worker>`) are
     // bookkeeping, not results.
+    // (Looked up by name, not scanned: a cluster's SCAN covers one node.)
     let marker: bool = conn.exists("tagflow:checkpoint").unwrap();
-    let sentinels: Vec<String> =
-        conn.scan_match("tagflow:writer:*").unwrap().collect::<Result<_, _>>().unwrap();
+    let mut pipe = redis::pipe();
+    for worker in 0..64 {
+        pipe.exists(model::keys::writer_sentinel(worker));
+    }
+    let sentinels: Vec<bool> = pipe.query(&mut conn).unwrap();
+    // DBSIZE: a cluster sums every primary's.
     let keys = redis::cmd("DBSIZE").query::<usize>(&mut conn).unwrap()
         - usize::from(marker)
-        - sentinels.len();
+        - sentinels.iter().filter(|s| **s).count();
     let wanted_keys = expected.scores.len()
         + expected.purchased.len()
         + expected.visitors.len()
