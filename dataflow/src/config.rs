@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use model::Topics;
 
+use crate::aggregates::leaderboards::LeaderboardSettings;
 use crate::kafka_reader::OnDataLoss;
 use crate::weights::Weights;
 
@@ -66,6 +67,8 @@ pub struct JobConfig {
     pub on_data_loss: OnDataLoss,
     /// Checkpoints.
     pub checkpoints: CheckpointConfig,
+    /// The leaderboards (`None`: off).
+    pub leaderboards: Option<LeaderboardSettings>,
 }
 
 impl JobConfig {
