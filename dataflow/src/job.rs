@@ -25,9 +25,9 @@ use state::{CheckpointError, StateStore, StoreOptions, groups_for_worker, restor
 use timely::communication::Config as CommunicationConfig;
 use timely::{Config as TimelyConfig, WorkerConfig};
 
-use crate::aggregates::profiles::user_ids::CheckpointUserNames;
 use crate::aggregates::leaderboards::catalog::{CatalogError, ProductTags};
 use crate::aggregates::leaderboards::{Restored, TagWeightsState, WorkerLeaderboards};
+use crate::aggregates::profiles::user_ids::CheckpointUserNames;
 use crate::aggregates::visitors::{Retention, ViewRouter};
 use crate::aggregates::{AggregateSettings, Aggregates, Rewritten, profiles, recent};
 use crate::checkpointing::{
@@ -205,7 +205,9 @@ fn run_dataflow(
             let file = settings.catalog.as_deref();
             let catalog = ProductTags::load(file, &config.redis, config.redis_timeout)?;
             if catalog.is_empty() {
-                tracing::warn!("the catalog has no tagged product: per-tag leaderboards stay empty");
+                tracing::warn!(
+                    "the catalog has no tagged product: per-tag leaderboards stay empty"
+                );
             }
             Arc::new(catalog)
         }

@@ -85,7 +85,13 @@ fn date_and_limit(state: &AppState, query: BoardQuery) -> AppResult<(String, usi
 async fn read_board(state: &AppState, key: String, limit: usize) -> AppResult<Vec<(String, u64)>> {
     let mut members: Vec<(String, u64)> = state
         .with_redis(|mut conn| async move {
-            redis::cmd("ZRANGE").arg(key).arg(0).arg(-1).arg("WITHSCORES").query_async(&mut conn).await
+            redis::cmd("ZRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query_async(&mut conn)
+                .await
         })
         .await?;
     members.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

@@ -80,14 +80,19 @@ impl ProductTags {
     /// Worker `worker`'s share (of `peers`): each pair goes to one worker.
     pub fn share(&self, worker: usize, peers: usize) -> Vec<(CompactString, Ustr)> {
         let peers = peers.max(1);
-        self.0.iter().enumerate().filter(|(i, _)| i % peers == worker).map(|(_, p)| p.clone()).collect()
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % peers == worker)
+            .map(|(_, p)| p.clone())
+            .collect()
     }
 
     fn from_file(path: &Path) -> Result<Self, CatalogError> {
         let error = |reason: String| CatalogError::File { path: path.to_owned(), reason };
         let text = std::fs::read(path).map_err(|e| error(e.to_string()))?;
-        let products: Vec<Product> =
-            serde_json::from_slice(&text).map_err(|e| error(format!("not a product array: {e}")))?;
+        let products: Vec<Product> = serde_json::from_slice(&text)
+            .map_err(|e| error(format!("not a product array: {e}")))?;
         Ok(Self::new(products.into_iter().map(|p| (p.product_id, p.tags))))
     }
 
@@ -113,7 +118,8 @@ impl ProductTags {
         let mut conn = client.get_connection_with_timeout(timeout)?;
         conn.set_read_timeout(Some(timeout))?;
         conn.set_write_timeout(Some(timeout))?;
-        let ids: Vec<String> = redis::cmd("SMEMBERS").arg(keys::CATALOG_PRODUCTS).query(&mut conn)?;
+        let ids: Vec<String> =
+            redis::cmd("SMEMBERS").arg(keys::CATALOG_PRODUCTS).query(&mut conn)?;
         let mut products = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(PRODUCTS_PER_PIPELINE) {
             let mut pipe = redis::pipe();

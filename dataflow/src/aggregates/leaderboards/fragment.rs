@@ -105,12 +105,18 @@ pub fn leaderboards<'scope>(
 
     let tag_products = visitors
         .map(|(day, product, uv)| (product, (day, uv)))
-        .join_map(catalog, |product, &(day, uv), tag| ((day, *tag), (Reverse(uv), product.clone())));
+        .join_map(catalog, |product, &(day, uv), tag| {
+            ((day, *tag), (Reverse(uv), product.clone()))
+        });
     let tag_products = top_k(tag_products, size, "TopTagProducts")
         .map(|((day, tag), (Reverse(uv), product))| (Board::TagProducts(day, tag), product, uv));
 
-    let top_tags = top_k(tags.map(|(day, tag, weight)| (day, (Reverse(weight), tag))), size, "TopTags")
-        .map(|(day, (Reverse(weight), tag))| (Board::Tags(day), CompactString::from(tag.as_str()), weight));
+    let top_tags =
+        top_k(tags.map(|(day, tag, weight)| (day, (Reverse(weight), tag))), size, "TopTags").map(
+            |(day, (Reverse(weight), tag))| {
+                (Board::Tags(day), CompactString::from(tag.as_str()), weight)
+            },
+        );
 
     products.concat(tag_products).concat(top_tags)
 }

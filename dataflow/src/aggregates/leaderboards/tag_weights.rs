@@ -14,13 +14,13 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 use state::{Family, StateBatch, StateError, StateKey, StateStore, Table};
 use state::{key_group_of_parts, worker_for_group};
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::operator::Operator;
 use ustr::Ustr;
-use serde::{Deserialize, Serialize};
 
 use super::changes::{ChangeLog, CountChange};
 use crate::aggregates::visitors::Retention;
@@ -189,10 +189,7 @@ impl TagWeightsState {
             for entry in self.store.scan_in_group_below(Family::TagWeights, group, &below) {
                 let (_, raw, value) = entry?;
                 let Some(key) = DayTag::read_key(&raw) else { continue };
-                if !expired.contains_key(&key) {
-                    let total = state::codec::decode(&value).unwrap_or_default();
-                    expired.insert(key, total);
-                }
+                expired.entry(key).or_insert_with(|| state::codec::decode(&value).unwrap_or(0));
             }
         }
         for (key, total) in expired {
