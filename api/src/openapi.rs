@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::dashboard;
 use crate::error::{ErrorBody, FieldError};
-use crate::routes::{events, health, job, profiles, recommendations, uv};
+use crate::routes::{events, health, job, leaderboards, profiles, recommendations, uv};
 use crate::state::AppState;
 
 /// The document's fixed parts; the paths come from the routes.
@@ -25,7 +25,7 @@ use crate::state::AppState;
 #[openapi(
     info(
         title = "tagflow API",
-        description = "Ingestion, user profiles, recommendations and unique visitors. Every error uses the `Error` envelope."
+        description = "Ingestion, user profiles, recommendations, unique visitors and leaderboards. Every error uses the `Error` envelope."
     ),
     components(schemas(ErrorBody<'static>, FieldError)),
     modifiers(&BearerAuth)
@@ -81,6 +81,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(recommendations::recommendations))
         .routes(routes!(uv::by_day))
         .routes(routes!(uv::series))
+        .routes(routes!(leaderboards::top_products))
+        .routes(routes!(leaderboards::top_tags))
+        .routes(routes!(leaderboards::top_tag_products))
         .routes(routes!(health::stats))
         .routes(routes!(job::job_health))
         .routes(routes!(document))
@@ -117,6 +120,6 @@ mod tests {
             let name: String = part.chars().take_while(|c| c.is_alphanumeric()).collect();
             assert!(schemas.contains_key(&name), "missing schema {name}");
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 15);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 18);
     }
 }

@@ -35,7 +35,7 @@ system_command() {
       echo env TAGFLOW_STATE_DIR="$WORK/$3-state" TAGFLOW_CHECKPOINT_DIR="$WORK/$3-checkpoints" \
         "$BIN/dataflow" run --until-caught-up --brokers "$BROKERS" --topic-prefix "$PREFIX" \
         --group-id "$group" --redis "$redis" --workers "$WORKERS" --metrics-addr 127.0.0.1:0 \
-        --checkpoint-interval 10s
+        --checkpoint-interval 10s --leaderboards off # the reference jobs have no leaderboards
       ;;
     flink-rocksdb | flink-heap)
       echo java "-Xmx$JVM_HEAP" -jar "$JVM_JARS/flink.jar" --until-caught-up --state-backend "${1#flink-}" \

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use model::Topics;
 use state::{CheckpointLocation, ObjectStoreOptions};
 
+use crate::aggregates::leaderboards::LeaderboardSettings;
 use crate::config::{CheckpointConfig, Cluster, JobConfig, RestoreFrom};
 use crate::kafka_reader::OnDataLoss;
 use crate::weights::Weights;
@@ -217,6 +218,30 @@ pub struct RunArgs {
     /// How often to look for partitions added to the event topics.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub discovery_interval: Duration,
+    /// The live leaderboards (per day: top products by unique visitors, top
+    /// tags by event weight, top products per tag), ranked with
+    /// differential-dataflow into the `top:*` sorted sets: on or off.
+    /// Switched on over a checkpoint taken with them off, the tag boards
+    /// count only the events after it.
+    #[arg(long, env = "TAGFLOW_LEADERBOARDS", value_enum, default_value_t = Switch::On)]
+    pub leaderboards: Switch,
+    /// Members per leaderboard (K).
+    #[arg(long, env = "TAGFLOW_LEADERBOARD_SIZE", default_value_t = 100)]
+    pub leaderboard_size: usize,
+    /// JSON array of the catalog's products (as the API's --catalog), whose
+    /// tags the per-tag leaderboards rank within [default: the catalog the
+    /// simulator loaded into --redis]. Read at every start.
+    #[arg(long, env = "TAGFLOW_CATALOG")]
+    pub catalog: Option<PathBuf>,
+}
+
+/// A feature switched on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 /// How to reach the object store of `--checkpoint-dir s3://bucket/prefix`.
@@ -346,6 +371,10 @@ impl RunArgs {
                 restore: self.restore,
                 accept_config_change: self.accept_config_change,
             },
+            leaderboards: (self.leaderboards == Switch::On).then(|| LeaderboardSettings {
+                size: self.leaderboard_size.max(1),
+                catalog: self.catalog,
+            }),
         })
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use model::Topics;
 use state::CheckpointLocation;
 
+use crate::aggregates::leaderboards::LeaderboardSettings;
 use crate::kafka_reader::OnDataLoss;
 use crate::weights::Weights;
 
@@ -67,6 +68,8 @@ pub struct JobConfig {
     pub on_data_loss: OnDataLoss,
     /// Checkpoints.
     pub checkpoints: CheckpointConfig,
+    /// The leaderboards (`None`: off).
+    pub leaderboards: Option<LeaderboardSettings>,
 }
 
 impl JobConfig {

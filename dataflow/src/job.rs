@@ -7,6 +7,8 @@
 //!        │                       visits (views with the user's id) ─┘
 //!        │                         ──▶ exchange(day, product) ──▶ VisitorsState ──▶ Redis
 //!        │     ──recent────▶ exchange(→ worker 0)    ──▶ RecentState   ──▶ Redis `events`
+//!        ├──── tag weights ──▶ exchange(day, tag) ──▶ TagWeightsState ─┐  (--leaderboards on)
+//!        │          unique-visitor count changes ──▶ leaderboards (differential) ──▶ Redis `top:*`
 //!        └──── bad messages ──▶ dead-letter-events
 //!   source positions + each state's snapshots ──▶ CheckpointParts ──▶ Manifests (worker 0)
 //! ```
@@ -25,6 +27,8 @@ use state::{
 use timely::communication::Config as CommunicationConfig;
 use timely::{Config as TimelyConfig, WorkerConfig};
 
+use crate::aggregates::leaderboards::catalog::{CatalogError, ProductTags};
+use crate::aggregates::leaderboards::{Restored, TagWeightsState, WorkerLeaderboards};
 use crate::aggregates::profiles::user_ids::CheckpointUserNames;
 use crate::aggregates::visitors::{Retention, ViewRouter};
 use crate::aggregates::{AggregateSettings, Aggregates, Rewritten, profiles, recent};
@@ -74,6 +78,9 @@ pub enum JobError {
     /// Another process runs on the same directories.
     #[error(transparent)]
     Locked(#[from] DirLockError),
+    /// The catalog of the leaderboards could not be read.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
     /// timely could not start or a worker failed.
     #[error("dataflow failed: {0}")]
     Timely(String),
@@ -206,6 +213,19 @@ fn run_dataflow(
         workers * processes,
     )?;
     let startup = Arc::new(startup);
+    let catalog = match &config.leaderboards {
+        Some(settings) => {
+            let file = settings.catalog.as_deref();
+            let catalog = ProductTags::load(file, &config.redis, config.redis_timeout)?;
+            if catalog.is_empty() {
+                tracing::warn!(
+                    "the catalog has no tagged product: per-tag leaderboards stay empty"
+                );
+            }
+            Arc::new(catalog)
+        }
+        None => Arc::default(),
+    };
     // Until the first checkpoint of this run, "last completed" counts from
     // the start, so a staleness alert does not fire on a fresh start.
     metrics.checkpoint.last_completed_timestamp_seconds.set(unix_ms() as f64 / 1000.0);
@@ -217,7 +237,7 @@ fn run_dataflow(
         let index = worker.index();
         let peers = worker.peers();
         let stops = (&shutdown, &redis_lost);
-        if let Err(err) = run_worker(worker, &config, &startup, &metrics, stops) {
+        if let Err(err) = run_worker(worker, (&config, &catalog), &startup, &metrics, stops) {
             tracing::error!(worker = index, peers, %err, "worker failed");
             return Err(err);
         }
@@ -237,7 +257,7 @@ fn run_dataflow(
 
 fn run_worker(
     worker: &mut timely::worker::Worker,
-    config: &JobConfig,
+    (config, catalog): (&JobConfig, &ProductTags),
     startup: &Startup,
     metrics: &Arc<JobMetrics>,
     (shutdown, redis_lost): (&Arc<AtomicBool>, &RedisLoss),
@@ -358,10 +378,35 @@ fn run_worker(
         metrics.checkpoint.observe_restore(elapsed);
         tracing::info!(worker = index, ?elapsed, "state restored");
     }
+    let mut leaderboards = match &config.leaderboards {
+        Some(board_settings) => {
+            let retention = aggregate_settings.retention.clone();
+            let tag_weights = TagWeightsState::new(
+                Arc::clone(&store),
+                groups_for_worker(index, peers),
+                retention.clone(),
+            )
+            .map_err(err)?;
+            let restored = Restored {
+                visitors: aggregates.visitors.report_changes().map_err(err)?,
+                tags: tag_weights.totals().map_err(err)?,
+            };
+            Some(WorkerLeaderboards {
+                tag_weights,
+                restored,
+                catalog: catalog.share(index, peers),
+                size: board_settings.size,
+                weights: config.weights,
+                retention,
+            })
+        }
+        None => None,
+    };
     let every = Some(settings.checkpoint_every);
     worker
         .dataflow::<u64, _, _>(|scope| {
             let streams = kafka_source(scope, reader, settings, handles);
+            let events = leaderboards.as_ref().map(|_| streams.profiles.clone());
             let Aggregates { profiles, visitors, recent } = aggregates;
             let route_profile = move |event: &_| profiles::route(event, peers);
             let profiles = epoch_sink(streams.profiles, "Profiles", route_profile, profiles, every);
@@ -370,10 +415,12 @@ fn run_worker(
             let visitors =
                 epoch_sink(profiles.output, "UniqueVisitors", route_visit, visitors, every);
             let recent = epoch_sink(streams.recent, "RecentEvents", recent::route, recent, every);
-            let inputs = CheckpointInputs {
-                positions: streams.positions,
-                snapshots: vec![profiles.snapshots, visitors.snapshots, recent.snapshots],
-            };
+            let mut snapshots = vec![profiles.snapshots, visitors.snapshots, recent.snapshots];
+            if let (Some(boards), Some(events)) = (leaderboards.take(), events) {
+                let writer = Rc::clone(&output);
+                snapshots.push(boards.build(events, visitors.output, peers, writer, every));
+            }
+            let inputs = CheckpointInputs { positions: streams.positions, snapshots };
             checkpoint_flow(scope, inputs, part_writing, sealer)
         })
         .map_err(|e| format!("cannot start the checkpoint thread: {e}"))?;

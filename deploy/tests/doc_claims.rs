@@ -73,13 +73,14 @@ fn false_statements_stay_corrected() -> Result<()> {
         ensure!(text.contains(&marker), "{page} does not name the marker {marker}");
     }
 
-    // docs/design.md's reason for not using differential-dataflow rests on
-    // the state memory bound: a real flag of `dataflow run`.
+    // docs/design.md's reason for not using differential-dataflow for the
+    // counting aggregates rests on the state memory bound: a real flag of
+    // `dataflow run`.
     let design = flat(&repo::read("docs/design.md")?);
     let section = design
-        .split("## why not differential-dataflow")
+        .split("## where differential-dataflow is used, and where not")
         .nth(1)
-        .context("docs/design.md has no section \"Why not differential-dataflow\"")?;
+        .context("docs/design.md has no section \"Where differential-dataflow is used\"")?;
     ensure!(section.contains("--state-memory"), "the section no longer names --state-memory");
     let binary = workspace_binary("dataflow", "TAGFLOW_DATAFLOW_BIN");
     let run = help::all_pages(&binary)?

@@ -45,6 +45,33 @@ pub const PRODUCT_PREFIX: &str = "product:";
 /// Prefix of the per-tag product index sets (`products:tag:<tag>`).
 pub const TAG_INDEX_PREFIX: &str = "products:tag:";
 
+/// Prefix of the daily product leaderboards (`top:products:<day>`).
+pub const TOP_PRODUCTS_PREFIX: &str = "top:products:";
+/// Prefix of the daily tag leaderboards (`top:tags:<day>`).
+pub const TOP_TAGS_PREFIX: &str = "top:tags:";
+/// Prefix of the daily per-tag product leaderboards
+/// (`top:tag-products:<day>:<tag>`).
+pub const TOP_TAG_PRODUCTS_PREFIX: &str = "top:tag-products:";
+
+/// `top:products:<day>`: sorted set productId → unique visitors that day,
+/// the day's top K products (ties: productId ascending).
+pub fn top_products(day: &str) -> String {
+    format!("{TOP_PRODUCTS_PREFIX}{day}")
+}
+
+/// `top:tags:<day>`: sorted set tag → weight of that day's events carrying
+/// it (view 1, add_to_cart 3, purchase 5), the day's top K tags (ties: tag
+/// ascending).
+pub fn top_tags(day: &str) -> String {
+    format!("{TOP_TAGS_PREFIX}{day}")
+}
+
+/// `top:tag-products:<day>:<tag>`: sorted set productId → unique visitors
+/// that day, the top K of the catalog's products carrying `tag`.
+pub fn top_tag_products(day: &str, tag: &str) -> String {
+    format!("{TOP_TAG_PRODUCTS_PREFIX}{day}:{tag}")
+}
+
 /// `user:profile:<userId>`: hash tag → score.
 pub fn user_profile(user_id: &str) -> String {
     format!("{USER_PROFILE_PREFIX}{user_id}")
@@ -97,6 +124,9 @@ mod tests {
         assert_eq!(product("p7"), "product:p7");
         assert_eq!(tag_index("shoes"), "products:tag:shoes");
         assert_eq!(writer_sentinel(3), "tagflow:writer:3:{tagflow:checkpoint}");
+        assert_eq!(top_products("2026-11-26"), "top:products:2026-11-26");
+        assert_eq!(top_tags("2026-11-26"), "top:tags:2026-11-26");
+        assert_eq!(top_tag_products("2026-11-26", "a:b"), "top:tag-products:2026-11-26:a:b");
     }
 
     #[test]

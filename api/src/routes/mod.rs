@@ -3,6 +3,7 @@
 pub mod events;
 pub mod health;
 pub mod job;
+pub mod leaderboards;
 pub mod profiles;
 pub mod recommendations;
 pub mod uv;

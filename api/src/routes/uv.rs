@@ -56,7 +56,7 @@ pub struct DayUv {
     pub products: Vec<ProductUv>,
 }
 
-fn parse_date(field: &str, text: &str) -> AppResult<Date> {
+pub(crate) fn parse_date(field: &str, text: &str) -> AppResult<Date> {
     text.parse::<Date>().ok().filter(|_| text.len() == 10).ok_or_else(|| {
         AppError::field(field, "invalid_date", format!("{text:?} is not a YYYY-MM-DD date"))
     })

@@ -3,12 +3,15 @@
 //!
 //! - [`profiles`]: per-user tag scores, and the users' interned ids;
 //! - [`visitors`]: daily unique visitors per product;
-//! - [`recent`]: the newest events.
+//! - [`recent`]: the newest events;
+//! - [`leaderboards`]: the daily top products, tags and products per tag,
+//!   ranked by differential-dataflow from the counts of the others.
 //!
 //! [`Aggregates`] opens the three over one worker's store and rewrites
 //! Redis from them: the one place both the job (after a restore) and
 //! `dataflow resync-redis` do it.
 
+pub mod leaderboards;
 pub mod profiles;
 pub mod recent;
 pub mod visitors;

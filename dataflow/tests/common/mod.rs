@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod boards;
 pub mod oracle;
 pub mod process;
 pub mod redis_check;

@@ -26,17 +26,22 @@ pub enum Family {
     Offsets,
     /// Worker-level metadata (format version, epoch, ...).
     Meta,
+    /// Weight of one day's events per tag, the input of the tag
+    /// leaderboards (keyed state, by day and tag). Last, so the earlier
+    /// families keep their indices.
+    TagWeights,
 }
 
 impl Family {
     /// Every family, in a fixed order (the order of [`Family::index`]).
-    pub const ALL: [Family; 6] = [
+    pub const ALL: [Family; 7] = [
         Family::Profiles,
         Family::UserNames,
         Family::VisitorSets,
         Family::RecentEvents,
         Family::Offsets,
         Family::Meta,
+        Family::TagWeights,
     ];
 
     /// The RocksDB column family name. Stable: part of the on-disk format.
@@ -49,6 +54,7 @@ impl Family {
             Family::RecentEvents => "recent_events",
             Family::Offsets => "offsets",
             Family::Meta => "meta",
+            Family::TagWeights => "tag_weights",
         }
     }
 
@@ -87,7 +93,15 @@ mod tests {
         let names: Vec<_> = Family::ALL.iter().map(|f| f.name()).collect();
         assert_eq!(
             names,
-            ["profiles", "user_names", "visitor_sets", "recent_events", "offsets", "meta"]
+            [
+                "profiles",
+                "user_names",
+                "visitor_sets",
+                "recent_events",
+                "offsets",
+                "meta",
+                "tag_weights"
+            ]
         );
         for (i, family) in Family::ALL.into_iter().enumerate() {
             assert_eq!(family.index(), i);

@@ -60,7 +60,7 @@ impl Default for StoreOptions {
 }
 
 /// Keyed families (each has up to `max_write_buffers` memtables).
-const KEYED_FAMILIES: usize = 4;
+const KEYED_FAMILIES: usize = 5;
 
 impl StoreOptions {
     /// Options whose block cache and memtables fit in `bytes` (at least

@@ -14,7 +14,6 @@
 //! their `hot:pageview_counts` fields ([`VisitorsState::purge_expired`]).
 
 use std::collections::hash_map::Entry;
-use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::rc::Rc;
@@ -29,6 +28,8 @@ use state::{Family, KEY_GROUPS, StateBatch, StateError, StateKey, StateStore, Ta
 use super::key::VisitKey;
 use super::retention::Retention;
 use super::set::VisitorSet;
+use crate::aggregates::leaderboards::changes::ChangeLog;
+use crate::aggregates::leaderboards::{CountChange, UvChange};
 use crate::aggregates::profiles::user_ids::UserNames;
 use crate::day::{Day, DayText};
 use crate::epochs::{EpochState, WriteOut};
@@ -67,6 +68,12 @@ pub struct VisitorsState {
     reported_keys: usize,
     /// Bytes this worker last reported to the state-memory metric.
     reported_bytes: usize,
+    /// Whether count changes go on to the leaderboards.
+    reports_changes: bool,
+    /// The counts changed in the batch being applied.
+    changes: ChangeLog<CompactString>,
+    /// Counts of expired days, reported as leaving with the next batch.
+    left: Vec<UvChange>,
 }
 
 impl std::fmt::Debug for VisitorsState {
@@ -120,10 +127,36 @@ impl VisitorsState {
             epoch_started: None,
             reported_keys,
             reported_bytes: 0,
+            reports_changes: false,
+            changes: ChangeLog::default(),
+            left: Vec::new(),
         };
         // Days that expired while the job was down leave at once.
         state.purge_expired()?;
         Ok(state)
+    }
+
+    /// Emits each batch's count changes downstream (to the leaderboards),
+    /// and returns every count in state as changes from zero: what the
+    /// leaderboards start from.
+    pub fn report_changes(&mut self) -> Result<Vec<UvChange>, StateError> {
+        self.reports_changes = true;
+        let mut all = Vec::new();
+        if self.sets.is_complete() {
+            for (key, set) in self.sets.iter() {
+                all.push(CountChange::appeared(key.day, key.product.clone(), set.len()));
+            }
+            return Ok(all);
+        }
+        for entry in self.store.scan(Family::VisitorSets, self.groups.clone()) {
+            let (_, raw, value) = entry?;
+            let Some(key) = VisitKey::read_key(&raw) else { continue };
+            let set: VisitorSet = state::codec::decode(&value).map_err(|source| {
+                StateError::Codec { family: Family::VisitorSets, key: key.to_string(), source }
+            })?;
+            all.push(CountChange::appeared(key.day, key.product, set.len()));
+        }
+        Ok(all)
     }
 
     /// Caps the memory of the cached visitor sets (`None`: all).
@@ -194,6 +227,9 @@ impl VisitorsState {
         }
         let keys: Vec<VisitKey> = expired.keys().cloned().collect();
         for (key, visitors) in expired {
+            if self.reports_changes {
+                self.left.push(CountChange::left(key.day, key.product.clone(), visitors));
+            }
             self.sets.remove(&key)?;
             self.changed.remove(&key);
             self.memberships = self.memberships.saturating_sub(visitors as usize);
@@ -256,10 +292,11 @@ impl VisitorsState {
 
 impl EpochState for VisitorsState {
     type Record = Visit;
-    type Output = Infallible;
+    type Output = UvChange;
 
-    fn apply(&mut self, records: &mut Vec<Visit>, _out: &mut Vec<Infallible>) {
+    fn apply(&mut self, records: &mut Vec<Visit>, out: &mut Vec<UvChange>) {
         self.epoch_started.get_or_insert_with(Instant::now);
+        out.append(&mut self.left);
         // Read the clock once per batch, not per visit.
         let oldest_kept = self.retention.oldest_kept();
         for visit in records.drain(..) {
@@ -280,6 +317,10 @@ impl EpochState for VisitorsState {
             if !set.insert(visit.user_id) {
                 continue;
             }
+            if self.reports_changes {
+                let count = set.len();
+                self.changes.note(key.day, key.product.clone(), count - 1, count);
+            }
             self.memberships += 1;
             match self.changed.get_mut(&key) {
                 Some(users) => users.push(visit.user),
@@ -288,6 +329,7 @@ impl EpochState for VisitorsState {
                 }
             }
         }
+        self.changes.drain_into(out);
     }
 
     fn complete(&mut self, epoch: u64) {

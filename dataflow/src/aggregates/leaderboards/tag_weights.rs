@@ -1,0 +1,259 @@
+//! The weight of each day's events per tag: the checkpointed count the tag
+//! leaderboards are computed from.
+//!
+//! Each source worker sums its batch of events per (day, tag) before the
+//! exchange ([`tag_weights`]), so one record per (day, tag) and batch
+//! crosses it, not one per event. The state ([`TagWeightsState`]) holds one
+//! total per (day, tag) ([`DayTag`]) in the store's `tag_weights` family,
+//! checkpointed like the other aggregates, and reports each total that
+//! changed in a batch to the leaderboards ([`CountChange`]). With a
+//! retention, a day's totals leave state once it expires (as unique
+//! visitors do) and their leaving is reported with the next batch.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use state::{Family, StateBatch, StateError, StateKey, StateStore, Table};
+use state::{key_group_of_parts, worker_for_group};
+use timely::dataflow::Stream;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::operator::Operator;
+use ustr::Ustr;
+
+use super::changes::{ChangeLog, CountChange};
+use crate::aggregates::visitors::Retention;
+use crate::day::Day;
+use crate::epochs::{EpochState, WriteOut};
+use crate::records::ProfileEvent;
+use crate::weights::Weights;
+
+/// A tag's weight on one day changed.
+pub type TagChange = CountChange<Ustr>;
+
+/// Weight added to one tag on one day by a batch of events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagWeight {
+    /// The events' day.
+    pub day: Day,
+    /// The tag.
+    pub tag: Ustr,
+    /// The sum of the events' weights.
+    pub weight: u64,
+}
+
+/// The key of one tag's weight on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DayTag {
+    /// The day.
+    pub day: Day,
+    /// The tag.
+    pub tag: Ustr,
+}
+
+impl DayTag {
+    /// The worker (of `peers`) that owns `weight`'s (day, tag).
+    pub fn route(weight: &TagWeight, peers: usize) -> u64 {
+        let group = key_group_of_parts(&[&weight.day.0.to_be_bytes(), weight.tag.as_bytes()]);
+        worker_for_group(group, peers) as u64
+    }
+}
+
+/// Stored as `[day: i32 BE][tag UTF-8]`.
+impl StateKey for DayTag {
+    fn group(&self) -> u16 {
+        key_group_of_parts(&[&self.day.0.to_be_bytes(), self.tag.as_bytes()])
+    }
+
+    fn write_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.day.0.to_be_bytes());
+        out.extend_from_slice(self.tag.as_bytes());
+    }
+
+    fn read_key(bytes: &[u8]) -> Option<Self> {
+        let (day, tag) = bytes.split_first_chunk::<4>()?;
+        let tag = std::str::from_utf8(tag).ok()?;
+        Some(Self { day: Day(i32::from_be_bytes(*day)), tag: Ustr::from(tag) })
+    }
+}
+
+impl From<&DayTag> for DayTag {
+    fn from(key: &DayTag) -> Self {
+        key.clone()
+    }
+}
+
+/// Sums each batch of `events` per (day, tag), weighted by event type,
+/// on the worker that read them.
+pub fn tag_weights<'scope>(
+    events: Stream<'scope, u64, Vec<ProfileEvent>>,
+    weights: Weights,
+) -> Stream<'scope, u64, Vec<TagWeight>> {
+    let mut sums: FxHashMap<(Day, Ustr), u64> = FxHashMap::default();
+    events.unary(Pipeline, "TagWeightSums", move |_, _| {
+        move |input, output| {
+            input.for_each_stamp(|capability, batches| {
+                for batch in batches {
+                    for event in batch.iter() {
+                        let weight = u64::try_from(weights.of(event.kind)).unwrap_or(0);
+                        for tag in &event.tags {
+                            *sums.entry((event.day, *tag)).or_default() += weight;
+                        }
+                    }
+                }
+                let mut session = output.session(&capability);
+                for ((day, tag), weight) in sums.drain() {
+                    session.give(TagWeight { day, tag, weight });
+                }
+            });
+        }
+    })
+}
+
+/// The tag weights of one worker's key groups.
+#[derive(Debug)]
+pub struct TagWeightsState {
+    store: Arc<StateStore>,
+    totals: Table<DayTag, u64>,
+    groups: Range<u16>,
+    retention: Retention,
+    purged_before: Option<Day>,
+    changes: ChangeLog<Ustr>,
+    /// Totals whose day expired, reported with the next batch.
+    left: Vec<TagChange>,
+}
+
+impl TagWeightsState {
+    /// The totals of `groups` in `store` (all loaded: one per tag and day).
+    pub fn new(
+        store: Arc<StateStore>,
+        groups: Range<u16>,
+        retention: Retention,
+    ) -> Result<Self, StateError> {
+        let mut totals = Table::new(Family::TagWeights);
+        totals.preload(&store)?;
+        let mut state = Self {
+            store,
+            totals,
+            groups,
+            retention,
+            purged_before: None,
+            changes: ChangeLog::default(),
+            left: Vec::new(),
+        };
+        state.purge_expired()?;
+        state.left.clear();
+        Ok(state)
+    }
+
+    /// Every total in state, as changes from zero (the fragment's input
+    /// after a restore).
+    pub fn totals(&self) -> Result<Vec<TagChange>, StateError> {
+        let mut all = Vec::new();
+        if self.totals.is_complete() {
+            for (key, total) in self.totals.iter() {
+                all.push(CountChange::appeared(key.day, key.tag, *total));
+            }
+            return Ok(all);
+        }
+        for entry in self.store.scan(Family::TagWeights, self.groups.clone()) {
+            let (_, raw, value) = entry?;
+            let Some(key) = DayTag::read_key(&raw) else { continue };
+            let total: u64 = state::codec::decode(&value).map_err(|source| StateError::Codec {
+                family: Family::TagWeights,
+                key: format!("{}:{}", key.day, key.tag),
+                source,
+            })?;
+            all.push(CountChange::appeared(key.day, key.tag, total));
+        }
+        Ok(all)
+    }
+
+    /// Removes the totals of days the retention no longer keeps; their
+    /// leaving is reported with the next batch.
+    fn purge_expired(&mut self) -> Result<(), StateError> {
+        let Some(oldest) = self.retention.oldest_kept() else { return Ok(()) };
+        if self.purged_before.is_some_and(|purged| purged >= oldest) {
+            return Ok(());
+        }
+        self.purged_before = Some(oldest);
+        let mut expired: FxHashMap<DayTag, u64> = FxHashMap::default();
+        for (key, total) in self.totals.iter() {
+            if key.day < oldest {
+                expired.insert(key.clone(), *total);
+            }
+        }
+        for group in self.groups.clone() {
+            let below = oldest.0.to_be_bytes();
+            for entry in self.store.scan_in_group_below(Family::TagWeights, group, &below) {
+                let (_, raw, value) = entry?;
+                let Some(key) = DayTag::read_key(&raw) else { continue };
+                expired.entry(key).or_insert_with(|| state::codec::decode(&value).unwrap_or(0));
+            }
+        }
+        for (key, total) in expired {
+            self.totals.remove(&key)?;
+            self.left.push(CountChange::left(key.day, key.tag, total));
+        }
+        Ok(())
+    }
+}
+
+impl EpochState for TagWeightsState {
+    type Record = TagWeight;
+    type Output = TagChange;
+
+    fn apply(&mut self, records: &mut Vec<TagWeight>, out: &mut Vec<TagChange>) {
+        out.append(&mut self.left);
+        let oldest_kept = self.retention.oldest_kept();
+        for TagWeight { day, tag, weight } in records.drain(..) {
+            if oldest_kept.is_some_and(|oldest| day < oldest) || weight == 0 {
+                continue;
+            }
+            let total = match self.totals.get_mut(&self.store, &DayTag { day, tag }) {
+                Ok(total) => total,
+                Err(err) => panic!("cannot read tag-weight state: {err}"),
+            };
+            let old = *total;
+            *total += weight;
+            self.changes.note(day, tag, old, *total);
+        }
+        self.changes.drain_into(out);
+    }
+
+    fn complete(&mut self, _epoch: u64) {
+        if let Err(err) = self.purge_expired() {
+            panic!("cannot purge expired tag weights: {err}");
+        }
+    }
+
+    /// Nothing to write: the leaderboards write what the totals rank.
+    fn write_out(&mut self, _when: WriteOut) {}
+
+    fn begin_snapshot(&mut self) {
+        self.totals.begin_snapshot();
+    }
+
+    fn continue_snapshot(&mut self, work: usize) -> Option<StateBatch> {
+        match self.totals.continue_snapshot(work) {
+            Ok(batch) => batch,
+            Err(err) => panic!("cannot snapshot tag-weight state: {err}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_tags_round_trip() {
+        for tag in ["shoes", "", "a:b", "très 🛒"] {
+            let key = DayTag { day: Day(20_000), tag: Ustr::from(tag) };
+            let mut bytes = Vec::new();
+            key.write_key(&mut bytes);
+            assert_eq!(DayTag::read_key(&bytes), Some(key));
+        }
+    }
+}
