@@ -21,7 +21,7 @@ use common::run::{
     Dataset, START_TIME_MS, checkpoint_dir, job_command, job_command_every, produce_dataset_at,
     run_to_end,
 };
-use state::CheckpointDir;
+use state::{CheckpointDir, CheckpointStore as _};
 use testkit::redis_database;
 
 const EVENTS: u64 = 60_000;
