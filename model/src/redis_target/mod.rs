@@ -87,7 +87,7 @@ impl RedisTarget {
         let fail =
             |reason: &str| AddressError { address: redact(address), reason: reason.to_owned() };
         if let Some(rest) = address.strip_prefix(SENTINEL_SCHEME) {
-            let (node, hosts, path) = split_authority(rest).map_err(|r| fail(&r))?;
+            let ((node, hosts), path) = split_authority(rest).map_err(|r| fail(&r))?;
             let mut parts = path.split('/').filter(|p| !p.is_empty());
             let master = parts.next().ok_or_else(|| fail("no primary name after the hosts"))?;
             let db = match parts.next() {
@@ -100,7 +100,7 @@ impl RedisTarget {
             let node = node.set_db(db);
             Ok(Self::Sentinel { sentinels: hosts, master: master.to_owned(), node })
         } else if let Some(rest) = address.strip_prefix(CLUSTER_SCHEME) {
-            let (node, nodes, path) = split_authority(rest).map_err(|r| fail(&r))?;
+            let ((node, nodes), path) = split_authority(rest).map_err(|r| fail(&r))?;
             if !path.trim_matches('/').is_empty() && path.trim_matches('/') != "0" {
                 return Err(fail("a Redis Cluster has database 0 only"));
             }
@@ -150,10 +150,11 @@ impl fmt::Debug for RedisTarget {
     }
 }
 
+/// The parts of an address's authority: credentials, then `(host, port)`s.
+type Authority = (redis::RedisConnectionInfo, Vec<(String, u16)>);
+
 /// `[user:password@]host:port,…` and the rest of the address after it.
-fn split_authority(
-    rest: &str,
-) -> Result<(redis::RedisConnectionInfo, Vec<(String, u16)>, &str), String> {
+fn split_authority(rest: &str) -> Result<(Authority, &str), String> {
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
     let (credentials, hosts) = match authority.rsplit_once('@') {
         Some((credentials, hosts)) => (Some(credentials), hosts),
@@ -181,7 +182,7 @@ fn split_authority(
     if hosts.is_empty() {
         return Err("no host:port".to_owned());
     }
-    Ok((node, hosts, path))
+    Ok(((node, hosts), path))
 }
 
 /// Decodes `%XX` escapes (a password may hold `@`, `:`, `/` or `,`).
