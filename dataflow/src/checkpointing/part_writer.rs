@@ -78,6 +78,7 @@ pub struct WorkerPart {
     /// Next offsets of the partitions this worker reads.
     pub offsets: Vec<PartitionOffset>,
     /// The part's files.
+    #[serde(with = "exchanged_digests")]
     pub files: Vec<FileDigest>,
     /// Why the store could not write the part (its checkpoint then fails).
     pub failed: Option<String>,
@@ -216,4 +217,58 @@ pub fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A part crosses processes in timely's exchange, whose bincode is not
+/// self-describing: [`FileDigest`] leaves an absent `object` out of the
+/// manifest's JSON, which bincode cannot read back (the next field is read
+/// in its place). Parts travel as plain tuples instead.
+mod exchanged_digests {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use state::FileDigest;
+
+    pub fn serialize<S: Serializer>(files: &[FileDigest], to: S) -> Result<S::Ok, S::Error> {
+        let plain: Vec<(&str, u64, &str, Option<&str>)> = files
+            .iter()
+            .map(|f| (f.path.as_str(), f.bytes, f.xxh3.as_str(), f.object.as_deref()))
+            .collect();
+        plain.serialize(to)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<Vec<FileDigest>, D::Error> {
+        let plain = Vec::<(String, u64, String, Option<String>)>::deserialize(from)?;
+        Ok(plain
+            .into_iter()
+            .map(|(path, bytes, xxh3, object)| FileDigest { path, bytes, xxh3, object })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod exchange_tests {
+    use super::*;
+
+    #[test]
+    fn a_part_survives_a_non_self_describing_encoding_with_and_without_objects() {
+        let digest = |object: Option<&str>| FileDigest {
+            path: "worker-0/000012.sst".to_owned(),
+            bytes: 4096,
+            xxh3: "00112233445566ff".to_owned(),
+            object: object.map(str::to_owned),
+        };
+        let part = WorkerPart {
+            boundary: 20,
+            worker: 1,
+            offsets: Vec::new(),
+            files: vec![digest(None), digest(Some("data/run/worker-1/000012.sst"))],
+            failed: None,
+            started_unix_ms: 7,
+            longest_pause_us: 9,
+        };
+        let config = bincode::config::legacy();
+        let bytes = bincode::serde::encode_to_vec(&part, config).unwrap();
+        let (back, _): (WorkerPart, usize) =
+            bincode::serde::decode_from_slice(&bytes, config).unwrap();
+        assert_eq!(back, part);
+    }
 }
