@@ -9,6 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 use testkit::utc_date;
 
+use super::boards::{Boards, expected_boards};
+
+/// Members per leaderboard when the job runs with its default
+/// `--leaderboard-size`.
+pub const DEFAULT_BOARD_SIZE: usize = 100;
+
 /// Expected Redis contents.
 #[derive(Debug, Default)]
 pub struct Expected {
@@ -24,6 +30,9 @@ pub struct Expected {
     pub events: Vec<Vec<u8>>,
     /// userId → products purchased (users with at least one purchase).
     pub purchased: BTreeMap<String, BTreeSet<String>>,
+    /// The leaderboards (`top:*`) of a job with the default
+    /// `--leaderboard-size` and no catalog (the tests load none).
+    pub boards: Boards,
 }
 
 impl Expected {
@@ -75,6 +84,7 @@ pub fn recompute(raw_events: &[Vec<u8>], events_capacity: usize) -> Expected {
     }
     recent.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
     expected.events = recent.into_iter().take(events_capacity).map(|(_, _, raw)| raw).collect();
+    expected.boards = expected_boards(raw_events, &BTreeMap::new(), DEFAULT_BOARD_SIZE);
     expected
 }
 

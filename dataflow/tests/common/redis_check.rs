@@ -111,6 +111,26 @@ pub fn differences(redis_url: &str, expected: &Expected, top_n: usize) -> Vec<St
         }
     }
 
+    // The leaderboards, looked up by their expected names; a board the
+    // oracle does not expect shows in the key count below.
+    let mut pipe = redis::pipe();
+    for key in expected.boards.keys() {
+        pipe.zrange_withscores(key, 0, -1);
+    }
+    let stored: Vec<Vec<(String, u64)>> = pipe.query(&mut conn).unwrap();
+    for ((key, members), stored) in expected.boards.iter().zip(stored) {
+        let stored: BTreeMap<String, u64> = stored.into_iter().collect();
+        if &stored != members {
+            let missing = members.iter().filter(|(m, s)| stored.get(*m) != Some(s)).count();
+            note(format!(
+                "{key}: {} members, expected {}; {missing} expected members missing or scored \
+                 differently",
+                stored.len(),
+                members.len()
+            ));
+        }
+    }
+
     // The job's checkpoint marker (`tagflow:checkpoint`, once a checkpoint
     // completed) and its writers' sentinels (`tagflow:writer:<worker>`) are
     // bookkeeping, not results.
@@ -128,6 +148,7 @@ pub fn differences(redis_url: &str, expected: &Expected, top_n: usize) -> Vec<St
     let wanted_keys = expected.scores.len()
         + expected.purchased.len()
         + expected.visitors.len()
+        + expected.boards.len()
         + 3
         + usize::from(!expected.events.is_empty());
     if keys != wanted_keys {
