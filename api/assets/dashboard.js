@@ -91,31 +91,52 @@ async function pollJob() {
   }
 }
 
+// Today's top products: the job's live leaderboard; a job running with
+// --leaderboards off keeps none, and then the counts of /api/uv-data.
 async function pollUv() {
   try {
-    const data = await getJson("/api/uv-data?limit=10");
-    drawUv(data.products);
+    const board = await getJson("/api/leaderboards/products?limit=10");
+    let products = board.products;
+    let source = "live leaderboard of the dataflow job";
+    if (products.length === 0) {
+      products = (await getJson("/api/uv-data?limit=10")).products;
+      source = "unique-visitor counts (the job keeps no leaderboard)";
+    }
+    $("uv-source").textContent = "top 10 · " + source;
+    drawBars("uv-chart", products.map((p) => ({ label: p.name || p.productId, value: p.uv, id: p.productId })),
+      "no visitors recorded today yet");
   } catch (err) {
-    drawUv([], "unique visitors unavailable: " + err.message);
+    drawBars("uv-chart", [], "", "unique visitors unavailable: " + err.message);
   }
 }
 
-function drawUv(products, problem) {
-  const svg = $("uv-chart");
+async function pollBoardTags() {
+  try {
+    const board = await getJson("/api/leaderboards/tags?limit=10");
+    drawBars("tag-chart", board.tags.map((t) => ({ label: t.tag, value: t.weight, id: t.tag })),
+      "no tagged events today yet (or the job keeps no leaderboards)");
+  } catch (err) {
+    drawBars("tag-chart", [], "", "tag leaderboard unavailable: " + err.message);
+  }
+}
+
+// A horizontal bar chart of `rows` ({label, value, id}) into the SVG `id`.
+function drawBars(id, rows, emptyText, problem) {
+  const svg = $(id);
   svg.replaceChildren();
-  if (products.length === 0) {
-    svg.appendChild(el("svg:text", { x: 10, y: 30, class: "empty" }, problem || "no visitors recorded today yet"));
+  if (rows.length === 0) {
+    svg.appendChild(el("svg:text", { x: 10, y: 30, class: problem ? "empty error" : "empty" }, problem || emptyText));
     return;
   }
-  const max = Math.max(...products.map((p) => p.uv));
-  const rowHeight = 300 / products.length;
-  products.forEach((p, i) => {
+  const max = Math.max(1, ...rows.map((r) => r.value));
+  const rowHeight = 300 / rows.length;
+  rows.forEach((r, i) => {
     const y = 10 + i * rowHeight;
-    const width = Math.max(2, (p.uv / max) * 380);
-    const label = (p.name || p.productId);
-    svg.appendChild(el("svg:text", { x: 0, y: y + rowHeight * 0.6 }, label.length > 28 ? label.slice(0, 27) + "…" : label));
-    svg.appendChild(el("svg:rect", { class: "bar", x: 200, y: y + 2, width, height: Math.max(4, rowHeight - 6), "data-product": p.productId }));
-    svg.appendChild(el("svg:text", { x: 206 + width, y: y + rowHeight * 0.6 }, String(p.uv)));
+    const width = Math.max(2, (r.value / max) * 380);
+    const label = r.label.length > 28 ? r.label.slice(0, 27) + "…" : r.label;
+    svg.appendChild(el("svg:text", { x: 0, y: y + rowHeight * 0.6 }, label));
+    svg.appendChild(el("svg:rect", { class: "bar", x: 200, y: y + 2, width, height: Math.max(4, rowHeight - 6), "data-id": r.id }));
+    svg.appendChild(el("svg:text", { x: 206 + width, y: y + rowHeight * 0.6 }, r.value.toLocaleString()));
   });
 }
 
@@ -195,9 +216,11 @@ if (initialUser) {
 }
 pollStats();
 pollUv();
+pollBoardTags();
 pollTags();
 pollJob();
 setInterval(pollStats, 1000);
 setInterval(pollJob, 5000);
 setInterval(pollUv, 3000);
+setInterval(pollBoardTags, 3000);
 setInterval(pollTags, 5000);

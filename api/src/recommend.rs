@@ -37,7 +37,8 @@ pub struct Item<'a> {
     pub matched_tags: Vec<&'a str>,
     /// The ranking score (0 for a popularity fill-in).
     pub score: f64,
-    /// Unique visitors today.
+    /// Unique visitors today, from the day's leaderboards: 0 for a product
+    /// on none of them (below its tags' K-th), exact otherwise.
     pub uv_today: u64,
 }
 

@@ -1,6 +1,7 @@
 //! The dashboard in headless Chromium (Debian's `chromium`): served by the
 //! real server on a free port over a seeded Redis database, it must render
-//! a non-empty UV chart, the interest tags, a user lookup with profile
+//! the top-10 product and tag charts from the leaderboards (in the DOM, and
+//! painted, in a screenshot), the interest tags, a user lookup with profile
 //! and recommendations, and the job-health panel (the job unreachable, and
 //! the figures of a stand-in for its `/metrics`).
 
@@ -57,13 +58,25 @@ fn seed(redis: &str) {
         .arg(&["shoes", "9", "nike", "5"])
         .query::<()>(&mut conn)
         .unwrap();
+    // The job's leaderboards of today: 4 of the 6 products, 3 tags.
+    let mut products = redis::cmd("ZADD");
+    products.arg(format!("top:products:{today}"));
+    for i in 2..6 {
+        products.arg(10 * (i + 1)).arg(format!("p{i}"));
+    }
+    products.query::<()>(&mut conn).unwrap();
+    redis::cmd("ZADD")
+        .arg(format!("top:tags:{today}"))
+        .arg(&["210", "shoes", "120", "nike", "90", "adidas"])
+        .query::<()>(&mut conn)
+        .unwrap();
     let e = event("e1", "u1", "p0", "view", 1_795_647_600_000, &["shoes", "nike"]);
     redis::cmd("RPUSH").arg("events").arg(e.to_string()).query::<()>(&mut conn).unwrap();
 }
 
-/// The page at `path` as headless Chromium renders it, served by the real
-/// server over `state`.
-async fn render(state: api::AppState, path: &str) -> String {
+/// What headless Chromium gives for the page at `path` with `args` (the
+/// page's URL last), the page served by the real server over `state`.
+async fn chromium_on(state: api::AppState, path: &str, args: &[&str]) -> std::process::Output {
     let browser = chromium();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -75,6 +88,7 @@ async fn render(state: api::AppState, path: &str) -> String {
     let url = format!("http://{addr}{path}");
     let profile_dir = tempfile::tempdir().unwrap();
     let user_data = format!("--user-data-dir={}", profile_dir.path().display());
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     // coreutils `timeout` bounds the browser; the server keeps serving meanwhile.
     let output = tokio::task::spawn_blocking(move || {
         Command::new("timeout")
@@ -88,7 +102,9 @@ async fn render(state: api::AppState, path: &str) -> String {
                 "--lang=en-US",
             ])
             .arg(user_data)
-            .args(["--virtual-time-budget=8000", "--dump-dom", &url])
+            .arg("--virtual-time-budget=8000")
+            .args(args)
+            .arg(url)
             .output()
     })
     .await
@@ -99,10 +115,22 @@ async fn render(state: api::AppState, path: &str) -> String {
         "chromium failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let dom = String::from_utf8_lossy(&output.stdout).into_owned();
     let _ = stop.send(());
     server.await.unwrap().unwrap();
-    dom
+    output
+}
+
+/// The page at `path` as headless Chromium renders it (its DOM).
+async fn render(state: api::AppState, path: &str) -> String {
+    let output = chromium_on(state, path, &["--dump-dom"]).await;
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The element with `id` in `dom`, up to the end of its `tag`.
+fn element<'a>(dom: &'a str, id: &str, tag: &str) -> &'a str {
+    let start = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no #{id} in\n{dom}"));
+    let rest = &dom[start..];
+    &rest[..rest.find(&format!("</{tag}>")).unwrap()]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,9 +141,22 @@ async fn the_dashboard_renders_a_chart_and_a_user_lookup() {
     let state = api::AppState::connect(config(&redis, None)).await.unwrap();
     let dom = render(state, "/?user=u1").await;
 
-    let bars = dom.matches("class=\"bar\"").count();
-    assert_eq!(bars, 6, "UV chart bars in\n{dom}");
-    assert!(dom.contains("Trail shoe 5"), "chart labels in\n{dom}");
+    let products = element(&dom, "uv-chart", "svg");
+    assert_eq!(products.matches("class=\"bar\"").count(), 4, "product bars in\n{products}");
+    assert!(products.contains("Trail shoe 5"), "chart labels in\n{products}");
+    assert!(!products.contains("Trail shoe 1"), "p1 is on no leaderboard:\n{products}");
+    assert!(
+        element(&dom, "uv-source", "div").contains("live leaderboard"),
+        "the chart's source in\n{dom}"
+    );
+    let tags = element(&dom, "tag-chart", "svg");
+    assert_eq!(tags.matches("class=\"bar\"").count(), 3, "tag bars in\n{tags}");
+    let order: Vec<usize> = [">shoes<", ">nike<", ">adidas<"]
+        .iter()
+        .map(|label| tags.find(label).unwrap_or_else(|| panic!("{label} in\n{tags}")))
+        .collect();
+    assert!(order.is_sorted(), "tags by weight, highest first:\n{tags}");
+    assert!(tags.contains(">210<"), "weights in\n{tags}");
     assert!(dom.contains("u1: view 4 · add_to_cart 0 · purchase 1"), "profile in\n{dom}");
     let rows = dom.matches("class=\"rec\"").count();
     assert_eq!(rows, 6, "recommendation rows in\n{dom}");
@@ -125,6 +166,40 @@ async fn the_dashboard_renders_a_chart_and_a_user_lookup() {
         "interest tags in\n{dom}"
     );
     assert!(dom.contains(">job unreachable<"), "job-health panel in\n{dom}");
+}
+
+/// Pixels of `png` within 24 of `rgb` in every channel.
+fn pixels_of(png: &[u8], rgb: [u8; 3]) -> usize {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap();
+    let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut buffer).unwrap();
+    let channels = frame.color_type.samples();
+    assert!(channels >= 3, "an RGB screenshot: {:?}", frame.color_type);
+    buffer[..frame.buffer_size()]
+        .chunks_exact(channels)
+        .filter(|px| px[..3].iter().zip(rgb).all(|(&a, b)| a.abs_diff(b) <= 24))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screenshot_shows_both_leaderboard_charts_painted() {
+    let redis = redis_database();
+    seed(&redis);
+    let state = api::AppState::connect(config(&redis, None)).await.unwrap();
+    // In cargo's per-target temporary directory, left for a person to look
+    // at when the test fails.
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    let screenshot = format!("--screenshot={}", file.display());
+    chromium_on(state, "/", &[&screenshot, "--window-size=1280,1400", "--hide-scrollbars"]).await;
+    let png = std::fs::read(&file).unwrap();
+    // The bars' fills (dashboard.css): products #2f6fdf, tags #e07b2f. A
+    // bar is at least 4 px high and up to 380 units wide: the 3 tag bars
+    // (widths 380, 217, 163 of 640 units) cover thousands of pixels, the
+    // products' 4 more; the page has no other large area of either colour.
+    let blue = pixels_of(&png, [0x2f, 0x6f, 0xdf]);
+    let orange = pixels_of(&png, [0xe0, 0x7b, 0x2f]);
+    assert!(blue > 5_000, "{blue} product-bar pixels in {}", file.display());
+    assert!(orange > 5_000, "{orange} tag-bar pixels in {}", file.display());
 }
 
 const JOB_METRICS: &str = r#"# TYPE tagflow_consumer_lag gauge
@@ -172,4 +247,10 @@ async fn the_job_health_panel_shows_the_jobs_figures() {
     assert!(panel.contains("9 in the last "), "dead letters in\n{panel}");
     assert!(panel.contains("(history &lt; 1 h)"), "dead letters in\n{panel}");
     assert!(panel.contains("3.0 MiB checkpointed · 1.5 KiB cached in memory"), "state in\n{panel}");
+    // A database without leaderboards (a job with --leaderboards off): the
+    // product chart falls back to the unique-visitor counts.
+    assert!(
+        element(&dom, "uv-source", "div").contains("the job keeps no leaderboard"),
+        "the chart's source in\n{dom}"
+    );
 }

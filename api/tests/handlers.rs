@@ -187,12 +187,7 @@ async fn recommendations_rank_explain_and_exclude_purchases() {
     simulator::catalog::load_into_redis(&mut conn, &catalog).unwrap();
     let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
     for (p, uv) in [("p1", 0), ("p2", 50), ("p3", 9), ("p4", 100)] {
-        redis::cmd("HSET")
-            .arg("hot:pageview_counts")
-            .arg(format!("{today}:{p}"))
-            .arg(uv)
-            .query::<()>(&mut conn)
-            .unwrap();
+        hset(&mut conn, "hot:pageview_counts", &format!("{today}:{p}"), uv);
     }
     let profile = json!({"userId": "u1", "tagScores": {"hats": 2, "nike": 1, "shoes": 5},
         "topTags": ["shoes", "hats", "nike"], "eventCounts": {"view": 2, "add_to_cart": 1, "purchase": 0},

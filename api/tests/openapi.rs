@@ -33,7 +33,7 @@ async fn document(app: &axum::Router) -> Value {
 
 /// `path` with its parameters filled in.
 fn concrete(path: &str) -> String {
-    path.replace("{userId}", "u1").replace("{productId}", "p1")
+    path.replace("{userId}", "u1").replace("{productId}", "p1").replace("{tag}", "shoes")
 }
 
 #[tokio::test]
@@ -44,6 +44,9 @@ async fn every_documented_operation_is_routed_and_nothing_else() {
     let expected = [
         "/",
         "/api/job-health",
+        "/api/leaderboards/products",
+        "/api/leaderboards/tags",
+        "/api/leaderboards/tags/{tag}/products",
         "/api/openapi.json",
         "/api/recommendations/{userId}",
         "/api/stats",

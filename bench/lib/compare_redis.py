@@ -7,7 +7,8 @@ DB_A is read on the server of --url, DB_B on that of --url-b (default: the
 same server).
 
 Compares every key of both databases (only tagflow's bookkeeping keys,
-`tagflow:*`, are left out); the result keys are:
+`tagflow:*`, and those of each --ignore-prefix are left out); the result
+keys are:
 
   user:profile:<u>       hash tag -> score               exact
   user:purchased:<u>     set of products                 exact
@@ -159,6 +160,8 @@ def main():
     ap.add_argument("--url", default="redis://127.0.0.1:6379", help="server of DB_A")
     ap.add_argument("--url-b", help="server of DB_B [--url]")
     ap.add_argument("--show", type=int, default=10, help="differences to print")
+    ap.add_argument("--ignore-prefix", action="append", default=[],
+                    help="leave out keys starting with this (repeatable)")
     ap.add_argument("db_a", type=int)
     ap.add_argument("db_b", type=int)
     args = ap.parse_args()
@@ -176,8 +179,9 @@ def main():
 
     keys_a, keys_b = set(scan_keys(a)), set(scan_keys(b))
     shared = {k.encode() for k in SHARED_HASHES}
-    family = lambda k: k not in shared and not k.startswith(IGNORED_PREFIX)
-    ignored = sorted(k.decode() for k in (keys_a | keys_b) if k.startswith(IGNORED_PREFIX))
+    left_out = (IGNORED_PREFIX,) + tuple(p.encode() for p in args.ignore_prefix)
+    family = lambda k: k not in shared and not k.startswith(left_out)
+    ignored = sorted(k.decode() for k in (keys_a | keys_b) if k.startswith(left_out))
     fam_a = {k for k in keys_a if family(k)}
     fam_b = {k for k in keys_b if family(k)}
     for k in sorted(fam_a - fam_b)[: args.show]:

@@ -3,18 +3,25 @@
 //!
 //! `resync-redis` rebuilds every Redis key of the job from a checkpoint with
 //! the same code the job uses after a restore, so it repairs a Redis that lost
-//! data (or fills a new one) without running the job.
+//! data (or fills a new one) without running the job. The leaderboards are
+//! ranked by the job's own differential fragment and sink, in a one-worker
+//! dataflow whose only input is the checkpoint's counts.
 
 use std::rc::Rc;
 use std::sync::Arc;
 
 use state::{CheckpointError, Manifest, StateStore, groups_for_worker};
 
+use timely::dataflow::operators::vec::ToStream;
+
+use crate::aggregates::leaderboards::catalog::ProductTags;
+use crate::aggregates::leaderboards::sink::write_boards;
+use crate::aggregates::leaderboards::{Restored, TagWeightsState, leaderboards};
 use crate::aggregates::profiles::user_ids::CheckpointUserNames;
 use crate::aggregates::visitors::Retention;
 use crate::aggregates::{AggregateSettings, Aggregates, Rewritten};
 use crate::checkpointing::unix_ms;
-use crate::cli::{CheckpointsAction, CheckpointsArgs, ResyncArgs};
+use crate::cli::{CheckpointsAction, CheckpointsArgs, ResyncArgs, Switch};
 use crate::config::RestoreFrom;
 use crate::day::Calendar;
 use crate::metrics::JobMetrics;
@@ -135,18 +142,64 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
         retention: Retention::new(0, Calendar::utc()),
         memory: None,
     };
+    let boards = args.boards.leaderboards == Switch::On;
     let mut totals = Rewritten::default();
+    let mut counts = Restored::default();
     for worker in 0..manifest.workers {
         let part = copy.path().join(format!("worker-{worker}"));
         let store = Arc::new(StateStore::open_read_only(&part).map_err(CheckpointError::from)?);
         let groups = groups_for_worker(worker, manifest.workers);
-        let mut aggregates =
-            Aggregates::open(&store, groups, &settings, &output, &metrics).map_err(state_err)?;
+        let mut aggregates = Aggregates::open(&store, groups.clone(), &settings, &output, &metrics)
+            .map_err(state_err)?;
         totals += aggregates.rewrite_all(&names).map_err(state_err)?;
+        if boards {
+            counts.visitors.append(&mut aggregates.visitors.report_changes().map_err(state_err)?);
+            let tags = TagWeightsState::new(store, groups, settings.retention.clone());
+            counts.tags.append(&mut tags.and_then(|t| t.totals()).map_err(state_err)?);
+        }
     }
     writer.0.borrow_mut().finish();
     drop(names);
     copy.release();
     let _ = std::fs::remove_dir(&scratch);
+    if boards {
+        rewrite_leaderboards(args, counts, settings.retention)?;
+    }
     Ok(totals)
+}
+
+/// Ranks `counts` into every leaderboard and writes them (each key whole).
+fn rewrite_leaderboards(
+    args: &ResyncArgs,
+    counts: Restored,
+    retention: Retention,
+) -> Result<(), AdminError> {
+    let catalog =
+        ProductTags::load(args.boards.catalog.as_deref(), &args.redis, args.redis_timeout)
+            .map_err(|e| AdminError::Redis(e.to_string()))?
+            .share(0, 1);
+    let (redis, timeout, size) =
+        (args.redis.clone(), args.redis_timeout, args.boards.leaderboard_size);
+    tracing::info!(
+        products = counts.visitors.len(),
+        tags = counts.tags.len(),
+        catalog_pairs = catalog.len(),
+        "rewriting the leaderboards"
+    );
+    timely::execute_directly(move |worker| {
+        let metrics = Arc::new(JobMetrics::default());
+        let sink =
+            RedisSink::start(&redis, timeout, 0, metrics, None).map_err(|e| e.to_string())?;
+        let writer = Rc::new(RedisOnly(std::cell::RefCell::new(sink)));
+        let output: Rc<dyn Writer> = writer.clone();
+        worker.dataflow::<u64, _, _>(|scope| {
+            let (visitors, tags) = (Vec::new().to_stream(scope), Vec::new().to_stream(scope));
+            let boards = leaderboards(visitors, tags, counts, catalog, size.max(1));
+            write_boards(boards, output, retention);
+        });
+        while worker.step() {}
+        writer.0.borrow_mut().finish();
+        Ok(())
+    })
+    .map_err(AdminError::Redis)
 }

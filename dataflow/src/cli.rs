@@ -92,6 +92,10 @@ pub struct ResyncArgs {
     /// Length of the Redis `events` list (as the job's --events-capacity).
     #[arg(long, default_value_t = 10_000)]
     pub events_capacity: usize,
+    /// The leaderboards, rewritten too (ranked from the checkpoint's counts
+    /// as the job ranks them) unless `--leaderboards off`.
+    #[command(flatten)]
+    pub boards: LeaderboardArgs,
 }
 
 /// `dataflow run`.
@@ -218,6 +222,14 @@ pub struct RunArgs {
     /// How often to look for partitions added to the event topics.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub discovery_interval: Duration,
+    /// The live leaderboards.
+    #[command(flatten)]
+    pub boards: LeaderboardArgs,
+}
+
+/// The leaderboards' flags, the same for `run` and `resync-redis`.
+#[derive(Debug, Clone, Args)]
+pub struct LeaderboardArgs {
     /// The live leaderboards (per day: top products by unique visitors, top
     /// tags by event weight, top products per tag), ranked with
     /// differential-dataflow into the `top:*` sorted sets: on or off.
@@ -371,9 +383,9 @@ impl RunArgs {
                 restore: self.restore,
                 accept_config_change: self.accept_config_change,
             },
-            leaderboards: (self.leaderboards == Switch::On).then(|| LeaderboardSettings {
-                size: self.leaderboard_size.max(1),
-                catalog: self.catalog,
+            leaderboards: (self.boards.leaderboards == Switch::On).then(|| LeaderboardSettings {
+                size: self.boards.leaderboard_size.max(1),
+                catalog: self.boards.catalog,
             }),
         })
     }

@@ -39,6 +39,20 @@ fn assert_exact(redis: &str) {
     assert!(diffs.is_empty(), "Redis differs from the recomputation:\n{}", diffs.join("\n"));
 }
 
+/// [`assert_exact`], showing the end of the job's `log` when it fails.
+fn assert_exact_after(redis: &str, log: &Path) {
+    let expected = recompute(&dataset().raw, EVENTS_CAPACITY);
+    let diffs = differences(redis, &expected, TOP_N);
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(40).collect();
+    assert!(
+        diffs.is_empty(),
+        "Redis differs from the recomputation:\n{}\n--- the job's log, last lines ---\n{}",
+        diffs.join("\n"),
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+}
+
 /// Runs `command` to its end and asserts it succeeded; returns its stderr.
 fn run_ok(mut command: Command) -> String {
     command.env("RUST_LOG", "info");
@@ -260,7 +274,7 @@ fn a_redis_flushed_while_the_job_is_down_is_repaired() {
     let status = child.wait().unwrap();
     assert!(all, "no checkpoint covered every event");
     assert!(status.success(), "SIGTERM must stop the job cleanly: {status}");
-    assert_exact(&redis);
+    assert_exact_after(&redis, &log);
 
     // An intact Redis already holds the checkpoint's outputs: no rewrite.
     let stderr = run_ok(job_command(&dataset.topics, &redis, work.path()));

@@ -48,6 +48,12 @@ fn only_the_retained_days_stay_and_they_expire_at_their_midnight() {
         expected.visitors.keys().map(|k| k[..10].to_owned()).collect();
     assert!(days.len() >= 4, "the data spans {days:?}");
     expected.visitors.retain(|field, _| field[..10] >= *oldest);
+    // The leaderboards of expired days expire with them:
+    // top:products:<day>, top:tags:<day>, top:tag-products:<day>:<tag>.
+    expected.boards.retain(|key, _| {
+        let (_, rest) = key.strip_prefix("top:").unwrap().split_once(':').unwrap();
+        rest[..10] >= *oldest
+    });
     assert!(!expected.visitors.is_empty());
 
     // Part of the events with every day kept, a kill -9, then the rest.

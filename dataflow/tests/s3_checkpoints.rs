@@ -131,21 +131,45 @@ fn two_processes_restore_from_s3_after_a_kill_9_and_rescale_to_three_exactly() {
     let url = s3.url(&unique_name("two-processes"));
     let redis = redis_database();
     let work = tempfile::tempdir().unwrap();
-    let hosts = hostfile(work.path(), 2);
     let state = |run: &str, process: usize| work.path().join(format!("{run}-state-{process}"));
+    let log = |process: usize| work.path().join(format!("first-{process}.log"));
 
-    // Two processes of two workers, each with its own state directory.
-    let mut children: Vec<Child> = (0..2)
-        .map(|p| {
-            let command = job_process(s3, (&url, &redis), &state("first", p), (p, 2, 2), &hosts);
-            spawn_logged(command, &work.path().join(format!("first-{p}.log")))
-        })
-        .collect();
-    let two_checkpoints = wait_for(LIMIT, || {
-        std::thread::sleep(Duration::from_millis(300));
-        complete_ids(s3, &url).len() >= 2
-    });
-    assert!(two_checkpoints, "no two checkpoints in {url} within {LIMIT:?}");
+    // Two processes of two workers, each with its own state directory. A
+    // hostfile port another process took between its choice and timely's
+    // bind ends both at once: start again on new ports.
+    let mut attempt = 1;
+    let (mut children, hosts) = loop {
+        let hosts = hostfile(work.path(), 2);
+        let mut children: Vec<Child> = (0..2)
+            .map(|p| {
+                let command =
+                    job_process(s3, (&url, &redis), &state("first", p), (p, 2, 2), &hosts);
+                spawn_logged(command, &log(p))
+            })
+            .collect();
+        let mut exited = false;
+        let two_checkpoints = wait_for(LIMIT, || {
+            std::thread::sleep(Duration::from_millis(300));
+            exited = children.iter_mut().any(|c| c.try_wait().ok().flatten().is_some());
+            exited || complete_ids(s3, &url).len() >= 2
+        });
+        if !exited {
+            assert!(two_checkpoints, "no two checkpoints in {url} within {LIMIT:?}");
+            break (children, hosts);
+        }
+        children.iter_mut().for_each(kill_9);
+        let logs: String =
+            (0..2).map(|p| std::fs::read_to_string(log(p)).unwrap_or_default()).collect();
+        assert!(
+            attempt < 3 && logs.contains("Address already in use"),
+            "a process of the first run exited:\n{logs}"
+        );
+        eprintln!("a hostfile port was taken (attempt {attempt}); starting again");
+        for p in 0..2 {
+            let _ = std::fs::remove_dir_all(state("first", p));
+        }
+        attempt += 1;
+    };
     // kill -9 process 1; process 0 loses its peer and ends too (or is killed).
     kill_9(&mut children[1]);
     if !wait_for(Duration::from_secs(20), || children[0].try_wait().ok().flatten().is_some()) {

@@ -5,10 +5,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 /// The repository root (the workspace directory above `deploy/`).
+///
+/// `cargo test` sets `CARGO_MANIFEST_DIR` for the test it runs, and that
+/// is taken first: the directory compiled into this library is that of the
+/// checkout that built it, and a target directory shared by two checkouts
+/// (a worktree, or CI's clone) can hand one checkout's build to the other.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir.parent().map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
 }
 
 /// `root()/relative`.

@@ -267,6 +267,11 @@ impl PrivateCluster {
                         "nodes.conf",
                         "--cluster-node-timeout",
                         "1000",
+                        // A replica fails over however long ago it last heard
+                        // from its primary (a loaded test machine can delay
+                        // its first sync past the default validity window).
+                        "--cluster-replica-validity-factor",
+                        "0",
                     ],
                 )
             })
@@ -317,15 +322,43 @@ impl PrivateCluster {
     /// # Panics
     /// If that takes over `limit`.
     pub fn wait_until_ok(&self, limit: Duration) {
-        wait_until(limit, "the cluster is ok with 3 primaries and their replicas", || {
-            let ok = self.nodes.iter().filter(|n| n.child.is_some()).all(|n| {
-                query::<String>(n.port, redis::cmd("CLUSTER").arg("INFO"))
-                    .is_ok_and(|info| info.contains("cluster_state:ok"))
-            });
+        let started = Instant::now();
+        loop {
+            let states: Vec<(u16, String)> = self
+                .nodes
+                .iter()
+                .filter(|n| n.child.is_some())
+                .map(|n| {
+                    let info = query::<String>(n.port, redis::cmd("CLUSTER").arg("INFO"));
+                    let state = info.map_or_else(
+                        |e| format!("no answer: {e}"),
+                        |info| {
+                            info.lines()
+                                .find_map(|l| l.strip_prefix("cluster_state:"))
+                                .unwrap_or("?")
+                                .trim()
+                                .to_owned()
+                        },
+                    );
+                    (n.port, state)
+                })
+                .collect();
             let roles = self.roles();
             let primaries = roles.iter().filter(|(_, r)| r == "master").count();
-            ok && primaries == 3
-        });
+            let replicas_in_sync = roles.iter().filter(|(_, r)| r == "slave").all(|(port, _)| {
+                query::<String>(*port, redis::cmd("INFO").arg("replication"))
+                    .is_ok_and(|info| info.contains("master_link_status:up"))
+            });
+            if states.iter().all(|(_, state)| state == "ok") && primaries == 3 && replicas_in_sync {
+                return;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "timed out after {limit:?} waiting until the cluster is ok with 3 primaries and \
+                 their replicas in sync: cluster_state per node {states:?}, roles {roles:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Kills (SIGKILL) the primary that owns `key`'s slot; returns its port.

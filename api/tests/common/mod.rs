@@ -105,6 +105,11 @@ pub fn redis_conn(url: &str) -> redis::Connection {
     redis::Client::open(url).and_then(|c| c.get_connection()).expect("redis")
 }
 
+/// Sets `field` of hash `key` to `value` (HSET).
+pub fn hset(conn: &mut redis::Connection, key: &str, field: &str, value: impl redis::ToRedisArgs) {
+    redis::cmd("HSET").arg(key).arg(field).arg(value).query::<()>(conn).expect("HSET");
+}
+
 /// A valid event as JSON.
 pub fn event(id: &str, user: &str, product: &str, kind: &str, ts: i64, tags: &[&str]) -> Value {
     serde_json::json!({"eventId": id, "userId": user, "productId": product, "eventType": kind,

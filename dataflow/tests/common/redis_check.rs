@@ -12,8 +12,20 @@ use super::oracle::Expected;
 /// `redis_url` is any `--redis` address: one server, Sentinel or Cluster.
 pub fn differences(redis_url: &str, expected: &Expected, top_n: usize) -> Vec<String> {
     let timeouts = model::redis_target::Timeouts::uniform(std::time::Duration::from_secs(10));
-    let mut conn =
-        model::redis_target::RedisTarget::parse(redis_url).unwrap().connect(timeouts).unwrap();
+    let target = model::redis_target::RedisTarget::parse(redis_url).unwrap();
+    // Right after a failover the sentinels may not agree on the primary
+    // yet (or name one that is not ready): try for up to 10 s.
+    let started = std::time::Instant::now();
+    let mut conn = loop {
+        match target.connect(timeouts) {
+            Ok(conn) => break conn,
+            Err(err) if started.elapsed() < std::time::Duration::from_secs(10) => {
+                eprintln!("connecting to {redis_url} for the comparison: {err}; retrying");
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Err(err) => panic!("cannot connect to {redis_url} for the comparison: {err}"),
+        }
+    };
     let mut diffs = Vec::new();
     let mut note = |d: String| {
         if diffs.len() < 20 {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use compact_str::CompactString;
+use model::redis_target::{AddressError, RedisTarget, Timeouts};
 use model::{Product, keys};
 use ustr::Ustr;
 
@@ -31,6 +32,9 @@ pub enum CatalogError {
         /// What went wrong.
         reason: String,
     },
+    /// `--redis` is none of the accepted addresses.
+    #[error(transparent)]
+    Address(#[from] AddressError),
     /// Redis did not answer.
     #[error("cannot read the catalog from Redis: {0}")]
     Redis(#[from] redis::RedisError),
@@ -97,10 +101,13 @@ impl ProductTags {
     }
 
     fn from_redis_retrying(url: &str, timeout: Duration) -> Result<Self, CatalogError> {
+        // Any `--redis` address: one server, a Sentinel-named primary or a
+        // Cluster (whose catalog keys sit on several nodes).
+        let target = RedisTarget::parse(url)?;
         let mut backoff = Duration::from_millis(250);
         let mut attempt = 1;
         loop {
-            match Self::from_redis(url, timeout) {
+            match Self::from_redis(&target, timeout) {
                 Ok(catalog) => return Ok(catalog),
                 Err(err) if attempt < ATTEMPTS => {
                     tracing::warn!(%err, attempt, retry_in = ?backoff, "cannot read the catalog");
@@ -113,11 +120,8 @@ impl ProductTags {
         }
     }
 
-    fn from_redis(url: &str, timeout: Duration) -> Result<Self, CatalogError> {
-        let client = redis::Client::open(url)?;
-        let mut conn = client.get_connection_with_timeout(timeout)?;
-        conn.set_read_timeout(Some(timeout))?;
-        conn.set_write_timeout(Some(timeout))?;
+    fn from_redis(target: &RedisTarget, timeout: Duration) -> Result<Self, CatalogError> {
+        let mut conn = target.connect(Timeouts::uniform(timeout))?;
         let ids: Vec<String> =
             redis::cmd("SMEMBERS").arg(keys::CATALOG_PRODUCTS).query(&mut conn)?;
         let mut products = Vec::with_capacity(ids.len());

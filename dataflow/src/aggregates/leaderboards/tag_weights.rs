@@ -133,7 +133,11 @@ impl TagWeightsState {
     ) -> Result<Self, StateError> {
         let mut totals = Table::new(Family::TagWeights);
         totals.preload(&store)?;
-        let mut state = Self {
+        // Totals of days that expired while the job was down are purged at
+        // the end of the first epoch, not here: the fragment starts from
+        // them ([`Self::totals`]) and then sees them leave, so the sink
+        // deletes the boards an earlier run wrote for those days.
+        Ok(Self {
             store,
             totals,
             groups,
@@ -141,10 +145,7 @@ impl TagWeightsState {
             purged_before: None,
             changes: ChangeLog::default(),
             left: Vec::new(),
-        };
-        state.purge_expired()?;
-        state.left.clear();
-        Ok(state)
+        })
     }
 
     /// Every total in state, as changes from zero (the fragment's input
