@@ -11,10 +11,10 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::oracle::recompute;
-use common::process::{kill_9, scrape_metrics, spawn_logged, wait_for};
+use common::process::{kill_9, scrape_metrics, spawn_logged, time_until, wait_for};
 use common::redis_check::differences;
 use common::run::{
     Dataset, START_TIME_MS, checkpoint_dir, job_command, job_command_unbounded, produce_dataset,
@@ -283,18 +283,6 @@ fn an_output_kafka_refuses_fails_its_checkpoint_and_is_produced_after_a_restart(
     );
     let diffs = differences(&redis, &recompute(&read_raw(&data.topics), 10_000), 5);
     assert!(diffs.is_empty(), "Redis differs from the recomputation:\n{}", diffs.join("\n"));
-}
-
-/// Polls `exact` every half second for up to `limit`; how long it took.
-fn time_until(limit: Duration, mut exact: impl FnMut() -> bool) -> Option<Duration> {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if exact() {
-            return Some(started.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    None
 }
 
 /// Redis loses every key under the running job, by `FLUSHALL` and by being

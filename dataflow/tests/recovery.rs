@@ -34,22 +34,27 @@ fn dataset() -> &'static Dataset {
 }
 
 fn assert_exact(redis: &str) {
-    let expected = recompute(&dataset().raw, EVENTS_CAPACITY);
-    let diffs = differences(redis, &expected, TOP_N);
-    assert!(diffs.is_empty(), "Redis differs from the recomputation:\n{}", diffs.join("\n"));
+    assert_exact_showing(redis, String::new);
 }
 
 /// [`assert_exact`], showing the end of the job's `log` when it fails.
 fn assert_exact_after(redis: &str, log: &Path) {
+    assert_exact_showing(redis, || {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!("\n--- the job's log, last lines ---\n{}", tail.join("\n"))
+    });
+}
+
+fn assert_exact_showing(redis: &str, context: impl FnOnce() -> String) {
     let expected = recompute(&dataset().raw, EVENTS_CAPACITY);
     let diffs = differences(redis, &expected, TOP_N);
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let tail: Vec<&str> = text.lines().rev().take(40).collect();
     assert!(
         diffs.is_empty(),
-        "Redis differs from the recomputation:\n{}\n--- the job's log, last lines ---\n{}",
+        "Redis differs from the recomputation:\n{}{}",
         diffs.join("\n"),
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        context()
     );
 }
 

@@ -10,10 +10,10 @@ mod common;
 
 use std::path::Path;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::oracle::{Expected, recompute};
-use common::process::{kill_9, scrape_metrics, spawn_logged};
+use common::process::{kill_9, scrape_metrics, spawn_logged, time_until};
 use common::redis_check::differences;
 use common::run::{START_TIME_MS, job_command_unbounded, produce_paced, read_raw};
 use model::keys;
@@ -24,18 +24,6 @@ use testkit::{EventTopics, PrivateCluster, PrivateSentinel};
 const EVENTS: u64 = 60_000;
 /// Their wall-clock rate (events per second): about 20 s of load.
 const RATE: f64 = 3_000.0;
-
-/// Polls `exact` every half second for up to `limit`; how long it took.
-fn time_until(limit: Duration, mut exact: impl FnMut() -> bool) -> Option<Duration> {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if exact() {
-            return Some(started.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    None
-}
 
 fn log_of(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()

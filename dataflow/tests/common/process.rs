@@ -32,6 +32,19 @@ pub fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// Polls `done` every half second for up to `limit`; how long it took to
+/// hold (None if it never did).
+pub fn time_until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return Some(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    None
+}
+
 /// GETs the job's /metrics, whose address its log announces.
 pub fn scrape_metrics(log: &str) -> String {
     use std::io::{Read, Write};
