@@ -66,6 +66,8 @@ pub struct JobConfig {
     pub discovery_interval: Duration,
     /// What a restored position below the retained events means.
     pub on_data_loss: OnDataLoss,
+    /// How long a start that meets a service not answering yet is retried.
+    pub start_retry_for: Duration,
     /// Checkpoints.
     pub checkpoints: CheckpointConfig,
     /// The leaderboards (`None`: off).

@@ -31,6 +31,7 @@ use state::PartitionOffset;
 use crate::assignment::{TopicPartition, newly_owned, owner};
 use crate::metadata_watch::{MetadataWatch, PartitionMetadata, WatchConfig, fetch};
 use crate::metrics::{Labels, partition_labels};
+use crate::start_retry::Transient;
 
 /// How long the start's metadata and watermark requests may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
@@ -58,6 +59,16 @@ pub enum ReaderError {
         /// The low watermark: the first offset still there.
         to: i64,
     },
+}
+
+/// Kafka not answering is transient; deleted events stay deleted.
+impl Transient for ReaderError {
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Kafka(err) => err.is_transient(),
+            Self::DataLost { .. } => false,
+        }
+    }
 }
 
 /// What to do when Kafka deleted events before the job read them

@@ -30,5 +30,6 @@ pub mod redis_sink;
 pub mod resp;
 pub mod run;
 pub mod source;
+pub mod start_retry;
 pub mod weights;
 pub mod writer;

@@ -50,6 +50,8 @@ pub struct JobMetrics {
     pub output_failures: Counter,
     /// Repairs of a Redis that lost the job's writes.
     pub redis_resyncs: Counter,
+    /// Start steps tried again because a service did not answer yet.
+    pub start_retries: Counter,
     /// Offsets a restore found deleted from Kafka before they were read
     /// (`--on-data-loss continue`), by topic and partition.
     pub input_offsets_lost: Family<Labels, Counter>,
@@ -101,6 +103,7 @@ impl Default for JobMetrics {
             epoch: Gauge::default(),
             output_failures: Counter::default(),
             redis_resyncs: Counter::default(),
+            start_retries: Counter::default(),
             input_offsets_lost: Family::default(),
             checkpoint: CheckpointMetrics::default(),
             registry: Registry::default(),
@@ -165,6 +168,11 @@ impl Default for JobMetrics {
             "tagflow_redis_resyncs",
             "Repairs of a Redis that lost the job's writes: the dataflow restarted from the newest checkpoint and rewrote every key",
             metrics.redis_resyncs.clone(),
+        );
+        registry.register(
+            "tagflow_start_retries",
+            "Start steps tried again because Kafka or Redis did not answer yet (--start-retry-for)",
+            metrics.start_retries.clone(),
         );
         registry.register(
             "tagflow_input_offsets_lost",

@@ -18,7 +18,7 @@ use common::process::{kill_9, scrape_metrics, spawn_logged, time_until, wait_for
 use common::redis_check::differences;
 use common::run::{
     Dataset, START_TIME_MS, checkpoint_dir, job_command, job_command_unbounded, produce_dataset,
-    produce_into, read_raw, run_to_end,
+    produce_into, read_raw, run_to_end, with_brokers,
 };
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -114,6 +114,48 @@ fn a_redis_that_stops_answering_stalls_the_job_which_goes_on_once_it_answers() {
     let logged = log.contains("redis write failed") || log.contains("redis sentinel check failed");
     assert!(logged, "the timeouts were not logged:\n{log}");
     assert_exact(&redis);
+}
+
+/// A job started while Kafka swallows every request and Redis refuses
+/// connections (a whole-stack restart, a job restarted next to a broker
+/// coming back) waits for both, then runs exactly; it exited before.
+#[test]
+fn a_job_started_before_kafka_and_redis_answer_waits_for_them() {
+    let dataset = dataset();
+    let work = tempfile::tempdir().unwrap();
+    let mut redis = PrivateRedis::start();
+    redis.kill(); // its port is known; nothing answers there until restarted
+    let proxy = BlackHoleProxy::start(Stack::get().brokers.split(',').next().unwrap());
+    proxy.swallow(true);
+    let mut command = job_command(&dataset.topics, &redis.url(), work.path());
+    command.env("RUST_LOG", "info");
+    let command = with_brokers(&command, &proxy.address().to_string());
+    let log = work.path().join("job.log");
+    let mut child = spawn_logged(command, &log);
+    let logged =
+        |line: &str| time_until(Duration::from_secs(60), || log_of(&log).contains(line)).is_some();
+
+    let waited_for_kafka = logged("reading the event topics' metadata failed; retrying");
+    let alive_without_kafka = child.try_wait().unwrap().is_none();
+    proxy.swallow(false);
+    let waited_for_redis = logged("starting the dataflow failed; retrying");
+    let alive_without_redis = child.try_wait().unwrap().is_none();
+    let metrics = if alive_without_redis { scrape_metrics(&log_of(&log)) } else { String::new() };
+    redis.restart();
+    let finished = wait_for(LIMIT, || child.try_wait().unwrap().is_some());
+    if !finished {
+        kill_9(&mut child);
+    }
+    let text = log_of(&log);
+    assert!(waited_for_kafka && alive_without_kafka, "no retry while Kafka swallowed:\n{text}");
+    assert!(waited_for_redis && alive_without_redis, "no retry while Redis was down:\n{text}");
+    let retries = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("tagflow_start_retries_total "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert!(retries.is_some_and(|n| n >= 2), "retries not counted:\n{metrics}");
+    assert!(finished && child.wait().unwrap().success(), "the job did not finish:\n{text}");
+    assert_exact(&redis.url());
 }
 
 #[test]

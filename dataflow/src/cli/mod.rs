@@ -221,6 +221,20 @@ pub struct RunArgs {
     /// it (tagflow_input_offsets_lost_total) and goes on.
     #[arg(long, env = "TAGFLOW_ON_DATA_LOSS", value_enum, default_value_t = OnDataLoss::Fail)]
     pub on_data_loss: OnDataLoss,
+    /// How long to keep retrying a start that meets a service not answering
+    /// yet (Kafka metadata that times out, a topic whose leader moves, Redis
+    /// refusing connections), waiting 0.5 s doubling to 15 s between
+    /// attempts; each retry is logged and counted in
+    /// tagflow_start_retries_total. Errors that would only repeat (another
+    /// checkpoint's settings, deleted events, a locked directory) end the
+    /// start at once. 0 never retries.
+    #[arg(
+        long,
+        env = "TAGFLOW_START_RETRY_FOR",
+        default_value = "5m",
+        value_parser = humantime::parse_duration
+    )]
+    pub start_retry_for: Duration,
     /// How often to look for partitions added to the event topics.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub discovery_interval: Duration,
@@ -316,6 +330,7 @@ impl RunArgs {
             max_batch: self.max_batch.max(1),
             discovery_interval: self.discovery_interval,
             on_data_loss: self.on_data_loss,
+            start_retry_for: self.start_retry_for,
             checkpoints: CheckpointConfig {
                 location: self.object_store.location(&self.checkpoint_dir),
                 interval: self.checkpoint_interval,

@@ -169,6 +169,22 @@ pub fn job_command_at(
     command
 }
 
+/// `command` (one of the above) with `--brokers` set to `brokers` instead
+/// of the stack's.
+pub fn with_brokers(command: &Command, brokers: &str) -> Command {
+    let mut args: Vec<std::ffi::OsString> = command.get_args().map(ToOwned::to_owned).collect();
+    let at = args.iter().position(|a| a == "--brokers").expect("a job command names its brokers");
+    args[at + 1] = brokers.into();
+    let mut changed = Command::new(command.get_program());
+    changed.args(args);
+    for (name, value) in command.get_envs() {
+        if let Some(value) = value {
+            changed.env(name, value);
+        }
+    }
+    changed
+}
+
 /// Where [`job_command`] keeps checkpoints.
 pub fn checkpoint_dir(work_dir: &Path) -> std::path::PathBuf {
     work_dir.join("checkpoints")

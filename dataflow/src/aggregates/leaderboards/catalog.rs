@@ -16,6 +16,8 @@ use model::redis_target::{AddressError, RedisTarget, Timeouts};
 use model::{Product, keys};
 use ustr::Ustr;
 
+use crate::start_retry::Transient;
+
 /// Products fetched from Redis per pipeline.
 const PRODUCTS_PER_PIPELINE: usize = 1_000;
 /// Attempts to read the catalog from Redis before the job gives up.
@@ -38,6 +40,16 @@ pub enum CatalogError {
     /// Redis did not answer.
     #[error("cannot read the catalog from Redis: {0}")]
     Redis(#[from] redis::RedisError),
+}
+
+/// A Redis that does not answer may later; a bad file or address will not.
+impl Transient for CatalogError {
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Redis(err) => err.is_transient(),
+            Self::File { .. } | Self::Address(_) => false,
+        }
+    }
 }
 
 /// Every (product, tag) pair of the catalog, each once, sorted.

@@ -21,70 +21,38 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use state::{
-    CheckpointError, PartCache, StateStore, StoreOptions, groups_for_worker, restore_store,
-};
+use rdkafka::types::RDKafkaErrorCode;
+use state::{PartCache, groups_for_worker};
 use timely::communication::Config as CommunicationConfig;
 use timely::{Config as TimelyConfig, WorkerConfig};
 
-use crate::aggregates::leaderboards::catalog::{CatalogError, ProductTags};
+use crate::aggregates::leaderboards::catalog::ProductTags;
 use crate::aggregates::leaderboards::{Restored, TagWeightsState, WorkerLeaderboards};
 use crate::aggregates::profiles::user_ids::CheckpointUserNames;
 use crate::aggregates::visitors::{Retention, ViewRouter};
 use crate::aggregates::{AggregateSettings, Aggregates, Rewritten, profiles, recent};
 use crate::checkpointing::{
-    CheckpointInputs, OutputBarriers, PartWriting, Sealer, SealerConfig, Startup, StartupError,
-    checkpoint_flow, epochs_between, startup, unix_ms,
+    CheckpointInputs, OutputBarriers, PartWriting, Sealer, SealerConfig, Startup, checkpoint_flow,
+    epochs_between, startup, unix_ms,
 };
 use crate::config::{JobConfig, RestoreFrom};
 use crate::day::Calendar;
-use crate::dir_lock::{DirLock, DirLockError};
+use crate::dir_lock::DirLock;
 use crate::epochs::epoch_sink;
 use crate::kafka_output::KafkaOutput;
-use crate::kafka_reader::{PartitionReader, ReaderConfig, ReaderError, check_retained};
+use crate::kafka_reader::{PartitionReader, ReaderConfig, check_retained};
 use crate::metrics::JobMetrics;
 use crate::redis_loss::{RedisLoss, Sentinel};
 use crate::redis_sink::RedisSink;
 use crate::source::{SourceHandles, SourceSettings, kafka_source};
+use crate::start_retry::StartRetry;
 use crate::writer::{JobWriter, Writer};
 
-/// Why the job could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    /// Kafka metadata could not be read (to size the job).
-    #[error("cannot read Kafka metadata from {brokers}: {source}")]
-    Metadata {
-        /// The brokers asked.
-        brokers: String,
-        /// The client error.
-        #[source]
-        source: rdkafka::error::KafkaError,
-    },
-    /// The event topics do not exist.
-    #[error("event topics {0:?} not found in Kafka")]
-    NoTopics(Vec<String>),
-    /// The time zone is unknown.
-    #[error(transparent)]
-    TimeZone(#[from] crate::day::UnknownTimeZone),
-    /// No usable checkpoint, or the checkpoint directory is unusable.
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-    /// The checkpoint to restore cannot be used as it is.
-    #[error(transparent)]
-    Startup(#[from] StartupError),
-    /// Kafka no longer has events the restored checkpoint has not read.
-    #[error(transparent)]
-    Input(#[from] ReaderError),
-    /// Another process runs on the same directories.
-    #[error(transparent)]
-    Locked(#[from] DirLockError),
-    /// The catalog of the leaderboards could not be read.
-    #[error(transparent)]
-    Catalog(#[from] CatalogError),
-    /// timely could not start or a worker failed.
-    #[error("dataflow failed: {0}")]
-    Timely(String),
-}
+mod error;
+mod worker_store;
+
+pub use error::JobError;
+use worker_store::{MemoryShares, open_store};
 
 /// Partition count of the event topics (the default worker count).
 pub fn partition_count(config: &JobConfig) -> Result<usize, JobError> {
@@ -94,25 +62,33 @@ pub fn partition_count(config: &JobConfig) -> Result<usize, JobError> {
         .create()
         .map_err(metadata_error)?;
     let mut most = 0;
+    let mut unavailable = None;
     for topic in config.topics.event_topics() {
         let metadata = consumer
             .fetch_metadata(Some(topic), Duration::from_secs(10))
             .map_err(metadata_error)?;
         for t in metadata.topics() {
-            if t.error().is_none() {
-                most = most.max(t.partitions().len());
+            match t.error().map(RDKafkaErrorCode::from) {
+                None => most = most.max(t.partitions().len()),
+                Some(RDKafkaErrorCode::UnknownTopicOrPartition) => {}
+                Some(code) => unavailable = Some((t.name().to_owned(), code)),
             }
         }
     }
-    if most == 0 {
-        return Err(JobError::NoTopics(config.topics.event_topics().map(String::from).to_vec()));
+    match unavailable {
+        _ if most > 0 => Ok(most),
+        Some((topic, code)) => Err(JobError::TopicUnavailable { topic, code }),
+        None => Err(JobError::NoTopics(config.topics.event_topics().map(String::from).to_vec())),
     }
-    Ok(most)
 }
 
 /// Runs the job until SIGINT/SIGTERM (or, with `until_caught_up`, until
 /// every partition is read to its start-time end); returns after every
 /// worker flushed its output.
+///
+/// Until the dataflow runs, errors of a service that may answer later (Kafka
+/// or Redis not up yet, a topic whose leader moves) are retried for
+/// `--start-retry-for` (`start_retry.rs`).
 ///
 /// When a Redis writer finds that Redis lost the job's writes
 /// (`redis_loss.rs`), the dataflow stops and starts again in this process
@@ -124,9 +100,14 @@ pub fn run(
     metrics: Arc<JobMetrics>,
     shutdown: Arc<AtomicBool>,
 ) -> Result<(), JobError> {
+    let mut retry = StartRetry::new(
+        config.start_retry_for,
+        metrics.start_retries.clone(),
+        Arc::clone(&shutdown),
+    );
     let workers = match config.workers {
         Some(n) => n.max(1),
-        None => partition_count(&config)?,
+        None => retry.run("reading the event topics' metadata", || partition_count(&config))?,
     };
     Calendar::new(&config.timezone)?;
     // Held until every worker finished, before anything touches the
@@ -145,7 +126,21 @@ pub fn run(
     let mut repair = false;
     loop {
         let redis_lost = RedisLoss::default();
-        run_dataflow(Arc::new(config.clone()), workers, &metrics, &shutdown, &redis_lost, repair)?;
+        let run = run_dataflow(
+            Arc::new(config.clone()),
+            workers,
+            &metrics,
+            &shutdown,
+            &redis_lost,
+            repair,
+        );
+        if let Err(err) = run {
+            // Only a start that failed before the workers read anything
+            // comes back transient (workers retry their own steps).
+            retry.wait_after("starting the dataflow", err)?;
+            continue;
+        }
+        retry.reset();
         if !redis_lost.is_raised() {
             remove_unsealed(&config);
             return Ok(());
@@ -293,7 +288,7 @@ fn run_worker(
             .map_err(|e| e.to_string())?;
     let writer =
         Rc::new(JobWriter { redis: RefCell::new(redis), interest_tags: Rc::clone(&interest_tags) });
-    let reader = PartitionReader::new(ReaderConfig {
+    let reader_config = ReaderConfig {
         brokers: config.brokers.clone(),
         group_id: config.group_id.clone(),
         topics: config.topics.event_topics().map(String::from).to_vec(),
@@ -304,8 +299,17 @@ fn run_worker(
         on_data_loss: config.on_data_loss,
         lost_offsets: metrics.input_offsets_lost.clone(),
         discovery_interval: config.discovery_interval,
-    })
-    .map_err(|e| e.to_string())?;
+    };
+    // Every worker must build the dataflow, or its peers wait for it
+    // forever: a partition whose metadata does not come is waited for here.
+    let mut retry = StartRetry::new(
+        config.start_retry_for,
+        metrics.start_retries.clone(),
+        Arc::clone(shutdown),
+    );
+    let reader = retry
+        .run("reading the worker's partitions", || PartitionReader::new(reader_config.clone()))
+        .map_err(|e| e.to_string())?;
     let settings = SourceSettings {
         epoch: config.epoch,
         max_batch: config.max_batch,
@@ -435,44 +439,4 @@ fn run_worker(
     writer.redis.borrow_mut().finish();
     tracing::info!(worker = index, "worker finished");
     Ok(())
-}
-
-/// How one worker's share of `--state-memory` is spent: 3/8 on cached
-/// profiles, 3/8 on cached visitor sets, the rest on RocksDB's block cache
-/// and memtables.
-#[derive(Debug)]
-struct MemoryShares {
-    profiles: usize,
-    visitors: usize,
-    store: StoreOptions,
-}
-
-impl MemoryShares {
-    fn of(worker_bytes: usize) -> Self {
-        Self {
-            profiles: worker_bytes / 8 * 3,
-            visitors: worker_bytes / 8 * 3,
-            store: StoreOptions::within_memory(worker_bytes / 4),
-        }
-    }
-}
-
-/// This worker's store: rebuilt from the checkpoint being restored, or empty.
-/// The state directory is scratch space; checkpoints are the durable copy.
-fn open_store(
-    config: &JobConfig,
-    startup: &Startup,
-    index: usize,
-    peers: usize,
-    options: &StoreOptions,
-) -> Result<StateStore, CheckpointError> {
-    let store_dir = config.state_dir.join(format!("worker-{index}"));
-    if let (Some(manifest), Some(copy)) = (&startup.restored, &startup.restored_copy) {
-        return restore_store(copy.path(), manifest, index, peers, &store_dir, options);
-    }
-    if store_dir.exists() {
-        std::fs::remove_dir_all(&store_dir)
-            .map_err(|source| CheckpointError::Io { path: store_dir.clone(), source })?;
-    }
-    Ok(StateStore::open(&store_dir, options)?)
 }
