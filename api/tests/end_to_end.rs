@@ -6,11 +6,11 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use common::job::run_dataflow;
 use common::oracle::Expected;
 use common::*;
 use serde_json::{Value, json};
@@ -19,7 +19,7 @@ use simulator::generator::{EventGenerator, GeneratorConfig};
 use simulator::mix::Mix;
 use simulator::producer::{ProduceConfig, produce};
 use simulator::shard::Shard;
-use testkit::{EventTopics, Stack, read_topic, redis_database, utc_date, workspace_binary};
+use testkit::{EventTopics, Stack, read_topic, redis_database, utc_date};
 
 const PRODUCTS: usize = 300;
 const EVENTS: u64 = 20_000;
@@ -50,40 +50,6 @@ fn produce_simulated(topics: &EventTopics, start_time_ms: i64) {
     let report =
         produce(&mut generator, &produce_config, &AtomicBool::new(false)).expect("produce");
     assert!(report.is_complete(), "{report:?}");
-}
-
-fn run_dataflow(topics: &EventTopics, redis: &str) {
-    let state = tempfile::tempdir().unwrap();
-    let checkpoints = tempfile::tempdir().unwrap();
-    let output = Command::new(workspace_binary("dataflow", "TAGFLOW_DATAFLOW_BIN"))
-        .arg("run")
-        .args([
-            "--brokers",
-            &Stack::get().brokers,
-            "--redis",
-            redis,
-            "--topic-prefix",
-            &topics.prefix,
-        ])
-        .args([
-            "--workers",
-            "3",
-            "--epoch-ms",
-            "100",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--until-caught-up",
-        ])
-        .env("TAGFLOW_STATE_DIR", state.path())
-        .env("TAGFLOW_CHECKPOINT_DIR", checkpoints.path())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run dataflow");
-    assert!(
-        output.status.success(),
-        "dataflow failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 fn ids(items: &Value) -> Vec<String> {

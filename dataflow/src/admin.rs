@@ -137,6 +137,8 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
     let settings = AggregateSettings {
         weights: Weights::default(),
         top_n: args.top_n,
+        // Rewriting Redis applies no event.
+        dedupe_window: None,
         events_capacity: args.events_capacity,
         // Every day the checkpoint holds: the job expires old ones itself.
         retention: Retention::new(0, Calendar::utc()),

@@ -52,6 +52,9 @@ pub struct JobConfig {
     pub timezone: String,
     /// Length of the `events` list.
     pub events_capacity: usize,
+    /// How long event ids are remembered to count duplicates once (`None`:
+    /// off; see `aggregates::profiles::seen_ids`).
+    pub dedupe_window: Option<Duration>,
     /// Days of unique visitors kept (0: all).
     pub uv_retention_days: u32,
     /// Directory of the per-worker state stores.
@@ -81,6 +84,8 @@ impl JobConfig {
     /// is not one of them: changing it is how retention is tuned, and its
     /// effect is defined (days beyond the new window leave state and Redis
     /// at the next purge; a longer window keeps days not yet purged).
+    /// Neither is `--dedupe-window`: it decides only how late a duplicate
+    /// is still recognised.
     #[must_use]
     pub fn result_settings(&self) -> BTreeMap<String, String> {
         BTreeMap::from([

@@ -52,6 +52,9 @@ pub struct JobMetrics {
     pub redis_resyncs: Counter,
     /// Start steps tried again because a service did not answer yet.
     pub start_retries: Counter,
+    /// Events not counted because their user's profile remembered their id
+    /// (`--dedupe-window`).
+    pub duplicate_events: Counter,
     /// Offsets a restore found deleted from Kafka before they were read
     /// (`--on-data-loss continue`), by topic and partition.
     pub input_offsets_lost: Family<Labels, Counter>,
@@ -104,6 +107,7 @@ impl Default for JobMetrics {
             output_failures: Counter::default(),
             redis_resyncs: Counter::default(),
             start_retries: Counter::default(),
+            duplicate_events: Counter::default(),
             input_offsets_lost: Family::default(),
             checkpoint: CheckpointMetrics::default(),
             registry: Registry::default(),
@@ -173,6 +177,11 @@ impl Default for JobMetrics {
             "tagflow_start_retries",
             "Start steps tried again because Kafka or Redis did not answer yet (--start-retry-for)",
             metrics.start_retries.clone(),
+        );
+        registry.register(
+            "tagflow_duplicate_events",
+            "Events not counted: their user's profile remembered their eventId (--dedupe-window)",
+            metrics.duplicate_events.clone(),
         );
         registry.register(
             "tagflow_input_offsets_lost",

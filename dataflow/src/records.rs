@@ -26,6 +26,8 @@ pub type Tags = ArrayVec<Ustr, { TagList::CAPACITY }>;
 /// What the profile operator needs of one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileEvent {
+    /// The event's id: a user's event delivered twice counts once.
+    pub event_id: CompactString,
     /// The shopper.
     pub user: CompactString,
     /// What they did.
@@ -52,6 +54,7 @@ impl ProfileEvent {
             }
         }
         Self {
+            event_id: CompactString::from(event.event_id.as_ref()),
             user: CompactString::from(event.user_id.as_ref()),
             kind: event.event_type,
             timestamp: event.timestamp,

@@ -1,5 +1,7 @@
 //! Bad events mixed into the topics go to the dead-letter topic with the
 //! right reason and origin headers; good events' results are unaffected.
+//! Events delivered twice (a client retrying, a producer resending) count
+//! once, across a kill -9 and a rescale.
 
 #![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
@@ -9,10 +11,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use common::oracle::recompute;
+use common::process::{kill_9, scrape_metrics, spawn_logged, wait_for};
 use common::redis_check::differences;
-use common::run::{job_command, produce_dataset, read_raw, run_to_end};
+use common::run::{
+    START_TIME_MS, checkpoint_dir, job_command, job_command_unbounded, produce_dataset,
+    produce_dataset_at, produce_into, read_raw, run_to_end,
+};
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use state::{CheckpointDir, CheckpointStore};
 use testkit::{Stack, read_topic, redis_database};
 
 fn bad_messages() -> Vec<(&'static str, Vec<u8>)> {
@@ -80,4 +87,59 @@ fn bad_events_are_dead_lettered_and_good_results_stay_exact() {
     assert_eq!(expected.counts.values().map(|c| c.iter().sum::<u64>()).sum::<u64>(), 20_000);
     let diffs = differences(&redis, &expected, 5);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
+#[test]
+fn every_event_delivered_twice_counts_once_across_a_kill_and_a_rescale() {
+    // 20,000 events over 200 s of event time: all inside the default
+    // --dedupe-window (10 minutes) of each user's newest event.
+    const EVENTS: u64 = 20_000;
+    let dataset = produce_dataset_at("dataflow-duplicates", EVENTS, 3, START_TIME_MS, 100.0);
+    let (redis, work) = (redis_database(), tempfile::tempdir().unwrap());
+    let limit = Duration::from_secs(300);
+    let dir = CheckpointDir::new(checkpoint_dir(work.path()));
+    let newest = || {
+        dir.list().ok().and_then(|l| l.iter().rev().find_map(|c| c.manifest.as_ref().ok().cloned()))
+    };
+    let covers = |events: u64| {
+        newest().is_some_and(|m| {
+            m.offsets.iter().map(|o| o.next_offset).sum::<i64>() == i64::try_from(events).unwrap()
+        })
+    };
+    // With 3 workers until a checkpoint covers every event, then kill -9.
+    let mut first = job_command_unbounded(&dataset.topics, &redis, work.path());
+    first.args(["--workers", "3"]);
+    let mut child = spawn_logged(first, &work.path().join("first.log"));
+    let checkpointed = wait_for(limit, || covers(EVENTS));
+    kill_9(&mut child);
+    assert!(checkpointed, "no checkpoint covered the first delivery");
+
+    // The same generator again: every event a second time, byte for byte,
+    // read with 2 workers from the 3 workers' checkpoint (a rescale), until
+    // a checkpoint covers them too, then kill -9.
+    produce_into(&dataset.topics, EVENTS, 11, START_TIME_MS, 100.0);
+    assert_eq!(read_raw(&dataset.topics).len(), 2 * dataset.raw.len(), "resent");
+    let log = work.path().join("second.log");
+    let mut second = job_command_unbounded(&dataset.topics, &redis, work.path());
+    second.args(["--workers", "2"]).env("RUST_LOG", "info");
+    let mut child = spawn_logged(second, &log);
+    let caught_up = wait_for(limit, || covers(2 * EVENTS));
+    let metrics = scrape_metrics(&std::fs::read_to_string(&log).unwrap());
+    kill_9(&mut child);
+    assert!(caught_up, "no checkpoint covered the second delivery");
+    let duplicates = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("tagflow_duplicate_events_total "))
+        .unwrap_or_else(|| panic!("no duplicate counter in:\n{metrics}"));
+    assert_eq!(duplicates, EVENTS.to_string(), "every resent event was recognised");
+
+    // Once more from that checkpoint with 1 worker, then compare with the
+    // events sent once.
+    let mut third = job_command(&dataset.topics, &redis, work.path());
+    third.args(["--workers", "1"]);
+    let output = run_to_end(third, limit);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let expected = recompute(&dataset.raw, 10_000);
+    let diffs = differences(&redis, &expected, 5);
+    assert!(diffs.is_empty(), "Redis differs from sending once:\n{}", diffs.join("\n"));
 }

@@ -4,6 +4,7 @@
 // Test helpers: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+pub mod job;
 pub mod oracle;
 
 use std::net::TcpListener;

@@ -26,12 +26,17 @@ pub struct Expected {
 }
 
 impl Expected {
-    /// Recomputes from valid events (all the test's events are valid).
+    /// Recomputes from valid events (all the test's events are valid); a
+    /// user's event whose eventId came before counts once.
     pub fn from_raw(raw: &[Vec<u8>]) -> Self {
         let mut e = Expected::default();
+        let mut seen = BTreeSet::new();
         for bytes in raw {
             let v: Value = serde_json::from_slice(bytes).expect("event json");
             let user = v["userId"].as_str().unwrap().to_owned();
+            if !seen.insert((user.clone(), v["eventId"].as_str().unwrap().to_owned())) {
+                continue;
+            }
             let ts = v["timestamp"].as_i64().unwrap();
             let (i, w) = match v["eventType"].as_str().unwrap() {
                 "view" => (0, 1),

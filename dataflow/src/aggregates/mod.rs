@@ -37,6 +37,9 @@ pub struct AggregateSettings {
     pub weights: Weights,
     /// Interest tags per user.
     pub top_n: usize,
+    /// How long (in event time, behind a user's newest event) an event id
+    /// is remembered, so that a duplicate counts once (`None`: not at all).
+    pub dedupe_window: Option<std::time::Duration>,
     /// Length of the `events` list.
     pub events_capacity: usize,
     /// Days of unique visitors kept.
@@ -90,8 +93,7 @@ impl Aggregates {
             Arc::clone(store),
             groups.clone(),
             profiles_memory,
-            settings.weights,
-            settings.top_n,
+            settings,
             Rc::clone(writer),
             Arc::clone(metrics),
         )?;

@@ -161,6 +161,18 @@ pub struct RunArgs {
     /// Length of the Redis `events` list of recent events.
     #[arg(long, default_value_t = 10_000)]
     pub events_capacity: usize,
+    /// How long a user's event ids are remembered, in event time behind the
+    /// user's newest event: an event whose user and eventId were seen within
+    /// it (a client's retried batch, a producer's resend) is counted once,
+    /// and in tagflow_duplicate_events_total. Each remembered id costs about
+    /// 32 bytes of profile state (more for ids over 24 bytes). 0 turns it off.
+    #[arg(
+        long,
+        env = "TAGFLOW_DEDUPE_WINDOW",
+        default_value = "10m",
+        value_parser = humantime::parse_duration
+    )]
+    pub dedupe_window: Duration,
     /// Days of unique visitors kept: today and the N-1 days before it, by
     /// the wall clock in --timezone; older days leave state and their Redis
     /// keys expire (a view of an expired day still counts in its shopper's
@@ -323,6 +335,7 @@ impl RunArgs {
             top_n: self.top_n,
             timezone: self.timezone,
             events_capacity: self.events_capacity,
+            dedupe_window: Some(self.dedupe_window).filter(|window| !window.is_zero()),
             uv_retention_days: self.uv_retention_days,
             state_dir: self.state_dir,
             state_memory: usize::try_from(self.state_memory.as_u64()).unwrap_or(usize::MAX),

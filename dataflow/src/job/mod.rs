@@ -3,12 +3,12 @@
 //! and the dataflow between them.
 //!
 //! ```text
-//!   KafkaSource ──profiles──▶ exchange(user)          ──▶ ProfilesState ──▶ Redis, tags topic
-//!        │                       visits (views with the user's id) ─┘
-//!        │                         ──▶ exchange(day, product) ──▶ VisitorsState ──▶ Redis
-//!        │     ──recent────▶ exchange(→ worker 0)    ──▶ RecentState   ──▶ Redis `events`
-//!        ├──── tag weights ──▶ exchange(day, tag) ──▶ TagWeightsState ─┐  (--leaderboards on)
-//!        │          unique-visitor count changes ──▶ leaderboards (differential) ──▶ Redis `top:*`
+//!   KafkaSource ──profiles──▶ exchange(user) ──▶ ProfilesState ──▶ Redis, tags topic
+//!        │                  (a duplicate eventId stops here) │
+//!        │                 counted views, with the user's id ├──▶ exchange(day, product) ──▶ VisitorsState ──▶ Redis
+//!        │           counted events (--leaderboards on)      └──▶ exchange(day, tag) ──▶ TagWeightsState ─┐
+//!        │                  unique-visitor count changes ──▶ leaderboards (differential) ──▶ Redis `top:*`
+//!        ├──── recent ──▶ exchange(→ worker 0) ──▶ RecentState ──▶ Redis `events`
 //!        └──── bad messages ──▶ dead-letter-events
 //!   source positions + each state's snapshots ──▶ CheckpointParts ──▶ Manifests (worker 0)
 //! ```
@@ -105,13 +105,11 @@ pub fn run(
         metrics.start_retries.clone(),
         Arc::clone(&shutdown),
     );
-    let workers = match config.workers {
-        Some(n) => n.max(1),
-        None => retry.run("reading the event topics' metadata", || partition_count(&config))?,
-    };
     Calendar::new(&config.timezone)?;
     // Held until every worker finished, before anything touches the
-    // directories (startup removes incomplete checkpoints).
+    // directories (startup removes incomplete checkpoints), and taken before
+    // any service is asked: a second instance is refused at once, not after
+    // it waited out --start-retry-for for a Kafka that is down.
     let process = config.cluster.as_ref().map_or(0, |cluster| cluster.process);
     let _locks = (
         DirLock::acquire(&config.state_dir, process)?,
@@ -122,6 +120,10 @@ pub fn run(
             .map(|dir| DirLock::acquire(dir, process))
             .transpose()?,
     );
+    let workers = match config.workers {
+        Some(n) => n.max(1),
+        None => retry.run("reading the event topics' metadata", || partition_count(&config))?,
+    };
     metrics.checkpoint.interval_seconds.set(config.checkpoints.interval.as_secs_f64());
     let mut repair = false;
     loop {
@@ -358,6 +360,7 @@ fn run_worker(
     let aggregate_settings = AggregateSettings {
         weights: config.weights,
         top_n: config.top_n,
+        dedupe_window: config.dedupe_window,
         events_capacity: config.events_capacity,
         retention: Retention::new(config.uv_retention_days, calendar),
         // Rewriting Redis walks every key: all of them are loaded for it
@@ -410,19 +413,21 @@ fn run_worker(
     worker
         .dataflow::<u64, _, _>(|scope| {
             let streams = kafka_source(scope, reader, settings, handles);
-            let events = leaderboards.as_ref().map(|_| streams.profiles.clone());
-            let Aggregates { profiles, visitors, recent } = aggregates;
+            let Aggregates { mut profiles, visitors, recent } = aggregates;
+            if leaderboards.is_some() {
+                profiles.emit_counted_events();
+            }
             let route_profile = move |event: &_| profiles::route(event, peers);
             let profiles = epoch_sink(streams.profiles, "Profiles", route_profile, profiles, every);
+            let (visits, counted) = profiles::split(profiles.output);
             let router = ViewRouter::new(peers);
             let route_visit = move |visit: &_| router.route(visit);
-            let visitors =
-                epoch_sink(profiles.output, "UniqueVisitors", route_visit, visitors, every);
+            let visitors = epoch_sink(visits, "UniqueVisitors", route_visit, visitors, every);
             let recent = epoch_sink(streams.recent, "RecentEvents", recent::route, recent, every);
             let mut snapshots = vec![profiles.snapshots, visitors.snapshots, recent.snapshots];
-            if let (Some(boards), Some(events)) = (leaderboards.take(), events) {
+            if let Some(boards) = leaderboards.take() {
                 let writer = Rc::clone(&output);
-                snapshots.push(boards.build(events, visitors.output, peers, writer, every));
+                snapshots.push(boards.build(counted, visitors.output, peers, writer, every));
             }
             let inputs = CheckpointInputs { positions: streams.positions, snapshots };
             checkpoint_flow(scope, inputs, part_writing, sealer)

@@ -45,15 +45,26 @@ impl Expected {
 }
 
 /// Recomputes everything from valid events' raw JSON; invalid ones are skipped
-/// (`is_valid` decides, from the same JSON).
+/// (`is_valid` decides, from the same JSON). A user's event whose eventId
+/// came before counts once (the tests send duplicates well inside the
+/// job's `--dedupe-window`); the `events` list holds each distinct message
+/// once.
 pub fn recompute(raw_events: &[Vec<u8>], events_capacity: usize) -> Expected {
     let mut expected = Expected::default();
-    let mut recent: Vec<(i64, String, Vec<u8>)> = Vec::new();
+    let mut recent: BTreeSet<(i64, String, Vec<u8>)> = BTreeSet::new();
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut counted: Vec<Vec<u8>> = Vec::new();
     for raw in raw_events {
         let Some(event) = valid_event(raw) else { continue };
+        let ts = event["timestamp"].as_i64().unwrap();
+        let id = event["eventId"].as_str().unwrap().to_owned();
+        recent.insert((ts, id.clone(), raw.clone()));
+        if !seen.insert((event["userId"].as_str().unwrap().to_owned(), id)) {
+            continue;
+        }
+        counted.push(raw.clone());
         let user = event["userId"].as_str().unwrap().to_owned();
         let kind = event["eventType"].as_str().unwrap();
-        let ts = event["timestamp"].as_i64().unwrap();
         let (index, weight) = match kind {
             "view" => (0, 1),
             "add_to_cart" => (1, 3),
@@ -80,11 +91,11 @@ pub fn recompute(raw_events: &[Vec<u8>], events_capacity: usize) -> Expected {
             let field = format!("{}:{}", utc_date(ts), product);
             expected.visitors.entry(field).or_default().insert(user);
         }
-        recent.push((ts, event["eventId"].as_str().unwrap().to_owned(), raw.clone()));
     }
-    recent.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
-    expected.events = recent.into_iter().take(events_capacity).map(|(_, _, raw)| raw).collect();
-    expected.boards = expected_boards(raw_events, &BTreeMap::new(), DEFAULT_BOARD_SIZE);
+    // Newest first: by time, then id, then the message's bytes.
+    expected.events =
+        recent.into_iter().rev().take(events_capacity).map(|(_, _, raw)| raw).collect();
+    expected.boards = expected_boards(&counted, &BTreeMap::new(), DEFAULT_BOARD_SIZE);
     expected
 }
 

@@ -27,7 +27,8 @@ use crate::keygroup::KEY_GROUPS;
 ///   visitor, a count per day and product).
 /// - 2: interned users (`user_names`), profiles of (tag, score) pairs with the
 ///   user's id, one set of user ids per day and product (`visitor_sets`).
-pub const FORMAT_VERSION: u32 = 2;
+/// - 3: profiles also hold the user's recent event ids (`--dedupe-window`).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// What to do with a checkpoint of another format version.
 const OTHER_FORMAT_ADVICE: &str = "Its state cannot be converted. Either keep running the \

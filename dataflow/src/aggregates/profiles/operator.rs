@@ -1,8 +1,12 @@
 //! Per-user tag scores: the profile operator's state and its Redis output.
 //!
-//! Events arrive routed by user. The first event of a user issues its
-//! interned id (`user_ids.rs`); every view goes on, with that id, to the
-//! unique-visitor operator as a [`Visit`]. Each write-out (as soon as Redis
+//! Events arrive routed by user. An event whose id the user's profile
+//! remembers within `--dedupe-window` is a duplicate: it is counted in
+//! `tagflow_duplicate_events_total` and changes nothing. The first event of
+//! a user issues its interned id (`user_ids.rs`); every counted view goes
+//! on, with that id, to the unique-visitor operator as a [`Visit`], and
+//! with the leaderboards on every counted event goes on to their tag
+//! weights. Each write-out (as soon as Redis
 //! can take one, coalescing while it is busy, see `epochs.rs`) writes every changed
 //! user once: the changed scores of `user:profile:<u>` (tag → score),
 //! `user:purchased:<u>` (products bought) if it bought something, its
@@ -25,9 +29,11 @@ use serde::Serialize;
 use state::{Family, StateBatch, StateError, StateKey, StateStore, Table};
 use ustr::Ustr;
 
+use super::ProfileOutput;
 use super::json as profile_json;
 use super::profile::{ChangedTags, UserProfile};
 use super::user_ids::UserIdIssuer;
+use crate::aggregates::AggregateSettings;
 use crate::epochs::{EpochState, WriteOut};
 use crate::metrics::JobMetrics;
 use crate::records::{ProfileEvent, Visit};
@@ -57,6 +63,10 @@ pub struct ProfilesState {
     snapshot_names: StateBatch,
     weights: Weights,
     top_n: usize,
+    /// `--dedupe-window` in ms (`None`: off).
+    dedupe_window: Option<i64>,
+    /// Whether counted events go on (to the leaderboards).
+    emit_counted: bool,
     changed: FxHashMap<CompactString, UserChanges>,
     /// Creation times of sampled events not yet written.
     latency_samples: Vec<i64>,
@@ -102,8 +112,7 @@ impl ProfilesState {
         store: Arc<StateStore>,
         groups: Range<u16>,
         memory: Option<usize>,
-        weights: Weights,
-        top_n: usize,
+        settings: &AggregateSettings,
         writer: Rc<dyn Writer>,
         metrics: Arc<JobMetrics>,
     ) -> Result<Self, StateError> {
@@ -118,8 +127,12 @@ impl ProfilesState {
             table,
             ids,
             snapshot_names: StateBatch::new(),
-            weights,
-            top_n,
+            weights: settings.weights,
+            top_n: settings.top_n,
+            dedupe_window: settings
+                .dedupe_window
+                .map(|window| i64::try_from(window.as_millis()).unwrap_or(i64::MAX)),
+            emit_counted: false,
             changed: FxHashMap::default(),
             latency_samples: Vec::new(),
             until_sample: 0,
@@ -130,6 +143,11 @@ impl ProfilesState {
             reported_bytes: 0,
             buffers: Render::default(),
         })
+    }
+
+    /// Sends every counted event on (for the leaderboards' tag weights).
+    pub fn emit_counted_events(&mut self) {
+        self.emit_counted = true;
     }
 
     /// Caps the memory of the cached profiles (`None`: all).
@@ -228,26 +246,31 @@ impl ProfilesState {
 
 impl EpochState for ProfilesState {
     type Record = ProfileEvent;
-    type Output = Visit;
+    type Output = ProfileOutput;
 
-    fn apply(&mut self, records: &mut Vec<ProfileEvent>, visits: &mut Vec<Visit>) {
+    fn apply(&mut self, records: &mut Vec<ProfileEvent>, out: &mut Vec<ProfileOutput>) {
         self.epoch_started.get_or_insert_with(Instant::now);
         for event in records.drain(..) {
             let profile = match self.table.get_mut(&self.store, event.user.as_str()) {
                 Ok(profile) => profile,
                 Err(err) => panic!("cannot read profile state: {err}"),
             };
+            if !profile.first_sighting(&event, self.dedupe_window) {
+                self.metrics.duplicate_events.inc();
+                continue;
+            }
             let user_id =
                 *profile.id.get_or_insert_with(|| self.ids.issue(event.user.group(), &event.user));
             let tags = profile.apply(&event, &self.weights);
             let purchased = event.kind == EventType::Purchase;
+            let counted = self.emit_counted.then(|| event.clone());
             if event.kind == EventType::View {
-                visits.push(Visit {
+                out.push(ProfileOutput::Visit(Visit {
                     day: event.day,
                     product: event.product,
                     user_id,
                     user: event.user.clone(),
-                });
+                }));
             }
             if self.until_sample == 0 {
                 self.latency_samples.push(event.timestamp);
@@ -257,6 +280,9 @@ impl EpochState for ProfilesState {
             let changes = self.changed.entry(event.user).or_default();
             changes.tags.merge(tags);
             changes.purchased |= purchased;
+            if let Some(event) = counted {
+                out.push(ProfileOutput::Counted(event));
+            }
         }
     }
 

@@ -6,7 +6,8 @@
 //! when the profile is written, so they can never disagree with the scores.
 //! Tags are interned ([`Ustr`]), so a (tag, score) pair is 16 bytes and
 //! matching an event's tag is a pointer comparison; in RocksDB they are
-//! stored by name.
+//! stored by name. The profile also remembers its recent event ids
+//! (`seen_ids.rs`), so that an event delivered twice counts once.
 
 use compact_str::CompactString;
 use model::EventType;
@@ -14,6 +15,7 @@ use model::profile::tag_order;
 use serde::{Deserialize, Serialize};
 use ustr::Ustr;
 
+use super::seen_ids::SeenIds;
 use super::user_ids::UserId;
 use crate::records::ProfileEvent;
 use crate::weights::Weights;
@@ -36,6 +38,8 @@ pub struct UserProfile {
     pub published_top: Vec<Ustr>,
     /// Products purchased, sorted, each once.
     pub purchased: Vec<CompactString>,
+    /// Ids of the events within `--dedupe-window` of `last_event_at`.
+    pub seen: SeenIds,
     /// Whether this process wrote the user's `UserInterestTag` field (then
     /// equal to `published_top`); not saved, so a restored profile is
     /// written again.
@@ -87,10 +91,27 @@ impl state::StateValue for UserProfile {
             + self.published_top.capacity() * size_of_val(&Ustr::default())
             + self.purchased.capacity() * size_of_val(&CompactString::default())
             + purchased
+            + self.seen.heap_bytes()
     }
 }
 
 impl UserProfile {
+    /// Whether `event` counts: `false` if its id was remembered within
+    /// `window` ms of the user's newest event time (a duplicate, which must
+    /// not be applied); otherwise remembers it. `None` turns deduplication
+    /// off (and forgets what was remembered).
+    #[inline]
+    pub fn first_sighting(&mut self, event: &ProfileEvent, window: Option<i64>) -> bool {
+        let Some(window) = window else {
+            if !self.seen.is_empty() {
+                self.seen.clear();
+            }
+            return true;
+        };
+        let horizon = self.last_event_at.max(event.timestamp).saturating_sub(window);
+        self.seen.first_sighting(&event.event_id, event.timestamp, horizon)
+    }
+
     /// Adds one event; returns the tags it changed. Allocates only when the
     /// user meets a new tag.
     #[inline]
@@ -151,6 +172,7 @@ mod tests {
 
     fn event(kind: EventType, timestamp: i64, tags: &[&str]) -> ProfileEvent {
         ProfileEvent {
+            event_id: format!("e{timestamp}").into(),
             user: "u1".into(),
             kind,
             timestamp,
@@ -190,6 +212,23 @@ mod tests {
         assert!(many.contains(63) && many.contains(99) && !many.contains(62));
         many.merge(first);
         assert!(many.contains(0) && ChangedTags::ALL.contains(5));
+    }
+
+    #[test]
+    fn an_event_seen_within_the_window_is_not_counted_again() {
+        let weights = Weights::default();
+        let mut profile = UserProfile::default();
+        let first = event(EventType::View, 1_000, &["a"]);
+        assert!(profile.first_sighting(&first, Some(500)));
+        profile.apply(&first, &weights);
+        assert!(!profile.first_sighting(&first, Some(500)));
+        // Once the user's newest event is a window later, it counts again.
+        let later = event(EventType::View, 1_600, &["a"]);
+        assert!(profile.first_sighting(&later, Some(500)));
+        profile.apply(&later, &weights);
+        assert!(profile.first_sighting(&first, Some(500)));
+        // Without a window nothing is remembered.
+        assert!(profile.first_sighting(&later, None) && profile.seen.is_empty());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! global newest `capacity` and, when they changed (at most once per
 //! write-out, see `epochs.rs`), rewrites the list in one
 //! MULTI/EXEC (DEL + RPUSH, newest first): readers never see a half-written
-//! list, and the result never depends on arrival order or on replays.
+//! list, and the result never depends on arrival order, on replays or on
+//! a message delivered twice.
 //! The kept events are part of worker 0's checkpointed state (one `meta`
 //! entry, rewritten at a boundary only if they changed).
 
@@ -95,8 +96,7 @@ impl EpochState for RecentState {
 
     fn apply(&mut self, records: &mut Vec<RecentEvent>, _out: &mut Vec<Self::Output>) {
         for event in records.drain(..) {
-            if self.recent.admits(event.timestamp, &event.event_id) {
-                self.recent.insert(event);
+            if self.recent.insert(event) {
                 self.changed = true;
                 self.unsaved = true;
             }
