@@ -114,7 +114,7 @@ impl SharedHash {
         if self.count > 0 {
             out.command(2 + 2 * self.count, "HSET").arg(self.key.as_bytes());
             out.append(&self.fields);
-            self.fields = RespCommands::new();
+            self.fields.clear();
             self.count = 0;
         }
     }

@@ -19,6 +19,19 @@ impl RespCommands {
         Self::default()
     }
 
+    /// No commands, with room for `bytes` of them: a batch sized like the
+    /// previous one is built without growing (each growth of a large
+    /// buffer copies it and faults in fresh pages).
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self { bytes: Vec::with_capacity(bytes), commands: 0 }
+    }
+
+    /// Removes every command, keeping the buffer.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.commands = 0;
+    }
+
     /// Starts a command of `args` arguments (the name included) with its
     /// name; exactly `args - 1` [`Self::arg`]s or [`Self::arg_int`]s follow.
     pub fn command(&mut self, args: usize, name: &str) -> &mut Self {

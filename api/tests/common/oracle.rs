@@ -26,15 +26,16 @@ pub struct Expected {
 }
 
 impl Expected {
-    /// Recomputes from valid events (all the test's events are valid); a
-    /// user's event whose eventId came before counts once.
+    /// Recomputes from valid events (all the test's events are valid); an
+    /// event whose user, type and eventId came before counts once.
     pub fn from_raw(raw: &[Vec<u8>]) -> Self {
         let mut e = Expected::default();
         let mut seen = BTreeSet::new();
         for bytes in raw {
             let v: Value = serde_json::from_slice(bytes).expect("event json");
             let user = v["userId"].as_str().unwrap().to_owned();
-            if !seen.insert((user.clone(), v["eventId"].as_str().unwrap().to_owned())) {
+            let (kind, id) = (v["eventType"].as_str().unwrap(), v["eventId"].as_str().unwrap());
+            if !seen.insert((user.clone(), kind.to_owned(), id.to_owned())) {
                 continue;
             }
             let ts = v["timestamp"].as_i64().unwrap();

@@ -162,10 +162,11 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 10_000)]
     pub events_capacity: usize,
     /// How long a user's event ids are remembered, in event time behind the
-    /// user's newest event: an event whose user and eventId were seen within
-    /// it (a client's retried batch, a producer's resend) is counted once,
-    /// and in tagflow_duplicate_events_total. Each remembered id costs about
-    /// 32 bytes of profile state (more for ids over 24 bytes). 0 turns it off.
+    /// user's newest event of the same type: an event whose user, type and
+    /// eventId were seen within it (a client's retried batch, a producer's
+    /// resend) is counted once, and in tagflow_duplicate_events_total. Each
+    /// remembered id costs about 32 bytes of profile state (more for ids
+    /// over 24 bytes). 0 turns it off.
     #[arg(
         long,
         env = "TAGFLOW_DEDUPE_WINDOW",

@@ -45,21 +45,22 @@ impl Expected {
 }
 
 /// Recomputes everything from valid events' raw JSON; invalid ones are skipped
-/// (`is_valid` decides, from the same JSON). A user's event whose eventId
-/// came before counts once (the tests send duplicates well inside the
-/// job's `--dedupe-window`); the `events` list holds each distinct message
-/// once.
+/// (`is_valid` decides, from the same JSON). An event whose user, type and
+/// eventId came before counts once (the tests' duplicates come well inside
+/// the job's `--dedupe-window`); the `events` list holds each distinct
+/// message once.
 pub fn recompute(raw_events: &[Vec<u8>], events_capacity: usize) -> Expected {
     let mut expected = Expected::default();
     let mut recent: BTreeSet<(i64, String, Vec<u8>)> = BTreeSet::new();
-    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
     let mut counted: Vec<Vec<u8>> = Vec::new();
     for raw in raw_events {
         let Some(event) = valid_event(raw) else { continue };
         let ts = event["timestamp"].as_i64().unwrap();
         let id = event["eventId"].as_str().unwrap().to_owned();
         recent.insert((ts, id.clone(), raw.clone()));
-        if !seen.insert((event["userId"].as_str().unwrap().to_owned(), id)) {
+        let kind = event["eventType"].as_str().unwrap().to_owned();
+        if !seen.insert((event["userId"].as_str().unwrap().to_owned(), kind, id)) {
             continue;
         }
         counted.push(raw.clone());

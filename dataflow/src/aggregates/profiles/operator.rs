@@ -94,6 +94,9 @@ struct Render {
     key: String,
     json: Vec<u8>,
     order: Vec<usize>,
+    /// Bytes of the previous batch: the next one starts with room for as
+    /// many.
+    batch_bytes: usize,
 }
 
 /// The JSON published on `user-interest-tags-topic`.
@@ -183,12 +186,12 @@ impl ProfilesState {
     /// The Redis commands of every changed user, and the interest-tags
     /// messages of those whose top tags changed (now recorded as published).
     fn render(&mut self) -> (RedisBatch, Vec<(CompactString, Vec<u8>)>) {
-        let mut out = RespCommands::new();
+        let mut out = RespCommands::with_capacity(self.buffers.batch_bytes);
         let mut interest = SharedHash::new(keys::USER_INTEREST_TAG);
         let mut profiles = SharedHash::new(keys::USER_PROFILES);
         let mut published = Vec::new();
         let Self { table, store, changed, buffers, top_n, .. } = self;
-        let Render { key, json, order } = buffers;
+        let Render { key, json, order, batch_bytes } = buffers;
         for (user, changes) in changed.iter() {
             let profile = match table.get_mut(store, user.as_str()) {
                 Ok(profile) => profile,
@@ -240,6 +243,7 @@ impl ProfilesState {
         }
         interest.flush(&mut out);
         profiles.flush(&mut out);
+        *batch_bytes = out.bytes().len();
         (RedisBatch::new(out), published)
     }
 }

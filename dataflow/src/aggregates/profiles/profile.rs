@@ -38,7 +38,7 @@ pub struct UserProfile {
     pub published_top: Vec<Ustr>,
     /// Products purchased, sorted, each once.
     pub purchased: Vec<CompactString>,
-    /// Ids of the events within `--dedupe-window` of `last_event_at`.
+    /// Ids of the events within `--dedupe-window` of the newest of their type.
     pub seen: SeenIds,
     /// Whether this process wrote the user's `UserInterestTag` field (then
     /// equal to `published_top`); not saved, so a restored profile is
@@ -96,9 +96,9 @@ impl state::StateValue for UserProfile {
 }
 
 impl UserProfile {
-    /// Whether `event` counts: `false` if its id was remembered within
-    /// `window` ms of the user's newest event time (a duplicate, which must
-    /// not be applied); otherwise remembers it. `None` turns deduplication
+    /// Whether `event` counts: `false` if its type and id were remembered
+    /// within `window` ms of the user's newest event of that type (a
+    /// duplicate, which must not be applied); otherwise remembers it. `None` turns deduplication
     /// off (and forgets what was remembered).
     #[inline]
     pub fn first_sighting(&mut self, event: &ProfileEvent, window: Option<i64>) -> bool {
@@ -108,8 +108,7 @@ impl UserProfile {
             }
             return true;
         };
-        let horizon = self.last_event_at.max(event.timestamp).saturating_sub(window);
-        self.seen.first_sighting(&event.event_id, event.timestamp, horizon)
+        self.seen.first_sighting(event.kind.index(), &event.event_id, event.timestamp, window)
     }
 
     /// Adds one event; returns the tags it changed. Allocates only when the

@@ -2,19 +2,28 @@
 //! twice (a client retrying a batch whose answer it never saw, a producer
 //! resending) counts once (`--dedupe-window`).
 //!
-//! An id is remembered while its event's timestamp is within the window of
-//! the user's newest event time (the *horizon*); an event whose id is
-//! remembered is a duplicate and changes nothing. The ids live inside the
-//! user's profile, so they are checkpointed, restored after kill -9, moved
-//! with the user on a rescale and bounded by `--state-memory` like the rest
-//! of the profile, and looking them up costs no second state access.
+//! A duplicate is an event with the same user, event type and eventId as
+//! one remembered. An id is remembered while its event's timestamp is
+//! within the window of the newest timestamp among the user's events of
+//! the same type (that type's *horizon*). Events of one user and type come
+//! from one partition when the topics are keyed by user (as the API and the
+//! simulator key them), so the horizon advances in that partition's order,
+//! which every replay repeats: whether an event is a duplicate does not
+//! depend on how the three topics interleave, and a run restored after a
+//! crash decides exactly as an uninterrupted one. (With a horizon over all
+//! types, a topic read minutes behind the others — a broker outage — would
+//! see its duplicates' originals already forgotten.)
 //!
-//! Most users remember a few ids: those are scanned in a vector. A user
-//! with many events inside the window gets a hash map (with the standard
-//! library's keyed hasher: ids come from clients and may be hostile).
-//! Expired ids are dropped when the vector fills or the map doubles; since
-//! the horizon only moves forward, an expired id that is still stored is
-//! treated as absent, so when they are dropped never changes an answer.
+//! The ids live inside the user's profile, so they are checkpointed,
+//! restored after kill -9, moved with the user on a rescale and bounded by
+//! `--state-memory` like the rest of the profile, and looking them up costs
+//! no second state access. Most users remember a few ids: those are
+//! scanned in a vector. A user with many events inside the window gets a
+//! hash map (with the standard library's keyed hasher: ids come from
+//! clients and may be hostile). Expired ids are dropped when the vector
+//! fills or the map doubles; since horizons only move forward, an expired
+//! id that is still stored is treated as absent, so when they are dropped
+//! never changes an answer.
 
 use std::collections::HashMap;
 
@@ -25,59 +34,93 @@ use serde::{Deserialize, Serialize};
 
 /// Ids kept in a vector and scanned; beyond this many, a hash map.
 const SCAN_LIMIT: usize = 32;
+/// Event types (the index of `model::EventType`).
+const TYPES: usize = 3;
+/// A vector entry's type sits above this bit of its timestamp (valid
+/// timestamps are below 2^42), so an entry stays 32 bytes.
+const TYPE_SHIFT: u32 = 56;
 
-/// One user's remembered event ids, each with its event's timestamp (ms).
+/// One user's remembered event ids.
 #[derive(Debug, Clone)]
-pub enum SeenIds {
-    /// Few ids, scanned.
+pub struct SeenIds {
+    /// Newest timestamp per event type (`i64::MIN`: none yet).
+    newest: [i64; TYPES],
+    ids: Ids,
+}
+
+/// The remembered ids with their events' types and timestamps.
+#[derive(Debug, Clone)]
+enum Ids {
+    /// Few ids, scanned: (id, type << TYPE_SHIFT | timestamp).
     Few(Vec<(CompactString, i64)>),
     /// Many ids; expired ones are dropped once the map holds `prune_at`.
-    Many {
-        /// Id → event timestamp.
-        ids: HashMap<CompactString, i64>,
-        /// Size at which expired ids are next dropped.
-        prune_at: usize,
-    },
+    Many { ids: HashMap<(u8, CompactString), i64>, prune_at: usize },
+}
+
+fn pack(kind: usize, timestamp: i64) -> i64 {
+    (i64::try_from(kind).unwrap_or(0) << TYPE_SHIFT) | timestamp
+}
+
+fn unpack(packed: i64) -> (usize, i64) {
+    (usize::try_from(packed >> TYPE_SHIFT).unwrap_or(0), packed & ((1 << TYPE_SHIFT) - 1))
 }
 
 impl Default for SeenIds {
     fn default() -> Self {
-        Self::Few(Vec::new())
+        Self { newest: [i64::MIN; TYPES], ids: Ids::Few(Vec::new()) }
     }
 }
 
 impl SeenIds {
-    /// Remembers `id` (of an event at `timestamp`) and returns `true`, or
-    /// returns `false` if it is remembered at or after `horizon` (a
-    /// duplicate). An event older than the horizon is counted and not
+    /// Remembers `id` (of an event of type `kind`, an `EventType` index, at
+    /// `timestamp`) and returns `true`, or returns `false` if it is
+    /// remembered for that type within `window` ms of the type's newest
+    /// event (a duplicate). An event older than that is counted and not
     /// remembered.
-    pub fn first_sighting(&mut self, id: &str, timestamp: i64, horizon: i64) -> bool {
-        match self {
-            Self::Few(ids) => {
-                if let Some(entry) = ids.iter_mut().find(|(seen, _)| seen == id) {
-                    if entry.1 >= horizon {
+    pub fn first_sighting(&mut self, kind: usize, id: &str, timestamp: i64, window: i64) -> bool {
+        let kind = kind.min(TYPES - 1);
+        self.newest[kind] = self.newest[kind].max(timestamp);
+        let horizons = self.newest.map(|newest| newest.saturating_sub(window));
+        let horizon = horizons[kind];
+        match &mut self.ids {
+            Ids::Few(ids) => {
+                let same = |entry: &&mut (CompactString, i64)| {
+                    entry.0.as_str() == id && unpack(entry.1).0 == kind
+                };
+                if let Some(entry) = ids.iter_mut().find(same) {
+                    if unpack(entry.1).1 >= horizon {
                         return false;
                     }
-                    entry.1 = timestamp;
+                    entry.1 = pack(kind, timestamp);
                     return true;
                 }
                 if timestamp < horizon {
                     return true;
                 }
                 if ids.len() >= SCAN_LIMIT {
-                    ids.retain(|&(_, at)| at >= horizon);
+                    ids.retain(|&(_, packed)| {
+                        let (kind, at) = unpack(packed);
+                        at >= horizons[kind]
+                    });
                 }
                 if ids.len() < SCAN_LIMIT {
-                    ids.push((id.into(), timestamp));
+                    ids.push((id.into(), pack(kind, timestamp)));
                     return true;
                 }
-                let mut map: HashMap<CompactString, i64> = ids.drain(..).collect();
-                map.insert(id.into(), timestamp);
-                *self = Self::Many { ids: map, prune_at: 4 * SCAN_LIMIT };
+                let mut map: HashMap<(u8, CompactString), i64> = ids
+                    .drain(..)
+                    .map(|(id, packed)| {
+                        let (kind, at) = unpack(packed);
+                        ((u8::try_from(kind).unwrap_or(0), id), at)
+                    })
+                    .collect();
+                map.insert((u8::try_from(kind).unwrap_or(0), id.into()), timestamp);
+                self.ids = Ids::Many { ids: map, prune_at: 4 * SCAN_LIMIT };
                 true
             }
-            Self::Many { ids, prune_at } => {
-                if let Some(at) = ids.get_mut(id) {
+            Ids::Many { ids, prune_at } => {
+                let key = (u8::try_from(kind).unwrap_or(0), CompactString::from(id));
+                if let Some(at) = ids.get_mut(&key) {
                     if *at >= horizon {
                         return false;
                     }
@@ -87,12 +130,16 @@ impl SeenIds {
                 if timestamp < horizon {
                     return true;
                 }
-                ids.insert(id.into(), timestamp);
+                ids.insert(key, timestamp);
                 if ids.len() >= *prune_at {
-                    ids.retain(|_, at| *at >= horizon);
+                    ids.retain(|(kind, _), at| *at >= horizons[usize::from(*kind)]);
                     *prune_at = (2 * ids.len()).max(4 * SCAN_LIMIT);
                     if ids.len() <= SCAN_LIMIT / 2 {
-                        *self = Self::Few(ids.drain().collect());
+                        let few = ids
+                            .drain()
+                            .map(|((kind, id), at)| (id, pack(usize::from(kind), at)))
+                            .collect();
+                        self.ids = Ids::Few(few);
                     }
                 }
                 true
@@ -102,9 +149,9 @@ impl SeenIds {
 
     /// Number of ids stored (expired ones not yet dropped included).
     pub fn len(&self) -> usize {
-        match self {
-            Self::Few(ids) => ids.len(),
-            Self::Many { ids, .. } => ids.len(),
+        match &self.ids {
+            Ids::Few(ids) => ids.len(),
+            Ids::Many { ids, .. } => ids.len(),
         }
     }
 
@@ -118,147 +165,86 @@ impl SeenIds {
         *self = Self::default();
     }
 
-    /// Every stored id with its timestamp, in no particular order.
-    pub fn iter(&self) -> Box<dyn Iterator<Item = (&CompactString, i64)> + '_> {
-        match self {
-            Self::Few(ids) => Box::new(ids.iter().map(|(id, at)| (id, *at))),
-            Self::Many { ids, .. } => Box::new(ids.iter().map(|(id, at)| (id, *at))),
+    /// Every stored id as (type, id, timestamp), in no particular order.
+    fn entries(&self) -> Box<dyn Iterator<Item = (usize, &CompactString, i64)> + '_> {
+        match &self.ids {
+            Ids::Few(ids) => Box::new(ids.iter().map(|(id, packed)| {
+                let (kind, at) = unpack(*packed);
+                (kind, id, at)
+            })),
+            Ids::Many { ids, .. } => {
+                Box::new(ids.iter().map(|((kind, id), at)| (usize::from(*kind), id, *at)))
+            }
         }
     }
 
     /// Heap bytes: the vector or the map's table, and ids too long to be
     /// stored inline.
     pub fn heap_bytes(&self) -> usize {
-        let entry = size_of::<(CompactString, i64)>();
-        let table = match self {
-            Self::Few(ids) => ids.capacity() * entry,
+        let table = match &self.ids {
+            Ids::Few(ids) => ids.capacity() * size_of::<(CompactString, i64)>(),
             // hashbrown: one control byte per bucket; capacity is 7/8 of
             // the buckets.
-            Self::Many { ids, .. } => ids.capacity() * 8 / 7 * (entry + 1),
+            Ids::Many { ids, .. } => {
+                ids.capacity() * 8 / 7 * (size_of::<((u8, CompactString), i64)>() + 1)
+            }
         };
-        let spilled: usize =
-            self.iter().map(|(id, _)| if id.is_heap_allocated() { id.capacity() } else { 0 }).sum();
+        let spilled: usize = self
+            .entries()
+            .map(|(_, id, _)| if id.is_heap_allocated() { id.capacity() } else { 0 })
+            .sum();
         table + spilled
     }
 }
 
-/// Equal when the same ids are stored with the same timestamps, whatever
-/// the representation.
+/// Equal when the same newest times and the same (type, id, timestamp)
+/// entries are stored, whatever the representation.
 impl PartialEq for SeenIds {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && {
-            let theirs: HashMap<&CompactString, i64> = other.iter().collect();
-            self.iter().all(|(id, at)| theirs.get(id) == Some(&at))
+        self.newest == other.newest && self.len() == other.len() && {
+            let theirs: HashMap<(usize, &CompactString), i64> =
+                other.entries().map(|(kind, id, at)| ((kind, id), at)).collect();
+            self.entries().all(|(kind, id, at)| theirs.get(&(kind, id)) == Some(&at))
         }
     }
 }
 
 impl Eq for SeenIds {}
 
-/// Stored as a sequence of (id, timestamp), whatever the representation.
+/// Stored as the newest times and a sequence of (id, type << 56 |
+/// timestamp), whatever the representation.
 impl Serialize for SeenIds {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
+        struct Entries<'a>(&'a SeenIds);
+        impl Serialize for Entries<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.entries().map(|(kind, id, at)| (id, pack(kind, at))))
+            }
+        }
+        (self.newest, Entries(self)).serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for SeenIds {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let ids = Vec::<(CompactString, i64)>::deserialize(deserializer)?;
-        Ok(if ids.len() <= SCAN_LIMIT {
-            Self::Few(ids)
+        let (newest, ids) = <([i64; TYPES], Vec<(CompactString, i64)>)>::deserialize(deserializer)?;
+        let ids = if ids.len() <= SCAN_LIMIT {
+            Ids::Few(ids)
         } else {
             let prune_at = (2 * ids.len()).max(4 * SCAN_LIMIT);
-            Self::Many { ids: ids.into_iter().collect(), prune_at }
-        })
+            let ids = ids
+                .into_iter()
+                .map(|(id, packed)| {
+                    let (kind, at) = unpack(packed);
+                    ((u8::try_from(kind).unwrap_or(0), id), at)
+                })
+                .collect();
+            Ids::Many { ids, prune_at }
+        };
+        Ok(Self { newest, ids })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The specification, written plainly: an id is a duplicate if it was
-    /// remembered at a timestamp at or after the horizon.
-    struct Plain(Vec<(String, i64)>);
-
-    impl Plain {
-        fn first_sighting(&mut self, id: &str, timestamp: i64, horizon: i64) -> bool {
-            if self.0.iter().any(|(seen, at)| seen == id && *at >= horizon) {
-                return false;
-            }
-            self.0.retain(|(seen, _)| seen != id);
-            if timestamp >= horizon {
-                self.0.push((id.to_owned(), timestamp));
-            }
-            true
-        }
-    }
-
-    #[test]
-    fn a_repeat_inside_the_window_is_a_duplicate() {
-        let mut seen = SeenIds::default();
-        assert!(seen.first_sighting("e1", 100, 0));
-        assert!(!seen.first_sighting("e1", 100, 50));
-        assert!(seen.first_sighting("e2", 100, 50));
-        // Past the horizon the id is forgotten: it counts again.
-        assert!(seen.first_sighting("e1", 100, 101));
-        // An event older than the horizon counts and is not remembered.
-        assert!(seen.first_sighting("old", 10, 101));
-        assert!(seen.first_sighting("old", 10, 101));
-    }
-
-    #[test]
-    fn agrees_with_the_plain_specification_across_both_representations() {
-        let mut state = 11_u64;
-        let mut next = move |bound: u64| {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1442695040888963407);
-            (state >> 33) % bound
-        };
-        for round in 0..20 {
-            let (mut seen, mut plain) = (SeenIds::default(), Plain(Vec::new()));
-            let mut newest = 0_i64;
-            let window = i64::try_from(5 + next(200)).unwrap();
-            let spread = 3 + next(400);
-            for _ in 0..3_000 {
-                let timestamp = newest - 40 + i64::try_from(next(60)).unwrap();
-                newest = newest.max(timestamp);
-                let horizon = newest - window;
-                let id = format!("e{}", next(spread));
-                let expected = plain.first_sighting(&id, timestamp, horizon);
-                assert_eq!(seen.first_sighting(&id, timestamp, horizon), expected, "round {round}");
-            }
-            assert!(seen.heap_bytes() > 0);
-        }
-    }
-
-    #[test]
-    fn grows_into_a_map_and_shrinks_back() {
-        let mut seen = SeenIds::default();
-        for i in 0..1_000 {
-            assert!(seen.first_sighting(&format!("e{i}"), i, 0));
-        }
-        assert!(matches!(seen, SeenIds::Many { .. }) && seen.len() == 1_000);
-        assert!(!seen.first_sighting("e999", 999, 0));
-        // A horizon 5 behind the newest: the next prune drops all but 6.
-        for i in 1_000..1_200 {
-            assert!(seen.first_sighting(&format!("e{i}"), i, i - 5));
-        }
-        assert!(matches!(seen, SeenIds::Few(_)), "{} ids", seen.len());
-        assert!(!seen.first_sighting("e1199", 1_199, 1_195));
-    }
-
-    #[test]
-    fn survives_a_round_trip_through_the_state_codec() {
-        for count in [0, 3, 500] {
-            let mut seen = SeenIds::default();
-            for i in 0..count {
-                seen.first_sighting(&format!("event-id-long-enough-to-spill-{i}"), i, 0);
-            }
-            let bytes = state::codec::encode(&seen).unwrap();
-            let back: SeenIds = state::codec::decode(&bytes).unwrap();
-            assert_eq!(back, seen);
-            assert_eq!(back.len(), usize::try_from(count).unwrap());
-        }
-    }
-}
+#[path = "seen_ids_tests.rs"]
+mod tests;

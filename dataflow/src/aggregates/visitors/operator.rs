@@ -68,6 +68,8 @@ pub struct VisitorsState {
     reported_keys: usize,
     /// Bytes this worker last reported to the state-memory metric.
     reported_bytes: usize,
+    /// Bytes of the previous Redis batch: the next starts with that room.
+    batch_bytes: usize,
     /// Whether count changes go on to the leaderboards.
     reports_changes: bool,
     /// The counts changed in the batch being applied.
@@ -127,6 +129,7 @@ impl VisitorsState {
             epoch_started: None,
             reported_keys,
             reported_bytes: 0,
+            batch_bytes: 0,
             reports_changes: false,
             changes: ChangeLog::default(),
             left: Vec::new(),
@@ -259,7 +262,7 @@ impl VisitorsState {
     }
 
     fn render(&mut self) -> RedisBatch {
-        let mut out = RespCommands::new();
+        let mut out = RespCommands::with_capacity(self.batch_bytes);
         let mut counts = SharedHash::new(keys::HOT_PAGEVIEW_COUNTS);
         let mut field = String::new();
         let mut count_text = String::new();
@@ -286,6 +289,7 @@ impl VisitorsState {
             counts.set(&mut out, &field, count_text.as_bytes());
         }
         counts.flush(&mut out);
+        self.batch_bytes = out.bytes().len();
         RedisBatch::new(out)
     }
 }
