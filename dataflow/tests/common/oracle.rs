@@ -11,6 +11,9 @@ use testkit::utc_date;
 
 use super::boards::{Boards, expected_boards};
 
+/// The job's default `--dedupe-window` (10 minutes), in ms.
+pub const DEDUPE_WINDOW_MS: i64 = 10 * 60 * 1000;
+
 /// Members per leaderboard when the job runs with its default
 /// `--leaderboard-size`.
 pub const DEFAULT_BOARD_SIZE: usize = 100;
@@ -45,24 +48,36 @@ impl Expected {
 }
 
 /// Recomputes everything from valid events' raw JSON; invalid ones are skipped
-/// (`is_valid` decides, from the same JSON). An event whose user, type and
-/// eventId came before counts once (the tests' duplicates come well inside
-/// the job's `--dedupe-window`); the `events` list holds each distinct
-/// message once.
+/// (`is_valid` decides, from the same JSON). The `events` list holds each
+/// distinct message once. An event is a duplicate, and counts for nothing,
+/// if an event with the same user, type and eventId was counted with a
+/// timestamp no more than [`DEDUPE_WINDOW_MS`] before the newest timestamp
+/// of that user's events of that type so far (docs/configuration.md,
+/// `--dedupe-window`): `raw_events` must keep each partition's order, as
+/// read back from Kafka, since one user's events of one type are in one
+/// partition.
 pub fn recompute(raw_events: &[Vec<u8>], events_capacity: usize) -> Expected {
     let mut expected = Expected::default();
     let mut recent: BTreeSet<(i64, String, Vec<u8>)> = BTreeSet::new();
-    let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
+    // (user, type) → newest timestamp; (user, type, id) → counted timestamp.
+    let mut newest: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut counted_at: BTreeMap<(String, String, String), i64> = BTreeMap::new();
     let mut counted: Vec<Vec<u8>> = Vec::new();
     for raw in raw_events {
         let Some(event) = valid_event(raw) else { continue };
         let ts = event["timestamp"].as_i64().unwrap();
         let id = event["eventId"].as_str().unwrap().to_owned();
         recent.insert((ts, id.clone(), raw.clone()));
+        let user = event["userId"].as_str().unwrap().to_owned();
         let kind = event["eventType"].as_str().unwrap().to_owned();
-        if !seen.insert((event["userId"].as_str().unwrap().to_owned(), kind, id)) {
+        let type_newest = newest.entry((user.clone(), kind.clone())).or_insert(ts);
+        *type_newest = (*type_newest).max(ts);
+        let horizon = *type_newest - DEDUPE_WINDOW_MS;
+        let key = (user, kind, id);
+        if counted_at.get(&key).is_some_and(|&at| at >= horizon) {
             continue;
         }
+        counted_at.insert(key, ts);
         counted.push(raw.clone());
         let user = event["userId"].as_str().unwrap().to_owned();
         let kind = event["eventType"].as_str().unwrap();

@@ -3,9 +3,9 @@
 //! Events are routed by user ([`route`]); the state ([`ProfilesState`])
 //! holds each user's [`UserProfile`] and interns users ([`user_ids`]); the
 //! Redis rendering writes the profile keys ([`json`] renders the
-//! `user-profiles` document). An event whose id the user's profile
-//! remembers ([`seen_ids`], `--dedupe-window`) is a duplicate and changes
-//! nothing. Every counted view goes on, with its user's id, to the
+//! `user-profiles` document). An event whose type and id the user's
+//! profile remembers ([`seen_ids`], `--dedupe-window`) is a duplicate and
+//! changes nothing. Every counted view goes on, with its user's id, to the
 //! unique-visitor aggregate, and with the leaderboards on every counted
 //! event goes on to their tag weights ([`ProfileOutput`]).
 

@@ -1,7 +1,7 @@
 //! Per-user tag scores: the profile operator's state and its Redis output.
 //!
-//! Events arrive routed by user. An event whose id the user's profile
-//! remembers within `--dedupe-window` is a duplicate: it is counted in
+//! Events arrive routed by user. An event whose type and id the user's
+//! profile remembers within `--dedupe-window` is a duplicate: it is counted in
 //! `tagflow_duplicate_events_total` and changes nothing. The first event of
 //! a user issues its interned id (`user_ids.rs`); every counted view goes
 //! on, with that id, to the unique-visitor operator as a [`Visit`], and
