@@ -130,12 +130,22 @@ async fn every_batch_sent_twice_even_after_a_client_timeout_counts_once() {
             let reply = post(&app, "/api/user-behavior", batch).await;
             assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
         }
-        let read = topics.clone();
-        let sent = tokio::task::spawn_blocking(move || {
-            read.topics.event_topics().iter().map(|t| read_topic(t).len()).sum::<usize>()
-        })
-        .await
-        .unwrap();
+        // A commit's markers reach the partitions just after it returns:
+        // until then a read_committed reader stops short of them.
+        let least = if twice { 300 + 8 * 25 } else { 300 };
+        let mut sent = 0;
+        for _ in 0..50 {
+            let read = topics.clone();
+            sent = tokio::task::spawn_blocking(move || {
+                read.topics.event_topics().iter().map(|t| read_topic(t).len()).sum::<usize>()
+            })
+            .await
+            .unwrap();
+            if sent >= least {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         let (job_topics, job_redis) = (topics.clone(), redis.clone());
         tokio::task::spawn_blocking(move || {
             run_dataflow_until_consumed(&job_topics, &job_redis, sent);
