@@ -95,9 +95,11 @@ pub struct RecentEvent {
 }
 
 impl RecentEvent {
-    /// The sort key: larger is newer.
-    pub fn key(&self) -> (i64, &str) {
-        (self.timestamp, &self.event_id)
+    /// The sort key of the `events` list: larger is newer; time, then id,
+    /// then the message's bytes, so that the order is total and the same
+    /// message twice is one entry.
+    pub fn key(&self) -> (i64, &str, &[u8]) {
+        (self.timestamp, &self.event_id, &self.json)
     }
 }
 

@@ -12,6 +12,7 @@ pub mod black_hole;
 pub mod broker_faults;
 pub mod dates;
 pub mod kafka;
+pub mod metrics;
 pub mod private_redis;
 pub mod redis_db;
 pub mod redis_ha;
@@ -25,6 +26,7 @@ pub use kafka::{
     EventTopics, ReadBack, add_partitions, create_topics, delete_records_to_end, partition_count,
     read_topic, set_topic_config,
 };
+pub use metrics::scrape_metrics_at;
 pub use private_redis::PrivateRedis;
 pub use redis_db::redis_database;
 pub use redis_ha::{PrivateCluster, PrivateSentinel};

@@ -2,25 +2,37 @@
 //! everything it wrote to Redis.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use testkit::{EventTopics, Stack, free_port, workspace_binary};
 
-/// Runs `dataflow run --until-caught-up` (3 workers, fresh state) over
-/// `topics` into `redis`; panics with its log if it fails.
-pub fn run_dataflow(topics: &EventTopics, redis: &str) {
-    let state = tempfile::tempdir().unwrap();
-    let checkpoints = tempfile::tempdir().unwrap();
-    let output = Command::new(workspace_binary("dataflow", "TAGFLOW_DATAFLOW_BIN"))
+/// A `dataflow run` command (3 workers) over `topics` into `redis`, with
+/// fresh state and checkpoints in `dirs`, reporting metrics at `metrics`.
+fn job_command(
+    topics: &EventTopics,
+    redis: &str,
+    dirs: &tempfile::TempDir,
+    metrics: &str,
+) -> Command {
+    let mut command = Command::new(workspace_binary("dataflow", "TAGFLOW_DATAFLOW_BIN"));
+    command
         .arg("run")
         .args(["--brokers", &Stack::get().brokers, "--redis", redis])
         .args(["--topic-prefix", &topics.prefix, "--workers", "3", "--epoch-ms", "100"])
-        .args(["--metrics-addr", "127.0.0.1:0", "--until-caught-up"])
-        .env("TAGFLOW_STATE_DIR", state.path())
-        .env("TAGFLOW_CHECKPOINT_DIR", checkpoints.path())
-        .env("RUST_LOG", "warn")
+        .args(["--metrics-addr", metrics])
+        .env("TAGFLOW_STATE_DIR", dirs.path().join("state"))
+        .env("TAGFLOW_CHECKPOINT_DIR", dirs.path().join("checkpoints"))
+        .env("RUST_LOG", "warn");
+    command
+}
+
+/// Runs `dataflow run --until-caught-up` (3 workers, fresh state) over
+/// `topics` into `redis`; panics with its log if it fails.
+pub fn run_dataflow(topics: &EventTopics, redis: &str) {
+    let dirs = tempfile::tempdir().unwrap();
+    let output = job_command(topics, redis, &dirs, "127.0.0.1:0")
+        .arg("--until-caught-up")
         .output()
         .expect("run dataflow");
     assert!(
@@ -32,22 +44,12 @@ pub fn run_dataflow(topics: &EventTopics, redis: &str) {
 
 /// Runs the job unbounded over `topics` (written in Kafka transactions,
 /// whose commit markers `--until-caught-up` never reaches) into `redis`
-/// until it consumed at least `events` events, then stops it with SIGTERM, which
-/// flushes every output; panics if it takes over 5 minutes or fails.
+/// until it consumed at least `events` events, then stops it with SIGTERM,
+/// which flushes every output; panics if it takes over 5 minutes or fails.
 pub fn run_dataflow_until_consumed(topics: &EventTopics, redis: &str, events: usize) {
-    let state = tempfile::tempdir().unwrap();
-    let checkpoints = tempfile::tempdir().unwrap();
+    let dirs = tempfile::tempdir().unwrap();
     let metrics = format!("127.0.0.1:{}", free_port());
-    let mut job = Command::new(workspace_binary("dataflow", "TAGFLOW_DATAFLOW_BIN"))
-        .arg("run")
-        .args(["--brokers", &Stack::get().brokers, "--redis", redis])
-        .args(["--topic-prefix", &topics.prefix, "--workers", "3", "--epoch-ms", "100"])
-        .args(["--metrics-addr", &metrics])
-        .env("TAGFLOW_STATE_DIR", state.path())
-        .env("TAGFLOW_CHECKPOINT_DIR", checkpoints.path())
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("run dataflow");
+    let mut job = job_command(topics, redis, &dirs, &metrics).spawn().expect("run dataflow");
     let started = Instant::now();
     let mut consumed = 0;
     while consumed < events && started.elapsed() < Duration::from_secs(300) {
@@ -62,10 +64,7 @@ pub fn run_dataflow_until_consumed(topics: &EventTopics, redis: &str, events: us
 
 /// The sum of the job's `tagflow_events_consumed_total`, if it answers.
 fn consumed_events(address: &str) -> Option<usize> {
-    let mut stream = std::net::TcpStream::connect(address).ok()?;
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: job\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
+    let response = testkit::scrape_metrics_at(address).ok()?;
     Some(
         response
             .lines()

@@ -47,15 +47,10 @@ pub fn time_until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Dur
 
 /// GETs the job's /metrics, whose address its log announces.
 pub fn scrape_metrics(log: &str) -> String {
-    use std::io::{Read, Write};
     let address = log
         .split("serving metrics at http://")
         .nth(1)
         .and_then(|rest| rest.split('/').next())
         .expect("the job logs its metrics address");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: job\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
+    testkit::scrape_metrics_at(address).unwrap()
 }

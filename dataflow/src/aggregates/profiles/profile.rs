@@ -98,8 +98,8 @@ impl state::StateValue for UserProfile {
 impl UserProfile {
     /// Whether `event` counts: `false` if its type and id were remembered
     /// within `window` ms of the user's newest event of that type (a
-    /// duplicate, which must not be applied); otherwise remembers it. `None` turns deduplication
-    /// off (and forgets what was remembered).
+    /// duplicate, which must not be applied); otherwise remembers it.
+    /// `None` turns deduplication off (and forgets what was remembered).
     #[inline]
     pub fn first_sighting(&mut self, event: &ProfileEvent, window: Option<i64>) -> bool {
         let Some(window) = window else {

@@ -20,7 +20,7 @@ struct Ranked(RecentEvent);
 
 impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        rank(&self.0).cmp(&rank(&other.0))
+        self.0.key().cmp(&other.0.key())
     }
 }
 
@@ -28,11 +28,6 @@ impl PartialOrd for Ranked {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
-}
-
-/// An event's place in the order: larger is newer.
-fn rank(event: &RecentEvent) -> (i64, &str, &[u8]) {
-    (event.timestamp, &event.event_id, &event.json)
 }
 
 /// The `capacity` newest distinct events offered so far.
@@ -50,7 +45,7 @@ impl RecentEvents {
         Self { capacity, kept: BTreeSet::new(), spare: None }
     }
 
-    /// Whether an event with this rank would be kept (unless it is kept
+    /// Whether an event with this key would be kept (unless it is kept
     /// already).
     #[inline]
     pub fn admits(&self, timestamp: i64, event_id: &str, json: &[u8]) -> bool {
@@ -59,7 +54,7 @@ impl RecentEvents {
                 || self
                     .kept
                     .first()
-                    .is_some_and(|oldest| (timestamp, event_id, json) > rank(&oldest.0)))
+                    .is_some_and(|oldest| (timestamp, event_id, json) > oldest.0.key()))
     }
 
     /// Offers an event by reference, copying it only if it may be kept.
