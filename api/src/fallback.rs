@@ -5,10 +5,15 @@
 //! `Age`, and counted in `api_stale_answers_total{route}`. Only when no
 //! answer fits does the client get the 503.
 //!
-//! The cache (moka, bounded to `--stale-cache-bytes` of bodies) keys an
-//! answer by method, path, query and, for `POST /api/user-profiles`, the
-//! body. A fresh answer is stored at most once a second per key, so the hot
-//! path mostly pays one lookup.
+//! The cache (quick_cache, bounded to `--stale-cache-bytes` of keys and
+//! bodies) keys an answer by method, path, query and, for `POST
+//! /api/user-profiles`, the body. A fresh answer is stored at most once a
+//! second per key, so a hot key mostly pays one lookup. quick_cache rather
+//! than moka: this sits on every read, and moka's inserts (a write-op
+//! channel, housekeeping run by the callers, its map's rehashing) cost the
+//! recommendation route about a fifth of its throughput in `bench/api/run`
+//! (docs/benchmarks.md, "API"); entries expire by their age at recall
+//! instead of a time-to-live.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +23,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use moka::sync::Cache;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
 
 use crate::error::{AppError, DependencyDown};
 use crate::state::AppState;
@@ -43,23 +49,36 @@ struct Answer {
     body: Bytes,
 }
 
+/// An answer's weight in the cache: its key and body bytes, plus a
+/// rough bookkeeping overhead.
+#[derive(Debug, Clone, Copy)]
+struct AnswerBytes;
+
+/// Bytes per entry besides the key and body (the `Answer`, its `Arc`, the
+/// cache's own entry).
+const ENTRY_OVERHEAD: usize = 64;
+
+impl Weighter<Vec<u8>, Arc<Answer>> for AnswerBytes {
+    fn weight(&self, key: &Vec<u8>, answer: &Arc<Answer>) -> u64 {
+        u64::try_from(key.len() + answer.body.len() + ENTRY_OVERHEAD).unwrap_or(u64::MAX)
+    }
+}
+
 /// Recent answers of the read routes.
 #[derive(Debug, Clone)]
 pub struct StaleCache {
-    answers: Cache<Vec<u8>, Arc<Answer>>,
+    answers: Arc<Cache<Vec<u8>, Arc<Answer>, AnswerBytes>>,
     stale_for: Duration,
 }
 
 impl StaleCache {
-    /// A cache of at most `max_bytes` of answers, each kept `stale_for`.
+    /// A cache of at most `max_bytes` of answers, each served at most
+    /// `stale_for` after it was stored.
     pub fn new(max_bytes: u64, stale_for: Duration) -> Self {
-        let answers = Cache::builder()
-            .max_capacity(max_bytes)
-            .weigher(|key: &Vec<u8>, answer: &Arc<Answer>| {
-                u32::try_from(key.len() + answer.body.len() + 64).unwrap_or(u32::MAX)
-            })
-            .time_to_live(stale_for.max(Duration::from_millis(1)))
-            .build();
+        // quick_cache sizes its tables by an estimate of the entry count.
+        let typical_entry = 2048;
+        let estimated = usize::try_from(max_bytes / typical_entry).unwrap_or(usize::MAX).max(16);
+        let answers = Arc::new(Cache::with_weighter(estimated, max_bytes, AnswerBytes));
         Self { answers, stale_for }
     }
 
@@ -137,4 +156,38 @@ fn stale(answer: &Answer) -> Response {
     headers.insert(header::WARNING, HeaderValue::from_static("110 - \"Response is Stale\""));
     headers.insert(header::AGE, HeaderValue::from(answer.at.elapsed().as_secs()));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(bytes: usize) -> Bytes {
+        Bytes::from(vec![b'x'; bytes])
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_bytes_and_keeps_the_newest_answer() {
+        let max_bytes = 64 * 1024;
+        let cache = StaleCache::new(max_bytes, Duration::from_secs(60));
+        for user in 0..1_000 {
+            cache.remember(format!("GET /u{user}?").into_bytes(), None, body(1_000));
+        }
+        assert!(cache.answers.weight() <= max_bytes, "{} bytes", cache.answers.weight());
+        assert!(cache.answers.len() >= 16, "{} answers", cache.answers.len());
+        let newest = cache.recall(b"GET /u999?").expect("the newest answer is kept");
+        assert_eq!(newest.body.len(), 1_000);
+        assert!(cache.recall(b"GET /u999?x").is_none(), "a key is its whole request line");
+    }
+
+    #[test]
+    fn an_answer_older_than_stale_for_is_not_served_and_a_fresh_one_is_not_stored_twice() {
+        let cache = StaleCache::new(1 << 20, Duration::from_millis(20));
+        cache.remember(b"GET /a?".to_vec(), None, body(10));
+        assert!(!cache.needs_refresh(b"GET /a?"), "stored less than a second ago");
+        assert!(cache.needs_refresh(b"GET /b?"), "never stored");
+        assert!(cache.recall(b"GET /a?").is_some());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(cache.recall(b"GET /a?").is_none(), "older than --stale-for");
+    }
 }

@@ -6,6 +6,14 @@ use api::cli::Cli;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc's allocator, as in the job: each read
+/// allocates and frees its Redis reply, its JSON body and, for the
+/// read-only fallback, a remembered copy that lives until the cache evicts
+/// it; glibc's `malloc`, `free` and `malloc_consolidate` then took about a
+/// tenth of the API's CPU at full speed (`perf`, docs/benchmarks.md "API").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
