@@ -2,7 +2,8 @@
 # The `checkpoints` step of bench/run (benchmark issue item 6): checkpoint
 # duration, the longest processing pause and recovery time with more than a
 # million users in state. Sourced by bench/run, which provides BIN, WORK,
-# RUN, CKPT_EVENTS, CKPT_USERS, CKPT_EXTRA, the helpers of
+# RUN, CKPT_EVENTS, CKPT_USERS, CKPT_EXTRA, CKPT_STEADY_RATE,
+# CKPT_STEADY_SECONDS, the helpers of
 # bench/lib/bench.sh and BG_PIDS / CLEAN_PREFIXES for cleanup. The job
 # writes to a Redis server of the step's own (start_step_redis), which
 # outlives the kill -9 like a real deployment's Redis.
@@ -12,9 +13,15 @@
 #    leave about 1.26M distinct users in state, the worst case for per-epoch
 #    coalescing).
 # 2. Runs the job (3 workers, epochs of 200 ms, checkpoints every 10 s) until
-#    a checkpoint covers every event; each checkpoint's duration and longest
-#    operator pause come from the job's "checkpoint completed" log lines.
-# 3. Produces CKPT_EXTRA more events, kills the job with SIGKILL, restarts it
+#    a checkpoint covers every event; each checkpoint's duration, longest
+#    operator pause (wall time, and the part of it the thread held a core)
+#    and the slowest worker's phases come from the job's "checkpoint
+#    completed" log lines (bench/lib/checkpoint_log.py).
+# 3. Steady state with that state: CKPT_STEADY_SECONDS of events at
+#    CKPT_STEADY_RATE events/s (0: skipped) while the job keeps up; the
+#    checkpoints completed in that window (the first one, begun during the
+#    catch-up, left out) are summarised apart.
+# 4. Produces CKPT_EXTRA more events, kills the job with SIGKILL, restarts it
 #    with --until-caught-up and times kill -> exit (restore, Redis rewrite if
 #    Redis does not hold the checkpoint's outputs, replay after it).
 # Topics go in bench/run's cleanup.
@@ -36,7 +43,8 @@ PY
 
 step_checkpoints() {
   local prefix="bench-$RUN-ckpt." dir="$WORK/ckpt" pid url users started caught_up killed recovered
-  local sim job count max_duration median_duration max_pause max_bytes redis_port
+  local sim job count max_duration median_duration max_pause max_working max_bytes phases redis_port
+  local before_steady
   mkdir -p "$dir"
   start_step_redis checkpoints
   redis_port=$STEP_REDIS_PORT
@@ -45,8 +53,8 @@ step_checkpoints() {
   CLEAN_PREFIXES+=("$prefix")
   sim=("$BIN/simulator" produce --users "$CKPT_USERS" --user-skew 0 --session-events 2
     --products 20000 --start-time 2026-11-25T00:00:00Z --event-time-rate 20000
-    --brokers "$BROKERS" --topic-prefix "$prefix" --rate 0 --quiet)
-  "${sim[@]}" --seed 5 --count "$CKPT_EVENTS" >&2
+    --brokers "$BROKERS" --topic-prefix "$prefix" --quiet)
+  "${sim[@]}" --rate 0 --seed 5 --count "$CKPT_EVENTS" >&2
   job=("$BIN/dataflow" run --brokers "$BROKERS" --redis "redis://127.0.0.1:$redis_port" --topic-prefix "$prefix"
     --group-id "bench-$RUN-ckpt" --workers 3 --epoch-ms 200 --checkpoint-interval 10s
     --metrics-addr 127.0.0.1:0 --state-dir "$dir/state" --checkpoint-dir "$dir/checkpoints")
@@ -64,8 +72,26 @@ step_checkpoints() {
   url=$(metrics_url "$dir/run1.log")
   users=$(curl -s "$url" | awk '/^tagflow_state_keys\{kind="users"\}/ { print $2 }')
 
+  if ((CKPT_STEADY_RATE > 0 && CKPT_STEADY_SECONDS > 0)); then
+    info "checkpoints: steady state, $CKPT_STEADY_SECONDS s at $CKPT_STEADY_RATE events/s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    before_steady=$(grep -c 'checkpoint completed' "$dir/run1.log" || true)
+    "${sim[@]}" --rate "$CKPT_STEADY_RATE" --seed 7 --count "$((CKPT_STEADY_RATE * CKPT_STEADY_SECONDS))" >&2
+    read -r count median_duration max_duration max_pause max_working max_bytes phases < <(
+      python3 bench/lib/checkpoint_log.py "$dir/run1.log" "$((before_steady + 1))")
+    record ckpt_steady_rate "$CKPT_STEADY_RATE"
+    record ckpt_steady_seconds "$CKPT_STEADY_SECONDS"
+    record ckpt_steady_count "$count"
+    record ckpt_steady_duration_ms_median "$median_duration"
+    record ckpt_steady_duration_ms_max "$max_duration"
+    record ckpt_steady_longest_pause_ms "$max_pause"
+    record ckpt_steady_longest_working_pause_ms "$max_working"
+    record ckpt_steady_phases_ms "$phases"
+    record ckpt_steady_loadavg_end "$(cut -d' ' -f1 /proc/loadavg)"
+    info "checkpoints: steady state: $count checkpoints, median/max $median_duration/$max_duration ms, pause $max_pause ms (working $max_working ms), phases (snapshot/queued/commit/files/outputs) $phases ms"
+  fi
+
   info "checkpoints: $CKPT_EXTRA more events, then kill -9"
-  "${sim[@]}" --seed 6 --count "$CKPT_EXTRA" >&2
+  "${sim[@]}" --rate 0 --seed 6 --count "$CKPT_EXTRA" >&2
   kill -9 "$pid"
   killed=$(now_ms)
   wait "$pid" 2>/dev/null || true
@@ -73,12 +99,9 @@ step_checkpoints() {
     { tail -n 20 "$dir/run2.log" >&2; die "the restarted checkpoints job failed"; }
   recovered=$(now_ms)
 
-  # One line per checkpoint: duration_ms longest_pause_us bytes
-  grep 'checkpoint completed' "$dir/run1.log" |
-    sed -E 's/.*bytes=([0-9]+).*duration_ms=([0-9]+) longest_pause_us=([0-9]+).*/\2 \3 \1/' >"$dir/checkpoints.txt"
-  read -r count max_duration median_duration max_pause max_bytes < <(sort -n "$dir/checkpoints.txt" | awk '
-    { d[NR] = $1; if ($2 > p) p = $2; if ($3 > b) b = $3 }
-    END { printf "%d %d %d %.1f %d\n", NR, d[NR], d[int((NR + 1) / 2)], p / 1000, b }')
+  # The catch-up's checkpoints.
+  read -r count median_duration max_duration max_pause max_working max_bytes phases < <(
+    python3 bench/lib/checkpoint_log.py "$dir/run1.log" 0 "${before_steady:-}")
   record ckpt_events "$CKPT_EVENTS"
   record ckpt_extra_events "$CKPT_EXTRA"
   record ckpt_users_in_state "$users"
@@ -87,11 +110,13 @@ step_checkpoints() {
   record ckpt_duration_ms_median "$median_duration"
   record ckpt_duration_ms_max "$max_duration"
   record ckpt_longest_pause_ms "$max_pause"
+  record ckpt_longest_working_pause_ms "$max_working"
+  record ckpt_phases_ms "$phases"
   record ckpt_bytes_max "$max_bytes"
   record ckpt_recovery_ms "$((recovered - killed))"
   record ckpt_restore_per_worker "$(grep -o 'state restored.*elapsed=[0-9.]*[a-zµ]*s' "$dir/run2.log" |
     sed -E 's/.*elapsed=//' | paste -sd/ || true)"
   record ckpt_redis_rewritten "$(grep -q 'Redis rewritten' "$dir/run2.log" && echo yes || echo no)"
-  info "checkpoints: $count checkpoints, median/max $median_duration/$max_duration ms, pause $max_pause ms, kill -9 -> caught up $((recovered - killed)) ms"
+  info "checkpoints: catch-up: $count checkpoints, median/max $median_duration/$max_duration ms, pause $max_pause ms (working $max_working ms), phases (snapshot/queued/commit/files/outputs) $phases ms; kill -9 -> caught up $((recovered - killed)) ms"
   stop_step_redis "$redis_port"
 }

@@ -5,7 +5,7 @@ markdown tables.
 
 
 def num(v):
-    return None if v in (None, "") else float(v)
+    return None if v in (None, "", "n/a") else float(v)
 
 
 def latency(v, rates):
@@ -45,11 +45,31 @@ def checkpoints(v):
         "duration_ms_median": int(v["ckpt_duration_ms_median"]),
         "duration_ms_max": int(v["ckpt_duration_ms_max"]),
         "longest_pause_ms": num(v["ckpt_longest_pause_ms"]),
+        "longest_working_pause_ms": num(v.get("ckpt_longest_working_pause_ms")),
+        "phases_ms": v.get("ckpt_phases_ms"),
+        "steady": steady_checkpoints(v),
         "checkpoint_bytes_max": int(v["ckpt_bytes_max"]),
         "extra_events": int(v["ckpt_extra_events"]),
         "kill9_to_caught_up_s": int(v["ckpt_recovery_ms"]) / 1000.0,
         "restore_elapsed_per_worker": v.get("ckpt_restore_per_worker"),
         "redis_rewritten_on_restore": v.get("ckpt_redis_rewritten"),
+    }
+
+
+def steady_checkpoints(v):
+    """The checkpoints step's steady-state window, if it ran."""
+    if not v.get("ckpt_steady_count"):
+        return None
+    return {
+        "events_per_s": int(v["ckpt_steady_rate"]),
+        "seconds": int(v["ckpt_steady_seconds"]),
+        "checkpoints": int(v["ckpt_steady_count"]),
+        "duration_ms_median": num(v["ckpt_steady_duration_ms_median"]),
+        "duration_ms_max": num(v["ckpt_steady_duration_ms_max"]),
+        "longest_pause_ms": num(v["ckpt_steady_longest_pause_ms"]),
+        "longest_working_pause_ms": num(v["ckpt_steady_longest_working_pause_ms"]),
+        "phases_ms": v["ckpt_steady_phases_ms"],
+        "loadavg_1m_at_end": num(v.get("ckpt_steady_loadavg_end")),
     }
 
 
@@ -79,11 +99,23 @@ def print_latency(lat):
 
 def print_checkpoints(c):
     print("| events | users in state | catch-up (s) | checkpoints | duration median / max (ms) | "
-          "longest pause (ms) | largest checkpoint (bytes) | kill -9 -> caught up (s) | "
-          "restore per worker | Redis rewritten |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "longest pause, its working part (ms) | phases, median (ms) | largest checkpoint (bytes) | "
+          "kill -9 -> caught up (s) | restore per worker | Redis rewritten |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print(f"| {c['events']:,} | {c['users_in_state']:,} | {c['catch_up_s']} | {c['checkpoints']} | "
-          f"{c['duration_ms_median']:,} / {c['duration_ms_max']:,} | {c['longest_pause_ms']} | "
+          f"{c['duration_ms_median']:,} / {c['duration_ms_max']:,} | {c['longest_pause_ms']}, "
+          f"{fmt(c.get('longest_working_pause_ms'))} | {c.get('phases_ms') or 'n/a'} | "
           f"{c['checkpoint_bytes_max']:,} | {c['kill9_to_caught_up_s']} ({c['extra_events']:,} events behind) | "
           f"{c['restore_elapsed_per_worker']} | {c['redis_rewritten_on_restore']} |")
     print()
+    s = c.get("steady")
+    if s:
+        print(f"Then {s['seconds']} s at {s['events_per_s']:,} events/s with that state "
+              "(phases: snapshot / queued / commit / files / outputs):\n")
+        print("| checkpoints | duration median / max (ms) | longest pause (ms) | its working part (ms) | "
+              "phases, median (ms) | load avg at end |")
+        print("|---|---|---|---|---|---|")
+        print(f"| {s['checkpoints']} | {fmt(s['duration_ms_median'])} / {fmt(s['duration_ms_max'])} | "
+              f"{fmt(s['longest_pause_ms'])} | {fmt(s['longest_working_pause_ms'])} | {s['phases_ms']} | "
+              f"{fmt(s['loadavg_1m_at_end'])} |")
+        print()

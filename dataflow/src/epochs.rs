@@ -29,7 +29,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use state::StateBatch;
 use timely::container::CapacityContainerBuilder;
@@ -38,6 +38,9 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+
+use crate::checkpointing::pause::{LongestPauses, Stopwatch};
+use crate::checkpointing::unix_ms;
 
 /// State driven by [`epoch_sink`].
 pub trait EpochState: 'static {
@@ -96,8 +99,10 @@ pub struct Snapshot {
     pub boundary: u64,
     /// The changes.
     pub batch: StateBatch,
-    /// The longest time the operator stopped for this snapshot in one go.
-    pub longest_pause: Duration,
+    /// The longest times the operator stopped for this snapshot in one go.
+    pub pauses: LongestPauses,
+    /// When the operator began it (Unix ms).
+    pub began_unix_ms: u64,
 }
 
 /// What [`epoch_sink`] hands downstream.
@@ -117,7 +122,8 @@ pub struct EpochSinkStreams<'scope, O> {
 /// A snapshot being taken, a slice per activation.
 struct Snapshotting {
     boundary: u64,
-    longest_pause: Duration,
+    pauses: LongestPauses,
+    began_unix_ms: u64,
 }
 
 /// Records of one epoch waiting to be applied, with the capability to emit
@@ -208,13 +214,16 @@ where
                     && snapshotting.is_none()
                 {
                     state.write_out(WriteOut::Now);
-                    let started = Instant::now();
+                    let began_unix_ms = unix_ms();
+                    let watch = Stopwatch::start();
                     state.begin_snapshot();
-                    let stop = started.elapsed();
-                    if stop > LONG_STOP {
+                    let stop = watch.stop();
+                    if stop.wall > LONG_STOP {
                         tracing::warn!(%operator, boundary, ?stop, "long snapshot start");
                     }
-                    snapshotting = Some(Snapshotting { boundary, longest_pause: stop });
+                    let mut pauses = LongestPauses::default();
+                    pauses.record(stop);
+                    snapshotting = Some(Snapshotting { boundary, pauses, began_unix_ms });
                     continue;
                 }
                 if snapshotting.is_some()
@@ -250,25 +259,25 @@ where
                 }
             }
             if let Some(taking) = snapshotting.as_mut() {
-                let started = Instant::now();
+                let watch = Stopwatch::start();
                 let batch = loop {
                     if let Some(batch) = state.continue_snapshot(SNAPSHOT_STEP) {
                         break Some(batch);
                     }
-                    if started.elapsed() >= SNAPSHOT_SLICE {
+                    if watch.elapsed() >= SNAPSHOT_SLICE {
                         break None;
                     }
                 };
-                let stop = started.elapsed();
-                if stop > LONG_STOP {
+                let stop = watch.stop();
+                if stop.wall > LONG_STOP {
                     let boundary = taking.boundary;
                     tracing::warn!(%operator, boundary, ?stop, "long snapshot slice");
                 }
-                taking.longest_pause = taking.longest_pause.max(stop);
+                taking.pauses.record(stop);
                 match (batch, next_boundary.as_mut()) {
                     (Some(batch), Some(cap)) => {
-                        let Snapshotting { boundary, longest_pause } = *taking;
-                        let snapshot = Snapshot { boundary, batch, longest_pause };
+                        let Snapshotting { boundary, pauses, began_unix_ms } = *taking;
+                        let snapshot = Snapshot { boundary, batch, pauses, began_unix_ms };
                         snapshot_output.activate().session(&*cap).give(snapshot);
                         cap.downgrade(&(boundary + every.unwrap_or(1)));
                         snapshotting = None;

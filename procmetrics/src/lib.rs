@@ -10,8 +10,12 @@
 //! [`register`] adds them to a `prometheus_client` registry. On other
 //! systems, or when `/proc` cannot be read, they are left out of the scrape.
 //! [`exposition`] renders a registry in the format the scraper accepts.
+//! [`thread_run_delay`] is the calling thread's time waiting for a core.
 
 pub mod exposition;
+mod thread;
+
+pub use thread::thread_run_delay;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};

@@ -15,11 +15,10 @@
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::time::Duration;
 
 use state::{PartitionOffset, StateBatch};
 
-use crate::checkpointing::part_writer::unix_ms;
+use crate::checkpointing::pause::LongestPauses;
 use crate::epochs::Snapshot;
 
 /// The source's offsets, valid for every boundary in `(after, upto]`: its
@@ -44,10 +43,10 @@ pub struct ReadyPart {
     pub batch: StateBatch,
     /// The source's offsets at the boundary.
     pub offsets: Vec<PartitionOffset>,
-    /// When the first snapshot of the boundary arrived (Unix ms).
+    /// When the first operator began its snapshot for the boundary (Unix ms).
     pub started_unix_ms: u64,
-    /// The longest pause of one operator for it.
-    pub longest_pause: Duration,
+    /// The longest pauses of one operator for it.
+    pub pauses: LongestPauses,
 }
 
 #[derive(Debug)]
@@ -55,7 +54,7 @@ struct Pending<C> {
     delivered: Vec<bool>,
     batch: StateBatch,
     started_unix_ms: u64,
-    longest_pause: Duration,
+    pauses: LongestPauses,
     token: C,
 }
 
@@ -84,13 +83,13 @@ impl<C> Coordinator<C> {
     /// Snapshot stream `input`'s changes for a boundary; `token` is kept
     /// with the first snapshot of each boundary and handed back with it.
     pub fn add_snapshot(&mut self, input: usize, snapshot: Snapshot, token: impl FnOnce() -> C) {
-        let Snapshot { boundary, batch, longest_pause } = snapshot;
+        let Snapshot { boundary, batch, pauses, began_unix_ms } = snapshot;
         let inputs = self.inputs;
         let pending = self.pending.entry(boundary).or_insert_with(|| Pending {
             delivered: vec![false; inputs],
             batch: StateBatch::new(),
-            started_unix_ms: unix_ms(),
-            longest_pause: Duration::ZERO,
+            started_unix_ms: began_unix_ms,
+            pauses: LongestPauses::default(),
             token: token(),
         });
         assert!(
@@ -98,7 +97,8 @@ impl<C> Coordinator<C> {
             "worker {}: snapshot stream {input} delivered boundary {boundary} twice",
             self.worker
         );
-        pending.longest_pause = pending.longest_pause.max(longest_pause);
+        pending.started_unix_ms = pending.started_unix_ms.min(began_unix_ms);
+        pending.pauses.merge(pauses);
         pending.batch.append(batch);
     }
 
@@ -127,9 +127,9 @@ impl<C> Coordinator<C> {
                 break;
             };
             let Some((_, pending)) = self.pending.pop_first() else { break };
-            let Pending { batch, started_unix_ms, longest_pause, token, .. } = pending;
+            let Pending { batch, started_unix_ms, pauses, token, .. } = pending;
             self.positions.retain(|&(_, upto, _)| upto > boundary);
-            let part = ReadyPart { boundary, batch, offsets, started_unix_ms, longest_pause };
+            let part = ReadyPart { boundary, batch, offsets, started_unix_ms, pauses };
             ready.push((part, token));
         }
         ready
@@ -168,32 +168,50 @@ impl<C> Coordinator<C> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn offsets(next: i64) -> Vec<PartitionOffset> {
         vec![PartitionOffset { topic: "t".into(), partition: 0, next_offset: next }]
     }
 
-    fn snapshot(boundary: u64, pause_ms: u64) -> Snapshot {
+    /// A snapshot begun at `began` whose longest pause of `pause_ms` was
+    /// half work.
+    fn snapshot_at(boundary: u64, pause_ms: u64, began_unix_ms: u64) -> Snapshot {
         let mut batch = StateBatch::new();
         batch.put(state::Family::Meta, format!("b{boundary}").as_bytes(), b"v");
-        Snapshot { boundary, batch, longest_pause: Duration::from_millis(pause_ms) }
+        let wall = Duration::from_millis(pause_ms);
+        let pauses = LongestPauses { wall, working: wall / 2 };
+        Snapshot { boundary, batch, pauses, began_unix_ms }
+    }
+
+    fn snapshot(boundary: u64, pause_ms: u64) -> Snapshot {
+        snapshot_at(boundary, pause_ms, 1_000)
     }
 
     #[test]
     fn a_boundary_is_ready_once_every_input_delivered_it() {
         let mut coordinator = Coordinator::<u64>::new(0, 2);
         coordinator.add_positions(SourcePositions { after: 2, upto: 4, offsets: offsets(7) });
-        coordinator.add_snapshot(0, snapshot(3, 1), || 3);
+        coordinator.add_snapshot(0, snapshot_at(3, 1, 1_000), || 3);
         assert!(coordinator.take_complete(|_| true).is_empty());
-        coordinator.add_snapshot(1, snapshot(3, 5), || unreachable!("one token per boundary"));
+        let second = snapshot_at(3, 5, 900);
+        coordinator.add_snapshot(1, second, || unreachable!("one token per boundary"));
         let ready = coordinator.take_complete(|_| true);
         assert_eq!(ready.len(), 1);
         let (part, token) = &ready[0];
         assert_eq!((part.boundary, *token), (3, 3));
         assert_eq!(part.offsets, offsets(7));
         assert_eq!(part.batch.len(), 2);
-        assert_eq!(part.longest_pause, Duration::from_millis(5));
+        let ms = Duration::from_millis;
+        assert_eq!(
+            part.pauses,
+            LongestPauses { wall: ms(5), working: Duration::from_micros(2_500) }
+        );
+        // The checkpoint started when the earliest snapshot began, which
+        // is not the first one delivered.
+        assert_eq!(part.started_unix_ms, 900);
         assert!(coordinator.is_idle());
     }
 

@@ -101,8 +101,7 @@ pub fn checkpoint_flow(
             for (index, input) in snapshot_inputs.iter_mut().enumerate() {
                 input.for_each(|capability, batch| {
                     for snapshot in batch.drain(..) {
-                        let pause = snapshot.longest_pause.as_secs_f64();
-                        metrics.checkpoint.pause_seconds.observe(pause);
+                        metrics.checkpoint.observe_pauses(snapshot.pauses);
                         coordinator.add_snapshot(index, snapshot, || {
                             capability.retain_least(0).expect("a snapshot has a time")
                         });

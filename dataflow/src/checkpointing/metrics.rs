@@ -14,6 +14,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::checkpointing::pause::LongestPauses;
+
 /// Checkpoint and restore metrics.
 #[derive(Debug)]
 pub struct CheckpointMetrics {
@@ -21,6 +23,8 @@ pub struct CheckpointMetrics {
     pub duration_seconds: Histogram,
     /// Time an operator stops processing to snapshot its state.
     pub pause_seconds: Histogram,
+    /// The part of such a stop its thread held a core (not waiting for one).
+    pub pause_working_seconds: Histogram,
     /// Bytes of the last completed checkpoint's files.
     pub size_bytes: Gauge,
     /// Id of the last completed checkpoint.
@@ -41,6 +45,7 @@ impl Default for CheckpointMetrics {
         Self {
             duration_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
             pause_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 18)),
+            pause_working_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 18)),
             size_bytes: Gauge::default(),
             last_completed_id: Gauge::default(),
             last_completed_timestamp_seconds: Gauge::default(),
@@ -63,6 +68,11 @@ impl CheckpointMetrics {
             "tagflow_checkpoint_pause_seconds",
             "Longest time an operator stopped processing at once to snapshot its state, per boundary",
             self.pause_seconds.clone(),
+        );
+        registry.register(
+            "tagflow_checkpoint_pause_working_seconds",
+            "Longest time an operator's thread held a core in one stop for a snapshot, per boundary (the stop's wall time less its wait for a core)",
+            self.pause_working_seconds.clone(),
         );
         registry.register(
             "tagflow_checkpoint_size_bytes",
@@ -94,6 +104,12 @@ impl CheckpointMetrics {
             "Time taken to restore state from a checkpoint at start (0 if none)",
             self.restore_duration_seconds.clone(),
         );
+    }
+
+    /// Records one operator's longest pauses for a snapshot.
+    pub fn observe_pauses(&self, pauses: LongestPauses) {
+        self.pause_seconds.observe(pauses.wall.as_secs_f64());
+        self.pause_working_seconds.observe(pauses.working.as_secs_f64());
     }
 
     /// Records a restore that took `elapsed` (the slowest worker's counts).

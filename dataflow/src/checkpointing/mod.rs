@@ -34,13 +34,14 @@ mod coordinator;
 mod flow;
 mod metrics;
 mod part_writer;
+pub mod pause;
 mod sealer;
 pub mod startup;
 
 pub use coordinator::{Coordinator, ReadyPart, SourcePositions};
 pub use flow::{CheckpointInputs, PartWriting, TakeOutputBarriers, checkpoint_flow};
 pub use metrics::CheckpointMetrics;
-pub use part_writer::{OutputBarriers, PartError, PartWriter, WorkerPart, unix_ms};
+pub use part_writer::{OutputBarriers, PartError, PartPhases, PartWriter, WorkerPart, unix_ms};
 pub use sealer::{Sealer, SealerConfig};
 pub use startup::{Startup, StartupError};
 

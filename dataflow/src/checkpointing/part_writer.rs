@@ -22,7 +22,7 @@
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use state::{
@@ -31,6 +31,7 @@ use state::{
 };
 
 use crate::checkpointing::coordinator::ReadyPart;
+use crate::checkpointing::pause::LongestPauses;
 use crate::delivery::{DeliveryBarrier, Undelivered};
 
 /// Points in a worker's output streams, taken when a part is submitted:
@@ -82,10 +83,45 @@ pub struct WorkerPart {
     pub files: Vec<FileDigest>,
     /// Why the store could not write the part (its checkpoint then fails).
     pub failed: Option<String>,
-    /// When the first operator of this worker snapshotted (Unix ms).
+    /// When the first operator of this worker began its snapshot (Unix ms).
     pub started_unix_ms: u64,
     /// The longest pause of one of this worker's operators for it (µs).
     pub longest_pause_us: u64,
+    /// The longest working part of such a pause (µs; see `pause.rs`).
+    pub longest_working_pause_us: u64,
+    /// Where this worker's part spent its time.
+    pub phases: PartPhases,
+}
+
+/// Where a worker's part spent its time, in ms: the phases follow one
+/// another, so a checkpoint's duration is about the slowest worker's sum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartPhases {
+    /// From the first operator's snapshot start to the part's submission
+    /// (the operators' slices, and the source's offsets).
+    pub snapshot_ms: u64,
+    /// Waiting for the part writer to finish the previous part.
+    pub queued_ms: u64,
+    /// Committing the changes and offsets to the worker's store.
+    pub commit_ms: u64,
+    /// Writing the part's files (a RocksDB checkpoint, checksums, uploads).
+    pub files_ms: u64,
+    /// Waiting for Redis and Kafka to hold the outputs before the boundary.
+    pub outputs_ms: u64,
+}
+
+impl PartPhases {
+    /// The longest of each phase among `parts`.
+    #[must_use]
+    pub fn slowest<'a>(parts: impl IntoIterator<Item = &'a Self>) -> Self {
+        parts.into_iter().fold(Self::default(), |a, b| Self {
+            snapshot_ms: a.snapshot_ms.max(b.snapshot_ms),
+            queued_ms: a.queued_ms.max(b.queued_ms),
+            commit_ms: a.commit_ms.max(b.commit_ms),
+            files_ms: a.files_ms.max(b.files_ms),
+            outputs_ms: a.outputs_ms.max(b.outputs_ms),
+        })
+    }
 }
 
 /// One part to write.
@@ -97,10 +133,14 @@ pub struct PartJob {
     pub batch: StateBatch,
     /// The source offsets at the boundary.
     pub offsets: Vec<PartitionOffset>,
-    /// When the first snapshot of the boundary was taken (Unix ms).
+    /// When the first snapshot of the boundary was begun (Unix ms).
     pub started_unix_ms: u64,
-    /// The longest operator pause for it (µs).
-    pub longest_pause_us: u64,
+    /// From `started_unix_ms` to the part's submission.
+    pub snapshot_ms: u64,
+    /// When the part was submitted.
+    pub submitted: Instant,
+    /// The longest operator pauses for it.
+    pub pauses: LongestPauses,
     /// The worker's outputs before the boundary.
     pub outputs: OutputBarriers,
 }
@@ -109,9 +149,10 @@ impl PartJob {
     /// The part `ready`, to be reported once `outputs` are out.
     #[must_use]
     pub fn new(ready: ReadyPart, outputs: OutputBarriers) -> Self {
-        let ReadyPart { boundary, batch, offsets, started_unix_ms, longest_pause } = ready;
-        let longest_pause_us = u64::try_from(longest_pause.as_micros()).unwrap_or(u64::MAX);
-        Self { boundary, batch, offsets, started_unix_ms, longest_pause_us, outputs }
+        let ReadyPart { boundary, batch, offsets, started_unix_ms, pauses } = ready;
+        let snapshot_ms = unix_ms().saturating_sub(started_unix_ms);
+        let submitted = Instant::now();
+        Self { boundary, batch, offsets, started_unix_ms, snapshot_ms, submitted, pauses, outputs }
     }
 }
 
@@ -190,15 +231,31 @@ fn write(
     job: PartJob,
     cache: &mut PartCache,
 ) -> Result<WorkerPart, PartError> {
-    let PartJob { boundary, mut batch, offsets, started_unix_ms, longest_pause_us, outputs } = job;
+    let PartJob {
+        boundary,
+        mut batch,
+        offsets,
+        started_unix_ms,
+        snapshot_ms,
+        submitted,
+        pauses,
+        outputs,
+    } = job;
+    let queued_ms = millis(submitted.elapsed());
+    let mut phases = PartPhases { snapshot_ms, queued_ms, ..PartPhases::default() };
+    let mut phase = Instant::now();
+    let mut lap = || millis(std::mem::replace(&mut phase, Instant::now()).elapsed());
     for offset in &offsets {
         batch.set_offset(&offset.topic, offset.partition, offset.next_offset);
     }
     store.commit(batch).map_err(CheckpointError::from)?;
+    phases.commit_ms = lap();
     let written = dir.write_part(store, boundary, worker, cache);
+    phases.files_ms = lap();
     // The checkpoint may only complete once Redis and Kafka hold every
     // output before it.
     outputs.wait()?;
+    phases.outputs_ms = lap();
     let (files, failed) = match written {
         Ok(files) => {
             tracing::debug!(worker, boundary, files = files.len(), "checkpoint part written");
@@ -209,7 +266,25 @@ fn write(
             (Vec::new(), Some(err.to_string()))
         }
     };
-    Ok(WorkerPart { boundary, worker, offsets, files, failed, started_unix_ms, longest_pause_us })
+    Ok(WorkerPart {
+        boundary,
+        worker,
+        offsets,
+        files,
+        failed,
+        started_unix_ms,
+        longest_pause_us: micros(pauses.wall),
+        longest_working_pause_us: micros(pauses.working),
+        phases,
+    })
+}
+
+fn millis(span: Duration) -> u64 {
+    u64::try_from(span.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn micros(span: Duration) -> u64 {
+    u64::try_from(span.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Milliseconds since the Unix epoch.
@@ -264,6 +339,14 @@ mod exchange_tests {
             failed: None,
             started_unix_ms: 7,
             longest_pause_us: 9,
+            longest_working_pause_us: 3,
+            phases: PartPhases {
+                snapshot_ms: 1,
+                queued_ms: 2,
+                commit_ms: 3,
+                files_ms: 4,
+                outputs_ms: 5,
+            },
         };
         let config = bincode::config::legacy();
         let bytes = bincode::serde::encode_to_vec(&part, config).unwrap();

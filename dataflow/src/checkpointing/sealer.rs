@@ -18,7 +18,7 @@ use std::sync::Arc;
 use model::keys::CHECKPOINT_MARKER;
 use state::{CheckpointError, CheckpointStore, FORMAT_VERSION, KEY_GROUPS, Manifest};
 
-use crate::checkpointing::part_writer::{WorkerPart, unix_ms};
+use crate::checkpointing::part_writer::{PartPhases, WorkerPart, unix_ms};
 use crate::metrics::JobMetrics;
 use crate::redis_loss::Sentinel;
 use crate::redis_sink::RedisBatch;
@@ -93,7 +93,11 @@ impl Sealer {
             return;
         }
         let parts = self.parts.remove(&boundary).unwrap_or_default();
-        let longest_pause_us = parts.iter().map(|p| p.longest_pause_us).max().unwrap_or(0);
+        let pauses_us = (
+            parts.iter().map(|p| p.longest_pause_us).max().unwrap_or(0),
+            parts.iter().map(|p| p.longest_working_pause_us).max().unwrap_or(0),
+        );
+        let phases = PartPhases::slowest(parts.iter().map(|p| &p.phases));
         let started = parts.iter().map(|p| p.started_unix_ms).min().unwrap_or_else(unix_ms);
         let failed: Vec<String> = parts
             .iter()
@@ -107,7 +111,7 @@ impl Sealer {
         match sealed {
             Ok(manifest) => {
                 let duration_ms = manifest.created_unix_ms.saturating_sub(started);
-                self.completed(&manifest, duration_ms, longest_pause_us);
+                self.completed(&manifest, duration_ms, pauses_us, phases);
             }
             Err(err) => {
                 self.metrics.checkpoint.failed.inc();
@@ -142,7 +146,15 @@ impl Sealer {
         Ok(manifest)
     }
 
-    fn completed(&self, manifest: &Manifest, duration_ms: u64, longest_pause_us: u64) {
+    /// Reports a sealed checkpoint: metrics, the Redis marker, a log line
+    /// with its longest pauses (wall and working, µs) and slowest phases.
+    fn completed(
+        &self,
+        manifest: &Manifest,
+        duration_ms: u64,
+        (longest_pause_us, longest_working_pause_us): (u64, u64),
+        phases: PartPhases,
+    ) {
         let metrics = &self.metrics.checkpoint;
         metrics.duration_seconds.observe(duration_ms as f64 / 1000.0);
         metrics.last_completed_id.set(i64::try_from(manifest.id).unwrap_or(i64::MAX));
@@ -166,6 +178,12 @@ impl Sealer {
             partitions = manifest.offsets.len(),
             duration_ms,
             longest_pause_us,
+            longest_working_pause_us,
+            snapshot_ms = phases.snapshot_ms,
+            queued_ms = phases.queued_ms,
+            commit_ms = phases.commit_ms,
+            files_ms = phases.files_ms,
+            outputs_ms = phases.outputs_ms,
             "checkpoint completed"
         );
         match self.dir.retain_newest(self.retained) {

@@ -1,0 +1,138 @@
+//! Measuring an operator's pauses for a snapshot: how long it stopped, and
+//! how much of that its thread spent waiting for a core.
+//!
+//! An operator takes a snapshot a slice at a time (see `crate::epochs`),
+//! each slice a pause in its processing. On a machine with more busy threads
+//! than cores (docs/benchmarks.md's 2-core VM runs three workers, three
+//! brokers and Redis), a slice of 2 ms of work can last hundreds of ms of
+//! wall time: the scheduler ran other threads meanwhile. The kernel counts
+//! the time a thread spends runnable but not running (the second field of
+//! `/proc/thread-self/schedstat`, updated when it gets a core back), so a
+//! pause splits into waiting and working, and the working part is what the
+//! snapshot itself costs the operator.
+
+use std::time::{Duration, Instant};
+
+/// A pause being measured; [`stop`](Self::stop) ends it.
+#[derive(Debug)]
+pub struct Stopwatch {
+    started: Instant,
+    waited: Option<Duration>,
+}
+
+impl Stopwatch {
+    /// Starts measuring a pause of the calling thread.
+    #[must_use]
+    pub fn start() -> Self {
+        Self { waited: procmetrics::thread_run_delay(), started: Instant::now() }
+    }
+
+    /// The pause so far.
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Ends the pause (on the thread that started it).
+    #[must_use]
+    pub fn stop(self) -> Pause {
+        let wall = self.started.elapsed();
+        let waiting = match (self.waited, procmetrics::thread_run_delay()) {
+            (Some(before), Some(after)) => after.saturating_sub(before).min(wall),
+            _ => Duration::ZERO,
+        };
+        Pause { wall, waiting }
+    }
+}
+
+/// One pause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pause {
+    /// From its start to its end.
+    pub wall: Duration,
+    /// The part of `wall` the thread waited for a core (zero where the
+    /// kernel does not count it).
+    pub waiting: Duration,
+}
+
+impl Pause {
+    /// The part of the pause the thread held a core: the snapshot's own work.
+    #[must_use]
+    pub fn working(&self) -> Duration {
+        self.wall.saturating_sub(self.waiting)
+    }
+}
+
+/// The longest pauses for one snapshot (or for several, merged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LongestPauses {
+    /// The longest pause, in wall time.
+    pub wall: Duration,
+    /// The longest working part of a pause (not necessarily the same one).
+    pub working: Duration,
+}
+
+impl LongestPauses {
+    /// Takes `pause` into account.
+    pub fn record(&mut self, pause: Pause) {
+        self.wall = self.wall.max(pause.wall);
+        self.working = self.working.max(pause.working());
+    }
+
+    /// Takes another snapshot's pauses into account.
+    pub fn merge(&mut self, other: Self) {
+        self.wall = self.wall.max(other.wall);
+        self.working = self.working.max(other.working);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_working_part_excludes_the_wait_and_the_longest_of_each_are_kept() {
+        let ms = Duration::from_millis;
+        let mut longest = LongestPauses::default();
+        longest.record(Pause { wall: ms(300), waiting: ms(298) });
+        longest.record(Pause { wall: ms(5), waiting: ms(0) });
+        assert_eq!(longest, LongestPauses { wall: ms(300), working: ms(5) });
+        let mut other = LongestPauses { wall: ms(10), working: ms(7) };
+        other.merge(longest);
+        assert_eq!(other, LongestPauses { wall: ms(300), working: ms(7) });
+    }
+
+    /// Spins the calling thread for `span`.
+    fn spin(span: Duration) {
+        let until = Instant::now() + span;
+        let mut spins = 0_u64;
+        while Instant::now() < until {
+            spins = std::hint::black_box(spins + 1);
+        }
+    }
+
+    #[test]
+    fn a_pause_among_more_spinning_threads_than_cores_counts_its_wait() {
+        if procmetrics::thread_run_delay().is_none() {
+            eprintln!("the kernel does not count run-queue waits here: nothing to check");
+            return;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let span = Duration::from_millis(400);
+        let others: Vec<_> = (0..cores).map(|_| std::thread::spawn(move || spin(span))).collect();
+        let watch = Stopwatch::start();
+        spin(span);
+        let pause = watch.stop();
+        for other in others {
+            other.join().unwrap();
+        }
+        // One core's worth of threads more than cores: each runs about
+        // cores / (cores + 1) of the time and waits the rest (more if the
+        // machine is busy with other work too).
+        assert!(pause.wall >= span, "{pause:?}");
+        assert!(pause.waiting <= pause.wall, "{pause:?}");
+        let share = pause.wall / u32::try_from(4 * (cores + 1)).unwrap();
+        assert!(pause.waiting >= share, "waited too little among {cores} spinners: {pause:?}");
+        assert!(pause.working() >= share, "worked too little: {pause:?}");
+    }
+}
