@@ -61,7 +61,9 @@ step_checkpoints() {
 
   info "checkpoints: catch-up with checkpoints every 10 s"
   started=$(now_ms)
-  NO_COLOR=1 RUST_LOG=info "${job[@]}" >"$dir/run1.log" 2>&1 &
+  # Each operator's "snapshot delivered" line (debug) says which one a slow
+  # checkpoint waited for.
+  NO_COLOR=1 RUST_LOG=info,dataflow::checkpointing::coordinator=debug "${job[@]}" >"$dir/run1.log" 2>&1 &
   pid=$!
   BG_PIDS+=("$pid")
   until (($(covered "$dir/checkpoints") >= CKPT_EVENTS)); do

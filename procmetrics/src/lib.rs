@@ -10,12 +10,13 @@
 //! [`register`] adds them to a `prometheus_client` registry. On other
 //! systems, or when `/proc` cannot be read, they are left out of the scrape.
 //! [`exposition`] renders a registry in the format the scraper accepts.
-//! [`thread_run_delay`] is the calling thread's time waiting for a core.
+//! [`thread_cpu_time`] and [`thread_run_delay`] are the calling thread's
+//! CPU time and its time waiting for a core.
 
 pub mod exposition;
 mod thread;
 
-pub use thread::thread_run_delay;
+pub use thread::{thread_cpu_time, thread_run_delay};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};

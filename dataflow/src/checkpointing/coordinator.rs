@@ -84,6 +84,15 @@ impl<C> Coordinator<C> {
     /// with the first snapshot of each boundary and handed back with it.
     pub fn add_snapshot(&mut self, input: usize, snapshot: Snapshot, token: impl FnOnce() -> C) {
         let Snapshot { boundary, batch, pauses, began_unix_ms } = snapshot;
+        tracing::debug!(
+            worker = self.worker,
+            input,
+            boundary,
+            began_unix_ms,
+            took_ms = crate::checkpointing::unix_ms().saturating_sub(began_unix_ms),
+            entries = batch.len(),
+            "snapshot delivered"
+        );
         let inputs = self.inputs;
         let pending = self.pending.entry(boundary).or_insert_with(|| Pending {
             delivered: vec![false; inputs],

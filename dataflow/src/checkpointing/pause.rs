@@ -4,12 +4,13 @@
 //! An operator takes a snapshot a slice at a time (see `crate::epochs`),
 //! each slice a pause in its processing. On a machine with more busy threads
 //! than cores (docs/benchmarks.md's 2-core VM runs three workers, three
-//! brokers and Redis), a slice of 2 ms of work can last hundreds of ms of
+//! brokers and Redis), a slice of 5 ms of work can last hundreds of ms of
 //! wall time: the scheduler ran other threads meanwhile. The kernel counts
-//! the time a thread spends runnable but not running (the second field of
-//! `/proc/thread-self/schedstat`, updated when it gets a core back), so a
-//! pause splits into waiting and working, and the working part is what the
-//! snapshot itself costs the operator.
+//! a thread's CPU time and the time it spends runnable but not running
+//! (see `procmetrics::thread_cpu_time` and `thread_run_delay`), so a pause
+//! splits into working (on a core: what the snapshot itself costs the
+//! operator), waiting for a core, and the rest, blocked (page faults that
+//! wait for memory, locks).
 
 use std::time::{Duration, Instant};
 
@@ -18,13 +19,16 @@ use std::time::{Duration, Instant};
 pub struct Stopwatch {
     started: Instant,
     waited: Option<Duration>,
+    worked: Option<Duration>,
 }
 
 impl Stopwatch {
     /// Starts measuring a pause of the calling thread.
     #[must_use]
     pub fn start() -> Self {
-        Self { waited: procmetrics::thread_run_delay(), started: Instant::now() }
+        let waited = procmetrics::thread_run_delay();
+        let worked = procmetrics::thread_cpu_time();
+        Self { waited, worked, started: Instant::now() }
     }
 
     /// The pause so far.
@@ -36,12 +40,15 @@ impl Stopwatch {
     /// Ends the pause (on the thread that started it).
     #[must_use]
     pub fn stop(self) -> Pause {
+        let worked = procmetrics::thread_cpu_time();
         let wall = self.started.elapsed();
-        let waiting = match (self.waited, procmetrics::thread_run_delay()) {
-            (Some(before), Some(after)) => after.saturating_sub(before).min(wall),
-            _ => Duration::ZERO,
+        let since = |before: Option<Duration>, after: Option<Duration>| match (before, after) {
+            (Some(before), Some(after)) => Some(after.saturating_sub(before).min(wall)),
+            _ => None,
         };
-        Pause { wall, waiting }
+        let waiting = since(self.waited, procmetrics::thread_run_delay()).unwrap_or_default();
+        let working = since(self.worked, worked).unwrap_or_else(|| wall.saturating_sub(waiting));
+        Pause { wall, waiting, working }
     }
 }
 
@@ -53,13 +60,17 @@ pub struct Pause {
     /// The part of `wall` the thread waited for a core (zero where the
     /// kernel does not count it).
     pub waiting: Duration,
+    /// The thread's CPU time in it: the snapshot's own work (`wall` less
+    /// `waiting` where the CPU time is unknown).
+    pub working: Duration,
 }
 
 impl Pause {
-    /// The part of the pause the thread held a core: the snapshot's own work.
+    /// The part of the pause the thread was neither on a core nor waiting
+    /// for one: blocked.
     #[must_use]
-    pub fn working(&self) -> Duration {
-        self.wall.saturating_sub(self.waiting)
+    pub fn blocked(&self) -> Duration {
+        self.wall.saturating_sub(self.waiting).saturating_sub(self.working)
     }
 }
 
@@ -76,7 +87,7 @@ impl LongestPauses {
     /// Takes `pause` into account.
     pub fn record(&mut self, pause: Pause) {
         self.wall = self.wall.max(pause.wall);
-        self.working = self.working.max(pause.working());
+        self.working = self.working.max(pause.working);
     }
 
     /// Takes another snapshot's pauses into account.
@@ -94,12 +105,24 @@ mod tests {
     fn the_working_part_excludes_the_wait_and_the_longest_of_each_are_kept() {
         let ms = Duration::from_millis;
         let mut longest = LongestPauses::default();
-        longest.record(Pause { wall: ms(300), waiting: ms(298) });
-        longest.record(Pause { wall: ms(5), waiting: ms(0) });
+        longest.record(Pause { wall: ms(300), waiting: ms(298), working: ms(2) });
+        longest.record(Pause { wall: ms(5), waiting: ms(0), working: ms(5) });
         assert_eq!(longest, LongestPauses { wall: ms(300), working: ms(5) });
         let mut other = LongestPauses { wall: ms(10), working: ms(7) };
         other.merge(longest);
         assert_eq!(other, LongestPauses { wall: ms(300), working: ms(7) });
+    }
+
+    #[test]
+    fn a_sleeping_pause_is_blocked_not_working() {
+        let watch = Stopwatch::start();
+        std::thread::sleep(Duration::from_millis(30));
+        let pause = watch.stop();
+        if procmetrics::thread_cpu_time().is_none() {
+            return;
+        }
+        assert!(pause.working < Duration::from_millis(10), "{pause:?}");
+        assert!(pause.blocked() >= Duration::from_millis(15), "{pause:?}");
     }
 
     /// Spins the calling thread for `span`.
@@ -133,6 +156,8 @@ mod tests {
         assert!(pause.waiting <= pause.wall, "{pause:?}");
         let share = pause.wall / u32::try_from(4 * (cores + 1)).unwrap();
         assert!(pause.waiting >= share, "waited too little among {cores} spinners: {pause:?}");
-        assert!(pause.working() >= share, "worked too little: {pause:?}");
+        assert!(pause.working >= share, "worked too little: {pause:?}");
+        assert!(pause.waiting + pause.working <= pause.wall + Duration::from_millis(1));
+        assert!(pause.blocked() < pause.wall / 4, "a spinning thread is not blocked: {pause:?}");
     }
 }

@@ -8,8 +8,17 @@
 //!
 //! The batch is a byte arena independent of the store (no borrowed column
 //! family handles), so it can be built by several tables before the store is
-//! touched. Entries are appended to one buffer; table flushes encode values
-//! directly into it, so a flush allocates nothing per entry.
+//! touched. Entries are appended to the current segment's buffer; table
+//! flushes encode values directly into it, so a flush allocates nothing per
+//! entry.
+//!
+//! The arena is a list of segments of about [`SEGMENT_BYTES`] each, not one
+//! buffer: a snapshot encodes its entries a slice at a time into a batch
+//! that reaches hundreds of megabytes, and one growing buffer would be
+//! copied whole at each doubling (a 64 MiB copy, and page faults on a
+//! fresh 128 MiB, in a single slice: the longest snapshot stops measured
+//! in `bench/run`). With segments, a slice only ever fills or starts one,
+//! and [`StateBatch::append`] moves segments instead of copying bytes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,8 +27,17 @@ use crate::keygroup::key_group;
 use crate::store::family::Family;
 use crate::store::keys::{push_offset_key, push_state_key};
 
-/// One recorded operation; its key (and value) live in `StateBatch::data`
-/// between the end of the previous operation and `value_end`.
+/// Bytes the largest segments are filled to before the next one starts.
+/// Segments start small and double up to this, so a small batch stays
+/// small; each is allocated with a quarter more than it is filled to, so
+/// an entry begun below the mark rarely grows its buffer.
+pub const SEGMENT_BYTES: usize = 4 << 20;
+
+/// Bytes the first segment is filled to.
+const FIRST_SEGMENT_BYTES: usize = 4 << 10;
+
+/// One recorded operation; its key (and value) live in its segment's
+/// `data` between the end of the previous operation and `value_end`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Op {
     pub(crate) family: Family,
@@ -45,10 +63,38 @@ pub(crate) enum OpKind {
 /// key-group prefix is added here. Later operations on the same key win.
 #[derive(Debug, Default)]
 pub struct StateBatch {
-    ops: Vec<Op>,
-    data: Vec<u8>,
+    /// The operations, in order, segment by segment; only the last one is
+    /// written to.
+    segments: Vec<Segment>,
+    /// Operations in all segments.
+    len: usize,
+    /// Bytes of keys and values in all segments.
+    bytes: usize,
     /// Tickets of the writers whose changes this batch carries.
     tickets: Vec<CommitTicket>,
+}
+
+/// A run of operations and the bytes of their keys and values.
+#[derive(Debug, Default)]
+struct Segment {
+    ops: Vec<Op>,
+    data: Vec<u8>,
+    /// Once `data` holds this many bytes, the next operation starts a new
+    /// segment.
+    fill_to: usize,
+}
+
+impl Segment {
+    /// The segment after `bytes` of earlier ones: as large as all of them
+    /// together, within the bounds above.
+    fn after(bytes: usize) -> Self {
+        let fill_to = bytes.clamp(FIRST_SEGMENT_BYTES, SEGMENT_BYTES);
+        Self {
+            ops: Vec::with_capacity(fill_to / 128),
+            data: Vec::with_capacity(fill_to + fill_to / 4),
+            fill_to,
+        }
+    }
 }
 
 /// Tells whoever wrote into a [`StateBatch`] when the batch was committed:
@@ -99,19 +145,25 @@ impl StateBatch {
     /// Deletes `key`, stored in key group `group`, from `family`.
     pub fn delete_in_group(&mut self, family: Family, group: u16, key: &[u8]) {
         debug_assert_ne!(family, Family::Offsets, "offsets are written with set_offset");
-        push_state_key(group, key, &mut self.data);
-        let end = self.data.len();
-        self.ops.push(Op { family, kind: OpKind::Delete, key_end: end, value_end: end });
+        let segment = self.writable();
+        let start = segment.data.len();
+        push_state_key(group, key, &mut segment.data);
+        let end = segment.data.len();
+        segment.ops.push(Op { family, kind: OpKind::Delete, key_end: end, value_end: end });
+        self.recorded(end - start);
     }
 
     /// Records that `next_offset` is the next offset to read from
     /// (`topic`, `partition`) once this batch is committed.
     pub fn set_offset(&mut self, topic: &str, partition: i32, next_offset: i64) {
-        push_offset_key(topic, partition, &mut self.data);
-        let key_end = self.data.len();
-        self.data.extend_from_slice(&next_offset.to_be_bytes());
-        let value_end = self.data.len();
-        self.ops.push(Op { family: Family::Offsets, kind: OpKind::Put, key_end, value_end });
+        let segment = self.writable();
+        let start = segment.data.len();
+        push_offset_key(topic, partition, &mut segment.data);
+        let key_end = segment.data.len();
+        segment.data.extend_from_slice(&next_offset.to_be_bytes());
+        let value_end = segment.data.len();
+        segment.ops.push(Op { family: Family::Offsets, kind: OpKind::Put, key_end, value_end });
+        self.recorded(value_end - start);
     }
 
     /// Puts `key` with a value written by `write` appended to the arena.
@@ -124,16 +176,33 @@ impl StateBatch {
         write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
         debug_assert_ne!(family, Family::Offsets, "offsets are written with set_offset");
-        let start = self.data.len();
-        push_state_key(group, key, &mut self.data);
-        let key_end = self.data.len();
-        if let Err(e) = write(&mut self.data) {
-            self.data.truncate(start);
+        let segment = self.writable();
+        let start = segment.data.len();
+        push_state_key(group, key, &mut segment.data);
+        let key_end = segment.data.len();
+        if let Err(e) = write(&mut segment.data) {
+            segment.data.truncate(start);
             return Err(e);
         }
-        let value_end = self.data.len();
-        self.ops.push(Op { family, kind: OpKind::Put, key_end, value_end });
+        let value_end = segment.data.len();
+        segment.ops.push(Op { family, kind: OpKind::Put, key_end, value_end });
+        self.recorded(value_end - start);
         Ok(())
+    }
+
+    /// The segment to write the next operation into: the last one, or a
+    /// new one once the last is full.
+    fn writable(&mut self) -> &mut Segment {
+        if self.segments.last().is_none_or(|last| last.data.len() >= last.fill_to) {
+            self.segments.push(Segment::after(self.bytes));
+        }
+        self.segments.last_mut().expect("a segment was just ensured")
+    }
+
+    /// Counts an operation of `bytes` just written.
+    fn recorded(&mut self, bytes: usize) {
+        self.len += 1;
+        self.bytes += bytes;
     }
 
     /// A ticket that reports when this batch (or the batch it is appended
@@ -153,49 +222,45 @@ impl StateBatch {
     }
 
     /// Moves every operation of `other` to the end of this batch, so several
-    /// operators' changes can be committed as one atomic write.
+    /// operators' changes can be committed as one atomic write. Whole
+    /// segments move: no key or value is copied.
     pub fn append(&mut self, mut other: StateBatch) {
         self.tickets.append(&mut other.tickets);
-        if self.ops.is_empty() {
-            other.tickets = std::mem::take(&mut self.tickets);
-            *self = other;
-            return;
-        }
-        let shift = self.data.len();
-        self.data.extend_from_slice(&other.data);
-        self.ops.extend(other.ops.into_iter().map(|op| Op {
-            key_end: op.key_end + shift,
-            value_end: op.value_end + shift,
-            ..op
-        }));
+        self.len += other.len;
+        self.bytes += other.bytes;
+        // Later writes go to the last segment (or a new one): after all of
+        // `other`'s operations, as they must.
+        self.segments.extend(other.segments.into_iter().filter(|s| !s.ops.is_empty()));
     }
 
     /// Number of operations (puts, deletes and offsets) in the batch.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.ops.len()
+        self.len
     }
 
     /// Whether the batch holds no operation.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.len == 0
     }
 
     /// Total bytes of keys and values held (useful to size flushes).
     #[must_use]
     pub fn data_bytes(&self) -> usize {
-        self.data.len()
+        self.bytes
     }
 
     /// Iterates over `(op, key, value)`; `value` is empty for deletes.
     pub(crate) fn entries(&self) -> impl Iterator<Item = (Op, &[u8], &[u8])> + '_ {
-        let mut start = 0;
-        self.ops.iter().map(move |&op| {
-            let key = &self.data[start..op.key_end];
-            let value = &self.data[op.key_end..op.value_end];
-            start = op.value_end;
-            (op, key, value)
+        self.segments.iter().flat_map(|segment| {
+            let mut start = 0;
+            segment.ops.iter().map(move |&op| {
+                let key = &segment.data[start..op.key_end];
+                let value = &segment.data[op.key_end..op.value_end];
+                start = op.value_end;
+                (op, key, value)
+            })
         })
     }
 }
@@ -248,6 +313,37 @@ mod tests {
         assert_eq!(split_state_key(&entries[1].1).unwrap().1, b"bob");
         assert_eq!(parse_offset_key(&entries[2].1), Some(("t".to_owned(), 2)));
         assert_eq!(parse_offset_value(&entries[2].2), Some(7));
+    }
+
+    #[test]
+    fn a_large_batch_spans_segments_in_order_and_append_moves_them() {
+        let value = [7_u8; 1000];
+        let mut first = StateBatch::new();
+        for i in 0..20_000_u32 {
+            first.put(Family::Profiles, &i.to_be_bytes(), &value[..(i % 1000) as usize]);
+        }
+        assert!(first.segments.len() > 4, "{} segments", first.segments.len());
+        assert!(first.segments.iter().all(|s| s.data.len() < s.fill_to + 1100));
+        let largest = first.segments.iter().map(|s| s.data.capacity()).max().unwrap_or(0);
+        assert!(largest <= SEGMENT_BYTES + SEGMENT_BYTES / 4, "{largest}");
+        let mut second = StateBatch::new();
+        second.delete(Family::VisitorSets, b"last");
+        let (len, bytes) = (first.len(), first.data_bytes());
+        first.append(second);
+        first.set_offset("t", 0, 1);
+        assert_eq!(first.len(), len + 2);
+        let entries: Vec<_> = first.entries().collect();
+        assert_eq!(entries.len(), first.len());
+        for (i, (op, key, value)) in entries[..20_000].iter().enumerate() {
+            assert_eq!(op.family, Family::Profiles);
+            assert_eq!(split_state_key(key).unwrap().1, (i as u32).to_be_bytes());
+            assert_eq!(value.len(), i % 1000);
+        }
+        assert_eq!(split_state_key(entries[20_000].1).unwrap().1, b"last");
+        assert_eq!(parse_offset_key(entries[20_001].1), Some(("t".to_owned(), 0)));
+        let total: usize = entries.iter().map(|(_, k, v)| k.len() + v.len()).sum();
+        assert_eq!(total, first.data_bytes());
+        assert!(first.data_bytes() > bytes);
     }
 
     #[test]
