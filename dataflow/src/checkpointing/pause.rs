@@ -1,5 +1,5 @@
 //! Measuring an operator's pauses for a snapshot: how long it stopped, and
-//! how much of that its thread spent waiting for a core.
+//! how much of that its thread worked, waited for a core, or was blocked.
 //!
 //! An operator takes a snapshot a slice at a time (see `crate::epochs`),
 //! each slice a pause in its processing. On a machine with more busy threads
