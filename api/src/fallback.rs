@@ -10,10 +10,10 @@
 //! /api/user-profiles`, the body. A fresh answer is stored at most once a
 //! second per key, so a hot key mostly pays one lookup. quick_cache rather
 //! than moka: this sits on every read, and moka's inserts (a write-op
-//! channel, housekeeping run by the callers, its map's rehashing) cost the
-//! recommendation route about a fifth of its throughput in `bench/api/run`
-//! (docs/benchmarks.md, "API"); entries expire by their age at recall
-//! instead of a time-to-live.
+//! channel, housekeeping run by the callers, its map's rehashing) showed in
+//! the API's profile under `bench/api/run` (docs/benchmarks.md, "API"),
+//! where quick_cache has none of them; entries expire by their age at
+//! recall instead of a time-to-live.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

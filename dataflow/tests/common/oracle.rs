@@ -73,15 +73,13 @@ pub fn recompute(raw_events: &[Vec<u8>], events_capacity: usize) -> Expected {
         let type_newest = newest.entry((user.clone(), kind.clone())).or_insert(ts);
         *type_newest = (*type_newest).max(ts);
         let horizon = *type_newest - DEDUPE_WINDOW_MS;
-        let key = (user, kind, id);
+        let key = (user.clone(), kind.clone(), id);
         if counted_at.get(&key).is_some_and(|&at| at >= horizon) {
             continue;
         }
         counted_at.insert(key, ts);
         counted.push(raw.clone());
-        let user = event["userId"].as_str().unwrap().to_owned();
-        let kind = event["eventType"].as_str().unwrap();
-        let (index, weight) = match kind {
+        let (index, weight) = match kind.as_str() {
             "view" => (0, 1),
             "add_to_cart" => (1, 3),
             _ => (2, 5),

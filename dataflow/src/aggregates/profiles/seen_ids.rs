@@ -65,6 +65,17 @@ fn unpack(packed: i64) -> (usize, i64) {
     (usize::try_from(packed >> TYPE_SHIFT).unwrap_or(0), packed & ((1 << TYPE_SHIFT) - 1))
 }
 
+/// A type index as the map's key holds it.
+fn type_byte(kind: usize) -> u8 {
+    u8::try_from(kind).unwrap_or(0)
+}
+
+/// A vector entry as a map entry.
+fn map_entry((id, packed): (CompactString, i64)) -> ((u8, CompactString), i64) {
+    let (kind, at) = unpack(packed);
+    ((type_byte(kind), id), at)
+}
+
 impl Default for SeenIds {
     fn default() -> Self {
         Self { newest: [i64::MIN; TYPES], ids: Ids::Few(Vec::new()) }
@@ -107,19 +118,14 @@ impl SeenIds {
                     ids.push((id.into(), pack(kind, timestamp)));
                     return true;
                 }
-                let mut map: HashMap<(u8, CompactString), i64> = ids
-                    .drain(..)
-                    .map(|(id, packed)| {
-                        let (kind, at) = unpack(packed);
-                        ((u8::try_from(kind).unwrap_or(0), id), at)
-                    })
-                    .collect();
-                map.insert((u8::try_from(kind).unwrap_or(0), id.into()), timestamp);
+                let mut map: HashMap<(u8, CompactString), i64> =
+                    ids.drain(..).map(map_entry).collect();
+                map.insert((type_byte(kind), id.into()), timestamp);
                 self.ids = Ids::Many { ids: map, prune_at: 4 * SCAN_LIMIT };
                 true
             }
             Ids::Many { ids, prune_at } => {
-                let key = (u8::try_from(kind).unwrap_or(0), CompactString::from(id));
+                let key = (type_byte(kind), CompactString::from(id));
                 if let Some(at) = ids.get_mut(&key) {
                     if *at >= horizon {
                         return false;
@@ -232,14 +238,7 @@ impl<'de> Deserialize<'de> for SeenIds {
             Ids::Few(ids)
         } else {
             let prune_at = (2 * ids.len()).max(4 * SCAN_LIMIT);
-            let ids = ids
-                .into_iter()
-                .map(|(id, packed)| {
-                    let (kind, at) = unpack(packed);
-                    ((u8::try_from(kind).unwrap_or(0), id), at)
-                })
-                .collect();
-            Ids::Many { ids, prune_at }
+            Ids::Many { ids: ids.into_iter().map(map_entry).collect(), prune_at }
         };
         Ok(Self { newest, ids })
     }
