@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use model::SharedHashLayout;
 
 use crate::config::Config;
 use crate::rate_limit::RateLimit;
@@ -108,6 +109,11 @@ pub struct Cli {
     /// Number of interest tags per user (as the dataflow job's --top-n).
     #[arg(long, default_value_t = 5)]
     pub top_n: usize,
+    /// Shard keys per shared hash, as the dataflow job's
+    /// --shared-hash-shards (0: `user-profiles` and `hot:pageview_counts`
+    /// are one key each; N: field f is in `<hash>:shard:<CRC16(f) mod N>`).
+    #[arg(long, env = "TAGFLOW_SHARED_HASH_SHARDS", default_value_t = SharedHashLayout::SINGLE)]
+    pub shared_hash_shards: SharedHashLayout,
 }
 
 impl Cli {
@@ -127,6 +133,7 @@ impl Cli {
             body_limit: self.body_limit,
             timezone: self.timezone,
             top_n: self.top_n,
+            hash_layout: self.shared_hash_shards,
             header_read_timeout: self.header_read_timeout,
             stale_for: self.stale_for,
             kafka_transactions: self.kafka_transactions,

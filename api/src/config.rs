@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use model::SharedHashLayout;
+
 use crate::rate_limit::RateLimit;
 
 /// Everything the API needs to start.
@@ -36,6 +38,8 @@ pub struct Config {
     pub timezone: String,
     /// Number of interest tags per user (the dataflow job's `--top-n`).
     pub top_n: usize,
+    /// Where fields of the shared hashes are (the job's `--shared-hash-shards`).
+    pub hash_layout: SharedHashLayout,
     /// Longest a client may take to send a request head (and longest an
     /// idle keep-alive connection is kept).
     pub header_read_timeout: Duration,
@@ -82,6 +86,7 @@ impl Default for Config {
             body_limit: 2 * 1024 * 1024,
             timezone: "UTC".into(),
             top_n: 5,
+            hash_layout: SharedHashLayout::SINGLE,
             header_read_timeout: Duration::from_secs(5),
             max_connections: 1024,
             rate_limit: RateLimit { per_second: 0, burst: 0 },

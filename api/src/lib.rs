@@ -25,6 +25,7 @@ pub mod recommend;
 pub mod routes;
 pub mod scores;
 pub mod server;
+pub mod shared_hash;
 pub mod state;
 pub mod transactions;
 pub mod validate;

@@ -15,11 +15,12 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use model::keys;
 use model::redis_target::AsyncConnection;
+use model::{SharedHashLayout, keys};
 
 use crate::catalog::Catalog;
 use crate::error::AppError;
+use crate::shared_hash;
 
 /// Today's UV of every catalog product.
 #[derive(Debug, Default)]
@@ -42,9 +43,11 @@ pub fn today(tz: &TimeZone) -> String {
 
 impl Popularity {
     /// Reads the counts of `day` for every product of `catalog`: from the
-    /// day's leaderboards, or from `hot:pageview_counts` without them.
+    /// day's leaderboards, or from `hot:pageview_counts` (laid out by
+    /// `layout`) without them.
     pub async fn load(
         conn: &mut AsyncConnection,
+        layout: SharedHashLayout,
         catalog: &Catalog,
         day: String,
     ) -> Result<Self, AppError> {
@@ -53,7 +56,7 @@ impl Popularity {
         }
         let uv = match leaderboard_counts(conn, catalog, &day).await? {
             Some(uv) => uv,
-            None => visitor_counts(conn, catalog, &day).await?,
+            None => visitor_counts(conn, layout, catalog, &day).await?,
         };
         Ok(Self::from_counts(day, uv))
     }
@@ -115,18 +118,19 @@ fn merge_boards(catalog: &Catalog, boards: Vec<Vec<(String, u64)>>) -> Vec<u64> 
 }
 
 /// The UV of `day` of every product of `catalog` from `hot:pageview_counts`
-/// (one HMGET).
+/// (one HMGET per key holding the catalog's fields).
 async fn visitor_counts(
     conn: &mut AsyncConnection,
+    layout: SharedHashLayout,
     catalog: &Catalog,
     day: &str,
 ) -> Result<Vec<u64>, AppError> {
-    let mut cmd = redis::cmd("HMGET");
-    cmd.arg(keys::HOT_PAGEVIEW_COUNTS);
-    for product in &catalog.products {
-        cmd.arg(keys::hot_pageview_field(day, &product.product_id));
-    }
-    let counts: Vec<Option<u64>> = cmd.query_async(conn).await.map_err(AppError::redis)?;
+    let fields: Vec<String> =
+        catalog.products.iter().map(|p| keys::hot_pageview_field(day, &p.product_id)).collect();
+    let counts: Vec<Option<u64>> =
+        shared_hash::hmget(conn, layout, keys::HOT_PAGEVIEW_COUNTS, &fields)
+            .await
+            .map_err(AppError::redis)?;
     Ok(counts.into_iter().map(Option::unwrap_or_default).collect())
 }
 

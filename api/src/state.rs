@@ -226,7 +226,9 @@ impl AppState {
             } else {
                 self.snapshot().catalog.clone()
             };
-            let popularity = Popularity::load(&mut conn, &catalog, today(&self.0.tz)).await?;
+            let popularity =
+                Popularity::load(&mut conn, self.0.config.hash_layout, &catalog, today(&self.0.tz))
+                    .await?;
             Ok::<_, AppError>(Snapshot { catalog, popularity })
         };
         let snapshot = tokio::time::timeout(timeout, work)

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use common::job::run_dataflow;
+use common::job::run_dataflow_with;
 use common::oracle::Expected;
 use common::*;
 use serde_json::{Value, json};
@@ -58,14 +58,35 @@ fn ids(items: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_match_a_recomputation_after_the_job_ran() {
+    answers_match_a_recomputation("api-e2e", 0, &[]).await;
+}
+
+/// The job writes each shared hash as 7 shard keys, without leaderboards, so
+/// that today's popularity too is read from `hot:pageview_counts`: every
+/// read of a shared hash (a profile, a batch of them, a day's and a
+/// product's unique visitors, popularity) finds its fields in their shards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_match_a_recomputation_with_sharded_shared_hashes() {
+    answers_match_a_recomputation("api-e2e-shards", 7, &["--leaderboards", "off"]).await;
+}
+
+/// Events through the API and the simulator, then the job (with
+/// `--shared-hash-shards shards` and `job_args`), then every read route of
+/// an API given the same shards, against the recomputation.
+async fn answers_match_a_recomputation(base: &'static str, shards: u32, job_args: &[&str]) {
+    let layout = model::SharedHashLayout::with_shards(shards).unwrap();
+    let config = |redis: &str, topics: &EventTopics| api::Config {
+        hash_layout: layout,
+        ..common::config(redis, Some(topics))
+    };
     let redis = redis_database();
-    let topics = create_topics("api-e2e", 3).await;
+    let topics = create_topics(base, 3).await;
     let products = catalog::generate(23, PRODUCTS);
     simulator::catalog::load_into_redis(&mut redis_conn(&redis), &products).unwrap();
     let now_ms = jiff::Timestamp::now().as_millisecond();
 
     // Events through the API first: they must reach Kafka and the job.
-    let (_state, app) = app(config(&redis, Some(&topics))).await;
+    let (_state, app) = app(config(&redis, &topics)).await;
     let p = &products[7];
     let tags: Vec<&str> = p.tags.iter().map(String::as_str).collect();
     let batch = json!([
@@ -100,10 +121,22 @@ async fn answers_match_a_recomputation_after_the_job_ran() {
 
     let job_topics = topics.clone();
     let job_redis = redis.clone();
-    tokio::task::spawn_blocking(move || run_dataflow(&job_topics, &job_redis)).await.unwrap();
+    let mut args: Vec<String> = job_args.iter().map(|a| (*a).to_owned()).collect();
+    args.extend(["--shared-hash-shards".to_owned(), shards.to_string()]);
+    tokio::task::spawn_blocking(move || run_dataflow_with(&job_topics, &job_redis, &args))
+        .await
+        .unwrap();
+    if shards > 0 {
+        let mut conn = redis_conn(&redis);
+        let unsharded: bool = redis::cmd("EXISTS").arg("user-profiles").query(&mut conn).unwrap();
+        assert!(!unsharded, "no unsharded user-profiles");
+        let shard_keys: Vec<String> =
+            redis::cmd("KEYS").arg("user-profiles:shard:*").query(&mut conn).unwrap();
+        assert_eq!(shard_keys.len(), shards as usize, "every shard holds users: {shard_keys:?}");
+    }
 
     // A fresh app loads the catalog and today's popularity at start.
-    let (_state, app) = common::app(config(&redis, Some(&topics))).await;
+    let (_state, app) = common::app(config(&redis, &topics)).await;
 
     // Profiles: the most active users, the API's user, and an unknown one.
     let mut users: Vec<(&String, u64)> =

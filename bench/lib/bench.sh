@@ -111,3 +111,25 @@ rss_mib() { awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }
 cpu_s() {
   awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.2f", u + s }' "$1"
 }
+
+# build_release -- release builds of the workspace's binaries into
+# $CARGO_TARGET_DIR, copied into $WORK/bin.
+build_release() {
+  info "building release binaries (cargo, $CARGO_TARGET_DIR)"
+  # Other worktrees may build into the same target directory, and cargo
+  # does not re-copy a fresh binary into release/: touch the three mains so
+  # that this tree's binaries are relinked and copied, then check.
+  touch "$WORK/build-start"
+  sleep 1
+  touch dataflow/src/main.rs simulator/src/main.rs bench/ceiling/src/main.rs bench/latency-probe/src/main.rs
+  cargo build --release --workspace --bins --locked
+  local bin
+  for bin in dataflow simulator consume-ceiling latency-probe; do
+    [[ "$CARGO_TARGET_DIR/release/$bin" -nt "$WORK/build-start" ]] ||
+      die "$CARGO_TARGET_DIR/release/$bin was not relinked by this build; run again"
+  done
+  # Run private copies: another build into the same target dir during the
+  # run must not swap the binaries under it.
+  cp "$CARGO_TARGET_DIR/release/dataflow" "$CARGO_TARGET_DIR/release/simulator" \
+    "$CARGO_TARGET_DIR/release/consume-ceiling" "$CARGO_TARGET_DIR/release/latency-probe" "$WORK/bin/"
+}

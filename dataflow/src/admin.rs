@@ -10,6 +10,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use model::SharedHashLayout;
 use state::{CheckpointError, Manifest, StateStore, groups_for_worker};
 
 use timely::dataflow::operators::vec::ToStream;
@@ -22,7 +23,7 @@ use crate::aggregates::visitors::Retention;
 use crate::aggregates::{AggregateSettings, Aggregates, Rewritten};
 use crate::checkpointing::unix_ms;
 use crate::cli::{CheckpointsAction, CheckpointsArgs, ResyncArgs, Switch};
-use crate::config::RestoreFrom;
+use crate::config::{RestoreFrom, SHARED_HASH_SHARDS};
 use crate::day::Calendar;
 use crate::metrics::JobMetrics;
 use crate::redis_sink::{RedisBatch, RedisSink};
@@ -143,6 +144,7 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
         // Every day the checkpoint holds: the job expires old ones itself.
         retention: Retention::new(0, Calendar::utc()),
         memory: None,
+        hash_layout: args.shared_hash_shards.unwrap_or_else(|| recorded_layout(&manifest)),
     };
     let boards = args.boards.leaderboards == Switch::On;
     let mut totals = Rewritten::default();
@@ -171,6 +173,12 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
 }
 
 /// Ranks `counts` into every leaderboard and writes them (each key whole).
+/// The shared-hash layout `manifest` was taken with (one key per hash when
+/// it records none, as before the flag existed).
+fn recorded_layout(manifest: &Manifest) -> SharedHashLayout {
+    manifest.settings.get(SHARED_HASH_SHARDS).and_then(|n| n.parse().ok()).unwrap_or_default()
+}
+
 fn rewrite_leaderboards(
     args: &ResyncArgs,
     counts: Restored,

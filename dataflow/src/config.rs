@@ -5,12 +5,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use model::Topics;
+use model::{SharedHashLayout, Topics};
 use state::CheckpointLocation;
 
 use crate::aggregates::leaderboards::LeaderboardSettings;
 use crate::kafka_reader::OnDataLoss;
 use crate::weights::Weights;
+
+/// The name under which checkpoints record `--shared-hash-shards`.
+pub const SHARED_HASH_SHARDS: &str = "shared-hash-shards";
+
+/// Result settings recorded only when not at their default: a checkpoint
+/// without one was taken with the default.
+pub const OPTIONAL_SETTINGS: [&str; 1] = [SHARED_HASH_SHARDS];
 
 /// How the processes of a multi-process job find each other.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +59,8 @@ pub struct JobConfig {
     pub timezone: String,
     /// Length of the `events` list.
     pub events_capacity: usize,
+    /// Where fields of the shared hashes go (`--shared-hash-shards`).
+    pub hash_layout: SharedHashLayout,
     /// How long event ids are remembered to count duplicates once (`None`:
     /// off; see `aggregates::profiles::seen_ids`).
     pub dedupe_window: Option<Duration>,
@@ -85,15 +94,21 @@ impl JobConfig {
     /// effect is defined (days beyond the new window leave state and Redis
     /// at the next purge; a longer window keeps days not yet purged).
     /// Neither is `--dedupe-window`: it decides only how late a duplicate
-    /// is still recognised.
+    /// is still recognised. `--shared-hash-shards` is recorded only when
+    /// not 0, so checkpoints taken before the flag existed restore under
+    /// its default.
     #[must_use]
     pub fn result_settings(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([
+        let mut settings = BTreeMap::from([
             ("weights".to_owned(), self.weights.to_string()),
             ("top-n".to_owned(), self.top_n.to_string()),
             ("timezone".to_owned(), self.timezone.clone()),
             ("events-capacity".to_owned(), self.events_capacity.to_string()),
-        ])
+        ]);
+        if self.hash_layout != SharedHashLayout::SINGLE {
+            settings.insert(SHARED_HASH_SHARDS.to_owned(), self.hash_layout.to_string());
+        }
+        settings
     }
 }
 

@@ -32,12 +32,14 @@
 //! and write them later in one pipeline, so a key changed in many epochs
 //! is written once instead of once per epoch.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use model::SharedHashLayout;
 use model::redis_target::{BlockingConnection, RedisTarget, Timeouts, needs_reconnect};
 
 use crate::metrics::JobMetrics;
@@ -85,38 +87,56 @@ enum Job {
 const FIELDS_PER_COMMAND: usize = 500;
 
 /// `HSET key field value …` over one shared hash, split into commands of
-/// `FIELDS_PER_COMMAND` fields, appended to a batch's commands as fields come.
+/// `FIELDS_PER_COMMAND` fields per key, appended to a batch's commands as
+/// fields come. Each field goes to the key [`SharedHashLayout`] names: the
+/// hash's own, or one of its shard keys.
 #[derive(Debug)]
 pub struct SharedHash {
-    key: &'static str,
-    /// The encoded field and value arguments of the command being built.
+    hash: &'static str,
+    layout: SharedHashLayout,
+    /// The command being built for each shard key with fields pending, by
+    /// shard (ordered, so a batch's commands do not depend on hashing).
+    pending: BTreeMap<usize, PendingFields>,
+}
+
+/// The encoded field and value arguments of one key's command being built.
+#[derive(Debug, Default)]
+struct PendingFields {
     fields: RespCommands,
     count: usize,
 }
 
 impl SharedHash {
-    /// Fields of hash `key`.
-    pub fn new(key: &'static str) -> Self {
-        Self { key, fields: RespCommands::new(), count: 0 }
+    /// Fields of hash `hash`, laid out by `layout`.
+    pub fn new(layout: SharedHashLayout, hash: &'static str) -> Self {
+        Self { hash, layout, pending: BTreeMap::new() }
     }
 
     /// Sets `field` to `value`.
     pub fn set(&mut self, out: &mut RespCommands, field: &str, value: &[u8]) {
-        self.fields.arg(field.as_bytes()).arg(value);
-        self.count += 1;
-        if self.count == FIELDS_PER_COMMAND {
-            self.flush(out);
+        let shard = self.layout.shard_of(field.as_bytes());
+        let pending = self.pending.entry(shard).or_default();
+        pending.fields.arg(field.as_bytes()).arg(value);
+        pending.count += 1;
+        if pending.count == FIELDS_PER_COMMAND {
+            let full = std::mem::take(pending);
+            self.append(out, shard, &full);
         }
     }
 
-    /// Adds the last, partial command.
+    /// Adds the last, partial commands.
     pub fn flush(&mut self, out: &mut RespCommands) {
-        if self.count > 0 {
-            out.command(2 + 2 * self.count, "HSET").arg(self.key.as_bytes());
-            out.append(&self.fields);
-            self.fields.clear();
-            self.count = 0;
+        for (shard, pending) in std::mem::take(&mut self.pending) {
+            if pending.count > 0 {
+                self.append(out, shard, &pending);
+            }
         }
+    }
+
+    fn append(&self, out: &mut RespCommands, shard: usize, pending: &PendingFields) {
+        let key = self.layout.key_of_shard(self.hash, shard);
+        out.command(2 + 2 * pending.count, "HSET").arg(key.as_bytes());
+        out.append(&pending.fields);
     }
 }
 
@@ -379,7 +399,7 @@ mod tests {
     #[test]
     fn shared_hash_splits_into_commands() {
         let mut out = RespCommands::new();
-        let mut hash = SharedHash::new("h");
+        let mut hash = SharedHash::new(SharedHashLayout::SINGLE, "h");
         let mut reference = Vec::new();
         let mut command = redis::cmd("HSET");
         command.arg("h");
@@ -396,6 +416,29 @@ mod tests {
         hash.flush(&mut out);
         reference.extend(command.get_packed_command());
         assert_eq!(out.len(), 3);
+        assert_eq!(out.bytes(), reference.as_slice());
+    }
+
+    #[test]
+    fn a_sharded_hash_writes_each_field_to_its_shard_key() {
+        let layout = SharedHashLayout::with_shards(3).unwrap();
+        let mut out = RespCommands::new();
+        let mut hash = SharedHash::new(layout, "h");
+        let fields: Vec<String> = (0..100).map(|i| format!("user-{i}")).collect();
+        for field in &fields {
+            hash.set(&mut out, field, field.to_uppercase().as_bytes());
+        }
+        hash.flush(&mut out);
+        let mut reference = Vec::new();
+        for (key, at) in layout.group("h", &fields) {
+            let mut command = redis::cmd("HSET");
+            command.arg(&key);
+            for i in at {
+                command.arg(&fields[i]).arg(fields[i].to_uppercase());
+            }
+            reference.extend(command.get_packed_command());
+        }
+        assert_eq!(out.len(), 3, "one command per shard key");
         assert_eq!(out.bytes(), reference.as_slice());
     }
 }

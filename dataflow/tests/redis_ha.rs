@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::oracle::{Expected, recompute};
 use common::process::{kill_9, scrape_metrics, spawn_logged, time_until};
-use common::redis_check::differences;
+use common::redis_check::{differences, differences_with_shards};
 use common::run::{START_TIME_MS, job_command_unbounded, produce_paced, read_raw};
 use model::keys;
 use redis::Commands;
@@ -155,10 +155,15 @@ fn writes_a_promoted_replica_lacks_are_rewritten() {
     eprintln!("repaired {repaired:?} after the job resumed");
 }
 
-/// On a Redis Cluster the job's per-user and per-(day, product) keys spread
-/// over the three primaries, and the results equal the recomputation; a
-/// primary killed under load fails over to its replica, and the job goes
-/// on and ends exact.
+/// Shard keys per shared hash in the cluster test.
+const SHARDS: u16 = 16;
+
+/// On a Redis Cluster, with `--shared-hash-shards 16`, the job's per-user
+/// and per-(day, product) keys and the shard keys of the three shared
+/// hashes spread over the three primaries, and the results equal the
+/// recomputation; a primary killed under load fails over to its replica,
+/// and the job goes on and ends exact. (Without shards each shared hash is
+/// one key on one primary: bench/cluster measures that hot spot.)
 #[test]
 fn on_a_cluster_results_are_exact_through_a_primary_failover_under_load() {
     let mut cluster = PrivateCluster::start();
@@ -166,7 +171,9 @@ fn on_a_cluster_results_are_exact_through_a_primary_failover_under_load() {
     let topics = EventTopics::create("redis-cluster-load", 3);
     let work = tempfile::tempdir().unwrap();
     let log = work.path().join("job.log");
-    let mut job = start_job(&topics, &url, work.path(), &log);
+    let mut command = job_command_unbounded(&topics, &url, work.path());
+    command.env("RUST_LOG", "info").arg("--shared-hash-shards").arg(SHARDS.to_string());
+    let mut job = spawn_logged(command, &log);
     let expected = under_load(&topics, || {
         assert!(
             time_until(Duration::from_secs(60), || job_has_written(&url)).is_some(),
@@ -174,25 +181,26 @@ fn on_a_cluster_results_are_exact_through_a_primary_failover_under_load() {
             log_of(&log)
         );
         std::thread::sleep(Duration::from_secs(3));
-        // The hot spot, before the failover: the shared hashes are one key
-        // each, on one primary.
         for hash in [keys::USER_INTEREST_TAG, keys::USER_PROFILES, keys::HOT_PAGEVIEW_COUNTS] {
-            eprintln!("{hash} is on primary {}", cluster.primary_of(hash));
+            let owners: std::collections::BTreeSet<u16> = (0..SHARDS)
+                .map(|shard| cluster.primary_of(&format!("{hash}:shard:{shard}")))
+                .collect();
+            assert_eq!(owners.len(), 3, "{hash}'s {SHARDS} shard keys are on {owners:?}");
         }
         let load = cluster.load_per_primary();
         eprintln!("(port, commands processed, used memory) per primary: {load:?}");
-        // The primary of the profiles hash: the busiest one.
-        let old = cluster.kill_primary_of(model::keys::USER_PROFILES);
+        let old = cluster.kill_primary_of(&format!("{}:shard:0", keys::USER_PROFILES));
         cluster.wait_until_ok(Duration::from_secs(30));
         eprintln!("primary {old} killed; primaries now {:?}", cluster.primaries());
     });
-    let converged =
-        time_until(Duration::from_secs(120), || differences(&url, &expected, 5).is_empty());
+    let converged = time_until(Duration::from_secs(120), || {
+        differences_with_shards(&url, &expected, 5, SHARDS).is_empty()
+    });
     let text = log_of(&log);
     let alive = job.try_wait().unwrap().is_none();
     kill_9(&mut job);
     assert!(alive, "the job process stopped:\n{text}");
-    let diffs = differences(&url, &expected, 5);
+    let diffs = differences_with_shards(&url, &expected, 5, SHARDS);
     assert!(converged.is_some(), "Redis differs from the recomputation:\n{}", diffs.join("\n"));
     let spread = cluster.keys_per_primary();
     eprintln!("keys per primary: {spread:?}");

@@ -12,6 +12,8 @@
 //!   recommends from;
 //! * [`kafka`]: the key → partition mapping every producer uses;
 //! * [`profile`]: the `user-profiles` document and the top-tag order;
+//! * [`shared_hash`]: where a field of the three shared hashes lives (one
+//!   key each, or N shard keys for a Redis Cluster);
 //! * `redis_target` (feature `redis`): the `--redis` address (one server,
 //!   Sentinel or Cluster) and the connections to it.
 
@@ -23,6 +25,7 @@ pub mod keys;
 pub mod profile;
 #[cfg(feature = "redis")]
 pub mod redis_target;
+pub mod shared_hash;
 pub mod tags;
 pub mod topics;
 
@@ -30,5 +33,6 @@ pub use catalog::Product;
 pub use error::EventError;
 pub use event::{Event, EventType, MAX_MESSAGE_BYTES, has_control};
 pub use profile::ProfileDocument;
+pub use shared_hash::SharedHashLayout;
 pub use tags::TagList;
 pub use topics::Topics;

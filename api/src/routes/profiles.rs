@@ -9,6 +9,7 @@ use model::keys;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult, ErrorBody};
+use crate::shared_hash;
 use crate::state::AppState;
 
 /// Most user ids per batch request.
@@ -63,10 +64,11 @@ pub async fn profile(
     Path(user_id): Path<String>,
 ) -> AppResult<Json<Profile>> {
     check_user_id(&user_id)?;
-    let key = user_id.clone();
+    let key = state.config().hash_layout.key(keys::USER_PROFILES, user_id.as_bytes()).into_owned();
+    let field = user_id.clone();
     let stored: Option<Vec<u8>> = state
         .with_redis(|mut conn| async move {
-            redis::cmd("HGET").arg(keys::USER_PROFILES).arg(key).query_async(&mut conn).await
+            redis::cmd("HGET").arg(key).arg(field).query_async(&mut conn).await
         })
         .await?;
     Ok(Json(Profile::from_stored(&user_id, stored.as_deref())?))
@@ -128,9 +130,10 @@ pub async fn profiles(
         })?;
     }
     let query_ids = ids.clone();
+    let layout = state.config().hash_layout;
     let stored: Vec<Option<Vec<u8>>> = state
         .with_redis(|mut conn| async move {
-            redis::cmd("HMGET").arg(keys::USER_PROFILES).arg(query_ids).query_async(&mut conn).await
+            shared_hash::hmget(&mut conn, layout, keys::USER_PROFILES, &query_ids).await
         })
         .await?;
     let profiles = ids

@@ -77,11 +77,13 @@ pub async fn recommendations(
         return Err(AppError::field("userId", "invalid", "a user id is 1 to 256 bytes"));
     }
     let field = user_id.clone();
+    let profiles_key =
+        state.config().hash_layout.key(keys::USER_PROFILES, user_id.as_bytes()).into_owned();
     let purchased_key = model::keys::user_purchased(&user_id);
     let (stored, purchased): (Option<Vec<u8>>, Vec<String>) = state
         .with_redis(|mut conn| async move {
             redis::pipe()
-                .hget(keys::USER_PROFILES, field)
+                .hget(profiles_key, field)
                 .smembers(purchased_key)
                 .query_async(&mut conn)
                 .await

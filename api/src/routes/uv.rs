@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Catalog;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::popularity::today;
+use crate::shared_hash;
 use crate::state::AppState;
 
 /// Most products per answer.
@@ -120,13 +121,10 @@ async fn catalog_day(
     let fields: Vec<String> =
         catalog.products.iter().map(|p| keys::hot_pageview_field(date, &p.product_id)).collect();
     let query = fields.clone();
+    let layout = state.config().hash_layout;
     let counts: Vec<Option<u64>> = state
         .with_redis(|mut conn| async move {
-            redis::cmd("HMGET")
-                .arg(keys::HOT_PAGEVIEW_COUNTS)
-                .arg(query)
-                .query_async(&mut conn)
-                .await
+            shared_hash::hmget(&mut conn, layout, keys::HOT_PAGEVIEW_COUNTS, &query).await
         })
         .await?;
     Ok(fields.into_iter().zip(counts).filter_map(|(f, c)| Some((f, c?))).collect())
@@ -136,26 +134,10 @@ async fn catalog_day(
 /// cost grows with every day the hash holds.
 async fn scan_day(state: &AppState, date: &str) -> AppResult<Vec<(String, u64)>> {
     let pattern = format!("{date}:*");
+    let layout = state.config().hash_layout;
     state
         .with_redis(|mut conn| async move {
-            let mut out = Vec::new();
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, batch): (u64, Vec<(String, u64)>) = redis::cmd("HSCAN")
-                    .arg(keys::HOT_PAGEVIEW_COUNTS)
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut conn)
-                    .await?;
-                out.extend(batch);
-                if next == 0 {
-                    return Ok(out);
-                }
-                cursor = next;
-            }
+            shared_hash::scan_matching(&mut conn, layout, keys::HOT_PAGEVIEW_COUNTS, &pattern).await
         })
         .await
 }
@@ -233,13 +215,10 @@ pub async fn series(
         .collect();
     let fields: Vec<String> =
         dates.iter().map(|d| keys::hot_pageview_field(d, &product_id)).collect();
+    let layout = state.config().hash_layout;
     let counts: Vec<Option<u64>> = state
         .with_redis(|mut conn| async move {
-            redis::cmd("HMGET")
-                .arg(keys::HOT_PAGEVIEW_COUNTS)
-                .arg(fields)
-                .query_async(&mut conn)
-                .await
+            shared_hash::hmget(&mut conn, layout, keys::HOT_PAGEVIEW_COUNTS, &fields).await
         })
         .await?;
     let series = dates

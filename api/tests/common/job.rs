@@ -30,9 +30,15 @@ fn job_command(
 /// Runs `dataflow run --until-caught-up` (3 workers, fresh state) over
 /// `topics` into `redis`; panics with its log if it fails.
 pub fn run_dataflow(topics: &EventTopics, redis: &str) {
+    run_dataflow_with(topics, redis, &[]);
+}
+
+/// [`run_dataflow`] with more flags.
+pub fn run_dataflow_with(topics: &EventTopics, redis: &str, args: &[String]) {
     let dirs = tempfile::tempdir().unwrap();
     let output = job_command(topics, redis, &dirs, "127.0.0.1:0")
         .arg("--until-caught-up")
+        .args(args)
         .output()
         .expect("run dataflow");
     assert!(

@@ -20,6 +20,7 @@ use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use model::SharedHashLayout;
 use state::{StateError, StateStore};
 
 use crate::metrics::JobMetrics;
@@ -46,6 +47,8 @@ pub struct AggregateSettings {
     pub retention: Retention,
     /// Bytes of profiles and of visitor sets cached in memory (`None`: all).
     pub memory: Option<(usize, usize)>,
+    /// Where fields of the shared hashes go (`--shared-hash-shards`).
+    pub hash_layout: SharedHashLayout,
 }
 
 /// The three aggregates of one worker.
@@ -100,7 +103,7 @@ impl Aggregates {
         let visitors = VisitorsState::new(
             Arc::clone(store),
             visitors_memory,
-            settings.retention.clone(),
+            settings,
             groups,
             Rc::clone(writer),
             Arc::clone(metrics),

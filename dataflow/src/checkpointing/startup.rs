@@ -30,7 +30,7 @@ use std::time::Duration;
 use model::keys::CHECKPOINT_MARKER;
 use state::{CheckpointError, CheckpointStore, LocalCopy, Manifest, parts_to_restore};
 
-use crate::config::{CheckpointConfig, RestoreFrom};
+use crate::config::{CheckpointConfig, OPTIONAL_SETTINGS, RestoreFrom};
 
 /// The outcome of startup checks.
 #[derive(Debug)]
@@ -172,10 +172,18 @@ fn settings_changed(
         tracing::info!(id = manifest.id, "checkpoint records no settings: not compared");
         return Ok(false);
     }
-    let changes: Vec<String> = settings
-        .iter()
-        .filter_map(|(flag, now)| {
+    // A setting recorded only when it differs from its default (as
+    // --shared-hash-shards) may be absent from either side. Other flags a
+    // checkpoint records and this run does not compare (as
+    // --uv-retention-days, recorded for a while) are not changes.
+    let optional = OPTIONAL_SETTINGS.iter().filter(|flag| manifest.settings.contains_key(**flag));
+    let flags: std::collections::BTreeSet<&str> =
+        settings.keys().map(String::as_str).chain(optional.copied()).collect();
+    let changes: Vec<String> = flags
+        .into_iter()
+        .filter_map(|flag| {
             let then = manifest.settings.get(flag).map_or("(not recorded)", String::as_str);
+            let now = settings.get(flag).map_or("(default)", String::as_str);
             (then != now).then(|| format!("--{flag} {then} (this run: {now})"))
         })
         .collect();
@@ -218,4 +226,49 @@ fn redis_holds(url: &str, manifest: &Manifest) -> bool {
         tracing::info!(marker, id = manifest.id, "Redis will be rewritten from the checkpoint");
     }
     holds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_with(settings: &[(&str, &str)]) -> Manifest {
+        Manifest {
+            format_version: state::FORMAT_VERSION,
+            id: 7,
+            lineage: "l".into(),
+            epoch: 1,
+            workers: 1,
+            key_groups: state::KEY_GROUPS,
+            created_unix_ms: 0,
+            offsets: Vec::new(),
+            files: Vec::new(),
+            settings: settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            checksum: String::new(),
+        }
+    }
+
+    fn run_with(settings: &[(&str, &str)]) -> BTreeMap<String, String> {
+        settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn an_optional_setting_is_compared_from_either_side() {
+        let plain = [("top-n", "5")];
+        let sharded = [("top-n", "5"), ("shared-hash-shards", "16")];
+        assert!(!settings_changed(&manifest_with(&plain), &run_with(&plain), false).unwrap());
+        assert!(!settings_changed(&manifest_with(&sharded), &run_with(&sharded), false).unwrap());
+        for (then, now) in [(&plain[..], &sharded[..]), (&sharded[..], &plain[..])] {
+            let err = settings_changed(&manifest_with(then), &run_with(now), false).unwrap_err();
+            assert!(err.to_string().contains("--shared-hash-shards"), "{err}");
+            assert!(settings_changed(&manifest_with(then), &run_with(now), true).unwrap());
+        }
+    }
+
+    #[test]
+    fn a_flag_a_checkpoint_records_and_the_run_does_not_compare_is_no_change() {
+        // Checkpoints of fc98366..efdae93 record --uv-retention-days.
+        let then = manifest_with(&[("top-n", "5"), ("uv-retention-days", "3")]);
+        assert!(!settings_changed(&then, &run_with(&[("top-n", "5")]), false).unwrap());
+    }
 }

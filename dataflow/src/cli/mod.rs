@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use model::Topics;
+use model::{SharedHashLayout, Topics};
 
 use crate::aggregates::leaderboards::LeaderboardSettings;
 use crate::config::{CheckpointConfig, Cluster, JobConfig, RestoreFrom};
@@ -94,6 +94,10 @@ pub struct ResyncArgs {
     /// Length of the Redis `events` list (as the job's --events-capacity).
     #[arg(long, default_value_t = 10_000)]
     pub events_capacity: usize,
+    /// Shard keys per shared hash, as the job's --shared-hash-shards
+    /// [default: the value the checkpoint was taken with].
+    #[arg(long, env = "TAGFLOW_SHARED_HASH_SHARDS")]
+    pub shared_hash_shards: Option<SharedHashLayout>,
     /// The leaderboards, rewritten too (ranked from the checkpoint's counts
     /// as the job ranks them) unless `--leaderboards off`.
     #[command(flatten)]
@@ -161,6 +165,14 @@ pub struct RunArgs {
     /// Length of the Redis `events` list of recent events.
     #[arg(long, default_value_t = 10_000)]
     pub events_capacity: usize,
+    /// Shard keys per shared hash (`UserInterestTag`, `user-profiles`,
+    /// `hot:pageview_counts`): 0 keeps each in one key, as the original
+    /// system; N > 0 puts field f in `<hash>:shard:<CRC16(f) mod N>`, which
+    /// spreads them over a Redis Cluster's primaries. The API must be given
+    /// the same value. Recorded in checkpoints: a restore with another value
+    /// is refused unless --accept-config-change.
+    #[arg(long, env = "TAGFLOW_SHARED_HASH_SHARDS", default_value_t = SharedHashLayout::SINGLE)]
+    pub shared_hash_shards: SharedHashLayout,
     /// How long a user's event ids are remembered, in event time behind the
     /// user's newest event of the same type: an event whose user, type and
     /// eventId were seen within it (a client's retried batch, a producer's
@@ -215,7 +227,7 @@ pub struct RunArgs {
     #[arg(long, env = "TAGFLOW_RESTORE", default_value = "latest")]
     pub restore: RestoreFrom,
     /// Restore a checkpoint taken with other --weights, --top-n, --timezone,
-    /// --events-capacity or --uv-retention-days than this run's (refused
+    /// --events-capacity or --shared-hash-shards than this run's (refused
     /// otherwise). Results then mix both: scores counted before keep their
     /// old weights, days already counted keep their old time zone; Redis is
     /// rewritten from state under the new settings.
@@ -336,6 +348,7 @@ impl RunArgs {
             top_n: self.top_n,
             timezone: self.timezone,
             events_capacity: self.events_capacity,
+            hash_layout: self.shared_hash_shards,
             dedupe_window: Some(self.dedupe_window).filter(|window| !window.is_zero()),
             uv_retention_days: self.uv_retention_days,
             state_dir: self.state_dir,

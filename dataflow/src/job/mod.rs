@@ -362,6 +362,7 @@ fn run_worker(
         top_n: config.top_n,
         dedupe_window: config.dedupe_window,
         events_capacity: config.events_capacity,
+        hash_layout: config.hash_layout,
         retention: Retention::new(config.uv_retention_days, calendar),
         // Rewriting Redis walks every key: all of them are loaded for it
         // once, and the bound applies from the first epoch on.

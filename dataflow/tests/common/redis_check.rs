@@ -11,6 +11,19 @@ use super::oracle::Expected;
 /// (empty when they are equal).
 /// `redis_url` is any `--redis` address: one server, Sentinel or Cluster.
 pub fn differences(redis_url: &str, expected: &Expected, top_n: usize) -> Vec<String> {
+    differences_with_shards(redis_url, expected, top_n, 0)
+}
+
+/// [`differences`] of a job run with `--shared-hash-shards shards`: the
+/// three shared hashes are read from their shard keys, every field must be
+/// in the shard CRC16/XMODEM(field) mod `shards`, and the unsharded keys
+/// must not exist.
+pub fn differences_with_shards(
+    redis_url: &str,
+    expected: &Expected,
+    top_n: usize,
+    shards: u16,
+) -> Vec<String> {
     let timeouts = model::redis_target::Timeouts::uniform(std::time::Duration::from_secs(10));
     let target = model::redis_target::RedisTarget::parse(redis_url).unwrap();
     // Right after a failover the sentinels may not agree on the primary
@@ -33,8 +46,10 @@ pub fn differences(redis_url: &str, expected: &Expected, top_n: usize) -> Vec<St
         }
     };
 
-    let interest: BTreeMap<String, String> = conn.hgetall("UserInterestTag").unwrap();
-    let profiles: BTreeMap<String, String> = conn.hgetall("user-profiles").unwrap();
+    let interest: BTreeMap<String, String> =
+        shared_hash(&mut conn, "UserInterestTag", shards, &mut note);
+    let profiles: BTreeMap<String, String> =
+        shared_hash(&mut conn, "user-profiles", shards, &mut note);
     if interest.len() != expected.scores.len() {
         note(format!(
             "UserInterestTag has {} users, expected {}",
@@ -84,7 +99,8 @@ pub fn differences(redis_url: &str, expected: &Expected, top_n: usize) -> Vec<St
         }
     }
 
-    let counts: BTreeMap<String, u64> = conn.hgetall("hot:pageview_counts").unwrap();
+    let counts: BTreeMap<String, u64> =
+        shared_hash(&mut conn, "hot:pageview_counts", shards, &mut note);
     let wanted_counts: BTreeMap<String, u64> =
         expected.visitors.iter().map(|(k, v)| (k.clone(), v.len() as u64)).collect();
     if counts != wanted_counts {
@@ -161,10 +177,53 @@ pub fn differences(redis_url: &str, expected: &Expected, top_n: usize) -> Vec<St
         + expected.purchased.len()
         + expected.visitors.len()
         + expected.boards.len()
-        + 3
+        + shared_hash_keys(expected.scores.keys(), shards) * 2
+        + shared_hash_keys(expected.visitors.keys(), shards)
         + usize::from(!expected.events.is_empty());
     if keys != wanted_keys {
         note(format!("database holds {keys} keys, expected {wanted_keys}"));
     }
     diffs
+}
+
+/// Keys of a shared hash holding `fields`: 1, or the shards they fall in.
+fn shared_hash_keys<'a>(fields: impl Iterator<Item = &'a String>, shards: u16) -> usize {
+    if shards == 0 {
+        return 1;
+    }
+    let used: BTreeSet<u16> = fields
+        .map(|field| crc16::State::<crc16::XMODEM>::calculate(field.as_bytes()) % shards)
+        .collect();
+    used.len()
+}
+
+/// Every field of shared hash `name`: the hash itself when `shards` is 0,
+/// else the union of `<name>:shard:<s>` for s < `shards`, noting a field
+/// found in a shard other than CRC16/XMODEM(field) mod `shards`, and the
+/// unsharded key if it exists.
+fn shared_hash<V: redis::FromRedisValue>(
+    conn: &mut impl redis::ConnectionLike,
+    name: &str,
+    shards: u16,
+    note: &mut impl FnMut(String),
+) -> BTreeMap<String, V> {
+    if shards == 0 {
+        return conn.hgetall(name).unwrap();
+    }
+    let unsharded: bool = conn.exists(name).unwrap();
+    if unsharded {
+        note(format!("{name} exists, although the job writes its {shards} shard keys"));
+    }
+    let mut all = BTreeMap::new();
+    for shard in 0..shards {
+        let fields: BTreeMap<String, V> = conn.hgetall(format!("{name}:shard:{shard}")).unwrap();
+        for (field, value) in fields {
+            let wanted = crc16::State::<crc16::XMODEM>::calculate(field.as_bytes()) % shards;
+            if wanted != shard {
+                note(format!("{name}: field {field:?} in shard {shard}, expected {wanted}"));
+            }
+            all.insert(field, value);
+        }
+    }
+    all
 }

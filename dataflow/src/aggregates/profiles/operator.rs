@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use compact_str::CompactString;
-use model::{EventType, keys};
+use model::{EventType, SharedHashLayout, keys};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use state::{Family, StateBatch, StateError, StateKey, StateStore, Table};
@@ -63,6 +63,8 @@ pub struct ProfilesState {
     snapshot_names: StateBatch,
     weights: Weights,
     top_n: usize,
+    /// Where the fields of `UserInterestTag` and `user-profiles` go.
+    hash_layout: SharedHashLayout,
     /// `--dedupe-window` in ms (`None`: off).
     dedupe_window: Option<i64>,
     /// Whether counted events go on (to the leaderboards).
@@ -132,6 +134,7 @@ impl ProfilesState {
             snapshot_names: StateBatch::new(),
             weights: settings.weights,
             top_n: settings.top_n,
+            hash_layout: settings.hash_layout,
             dedupe_window: settings
                 .dedupe_window
                 .map(|window| i64::try_from(window.as_millis()).unwrap_or(i64::MAX)),
@@ -187,8 +190,8 @@ impl ProfilesState {
     /// messages of those whose top tags changed (now recorded as published).
     fn render(&mut self) -> (RedisBatch, Vec<(CompactString, Vec<u8>)>) {
         let mut out = RespCommands::with_capacity(self.buffers.batch_bytes);
-        let mut interest = SharedHash::new(keys::USER_INTEREST_TAG);
-        let mut profiles = SharedHash::new(keys::USER_PROFILES);
+        let mut interest = SharedHash::new(self.hash_layout, keys::USER_INTEREST_TAG);
+        let mut profiles = SharedHash::new(self.hash_layout, keys::USER_PROFILES);
         let mut published = Vec::new();
         let Self { table, store, changed, buffers, top_n, .. } = self;
         let Render { key, json, order, batch_bytes } = buffers;

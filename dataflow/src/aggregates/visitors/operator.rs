@@ -21,13 +21,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use compact_str::CompactString;
-use model::keys;
+use model::{SharedHashLayout, keys};
 use rustc_hash::{FxHashMap, FxHashSet};
 use state::{Family, KEY_GROUPS, StateBatch, StateError, StateKey, StateStore, Table};
 
 use super::key::VisitKey;
 use super::retention::Retention;
 use super::set::VisitorSet;
+use crate::aggregates::AggregateSettings;
 use crate::aggregates::leaderboards::changes::ChangeLog;
 use crate::aggregates::leaderboards::{CountChange, UvChange};
 use crate::aggregates::profiles::user_ids::UserNames;
@@ -52,6 +53,8 @@ pub struct VisitorsState {
     memberships: usize,
     /// Which days are kept.
     retention: Retention,
+    /// Where the counts' fields of `hot:pageview_counts` go.
+    hash_layout: SharedHashLayout,
     /// The key groups this worker owns.
     groups: Range<u16>,
     /// Every day before this one has left state.
@@ -90,7 +93,7 @@ impl VisitorsState {
     pub fn new(
         store: Arc<StateStore>,
         memory: Option<usize>,
-        retention: Retention,
+        settings: &AggregateSettings,
         groups: Range<u16>,
         writer: Rc<dyn Writer>,
         metrics: Arc<JobMetrics>,
@@ -118,7 +121,8 @@ impl VisitorsState {
             sets,
             changed: FxHashMap::default(),
             memberships,
-            retention,
+            retention: settings.retention.clone(),
+            hash_layout: settings.hash_layout,
             groups,
             purged_before: None,
             expired_seen: FxHashSet::default(),
@@ -252,10 +256,12 @@ impl VisitorsState {
             out.command(2, "DEL").arg(keys::pageviews(day, &key.product).as_bytes());
             fields.push(format!("{day}:{}", key.product));
         }
-        for chunk in fields.chunks(FIELDS_PER_REWRITE) {
-            out.command(2 + chunk.len(), "HDEL").arg(keys::HOT_PAGEVIEW_COUNTS.as_bytes());
-            for field in chunk {
-                out.arg(field.as_bytes());
+        for (hash_key, at) in self.hash_layout.group(keys::HOT_PAGEVIEW_COUNTS, &fields) {
+            for chunk in at.chunks(FIELDS_PER_REWRITE) {
+                out.command(2 + chunk.len(), "HDEL").arg(hash_key.as_bytes());
+                for &i in chunk {
+                    out.arg(fields[i].as_bytes());
+                }
             }
         }
         RedisBatch::new(out)
@@ -263,7 +269,7 @@ impl VisitorsState {
 
     fn render(&mut self) -> RedisBatch {
         let mut out = RespCommands::with_capacity(self.batch_bytes);
-        let mut counts = SharedHash::new(keys::HOT_PAGEVIEW_COUNTS);
+        let mut counts = SharedHash::new(self.hash_layout, keys::HOT_PAGEVIEW_COUNTS);
         let mut field = String::new();
         let mut count_text = String::new();
         for (key, users) in self.changed.drain() {
