@@ -200,6 +200,11 @@ fn on_a_cluster_results_are_exact_through_a_primary_failover_under_load() {
     let alive = job.try_wait().unwrap().is_none();
     kill_9(&mut job);
     assert!(alive, "the job process stopped:\n{text}");
+    // Every pipeline routes on a cluster: no command without a key that
+    // must share a node with others (MULTI/EXEC), no keys across slots.
+    for refusal in ["MULTI", "EXEC without", "CrossSlot"] {
+        assert!(!text.contains(refusal), "the cluster refused a pipeline ({refusal}):\n{text}");
+    }
     let diffs = differences_with_shards(&url, &expected, 5, SHARDS);
     assert!(converged.is_some(), "Redis differs from the recomputation:\n{}", diffs.join("\n"));
     let spread = cluster.keys_per_primary();

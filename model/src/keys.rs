@@ -14,6 +14,13 @@ pub const USER_PROFILES: &str = "user-profiles";
 pub const HOT_PAGEVIEW_COUNTS: &str = "hot:pageview_counts";
 /// List of the most recent raw events, newest first.
 pub const EVENTS: &str = "events";
+/// Where the dataflow job builds a new [`EVENTS`] list before it `RENAME`s
+/// it over the old one, so that readers never see it half written. Its hash
+/// tag, `{events}`, puts it in the slot of `events` (whose whole name is
+/// hashed), as a `RENAME` on a Redis Cluster needs; a `MULTI` block would
+/// not do there, since a cluster routes `MULTI` and `EXEC` (which name no
+/// key) to any node.
+pub const EVENTS_NEXT: &str = "{events}:next";
 /// Set of every product id in the catalog.
 pub const CATALOG_PRODUCTS: &str = "catalog:products";
 /// String `<lineage>:<id>`: the newest checkpoint of the dataflow job whose

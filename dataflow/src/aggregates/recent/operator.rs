@@ -2,10 +2,12 @@
 //!
 //! Every worker sends its epoch's newest events to worker 0, which keeps the
 //! global newest `capacity` and, when they changed (at most once per
-//! write-out, see `epochs.rs`), rewrites the list in one
-//! MULTI/EXEC (DEL + RPUSH, newest first): readers never see a half-written
-//! list, and the result never depends on arrival order, on replays or on
-//! a message delivered twice.
+//! write-out, see `epochs.rs`), rewrites the list: it is built under
+//! `{events}:next` (DEL + RPUSH, newest first) and RENAMEd over `events`, so
+//! readers never see a half-written list, and the result never depends on
+//! arrival order, on replays or on a message delivered twice. (Not a
+//! MULTI/EXEC block: a Redis Cluster routes MULTI and EXEC to any node, which
+//! left a connection queueing every later command, never run.)
 //! The kept events are part of worker 0's checkpointed state (one `meta`
 //! entry, rewritten at a boundary only if they changed).
 
@@ -20,6 +22,9 @@ use crate::records::RecentEvent;
 use crate::redis_sink::RedisBatch;
 use crate::resp::RespCommands;
 use crate::writer::Writer;
+
+/// `RENAME KEYS[1] KEYS[2]`, as a script.
+const RENAME_SCRIPT: &str = "return redis.call('RENAME', KEYS[1], KEYS[2])";
 
 /// Events per RPUSH command.
 const EVENTS_PER_COMMAND: usize = 1_000;
@@ -75,17 +80,25 @@ impl RecentState {
         self.recent.len()
     }
 
+    /// The whole list, built under [`keys::EVENTS_NEXT`] and renamed over
+    /// `events` in one step (a pipeline retried after a partial failure
+    /// starts the new list again).
     fn write(&self) {
         let mut out = RespCommands::new();
-        out.command(1, "MULTI");
-        out.command(2, "DEL").arg(keys::EVENTS.as_bytes());
+        out.command(2, "DEL").arg(keys::EVENTS_NEXT.as_bytes());
         for chunk in self.recent.newest_first().chunks(EVENTS_PER_COMMAND) {
-            out.command(2 + chunk.len(), "RPUSH").arg(keys::EVENTS.as_bytes());
+            out.command(2 + chunk.len(), "RPUSH").arg(keys::EVENTS_NEXT.as_bytes());
             for event in chunk {
                 out.arg(&event.json);
             }
         }
-        out.command(1, "EXEC");
+        // RENAME through a script: the `redis` crate's cluster pipeline
+        // refuses a bare RENAME (two keys), and routes EVAL by its first key.
+        out.command(5, "EVAL")
+            .arg(RENAME_SCRIPT.as_bytes())
+            .arg(b"2")
+            .arg(keys::EVENTS_NEXT.as_bytes())
+            .arg(keys::EVENTS.as_bytes());
         self.writer.redis(RedisBatch::new(out));
     }
 }
