@@ -92,8 +92,8 @@ fn false_statements_stay_corrected() -> Result<()> {
 }
 
 /// Every Redis key the job writes (model::keys, less the catalog's keys,
-/// which the simulator loads, the checkpoint marker and the writers'
-/// sentinels) is either computed
+/// which the simulator loads, the checkpoint marker, the writers'
+/// sentinels and the staging key of the events list) is either computed
 /// by the Flink reference job or listed as left out by bench/flink/README.md.
 #[test]
 fn the_flink_reference_job_accounts_for_every_key_the_job_writes() -> Result<()> {
@@ -104,6 +104,7 @@ fn the_flink_reference_job_accounts_for_every_key_the_job_writes() -> Result<()>
         keys::TAG_INDEX_PREFIX,
         keys::CHECKPOINT_MARKER,
         keys::WRITER_SENTINEL_PREFIX,
+        keys::EVENTS_NEXT,
     ];
     let written: Vec<&str> = source
         .lines()
