@@ -172,13 +172,13 @@ pub fn resync_redis(args: &ResyncArgs) -> Result<Rewritten, AdminError> {
     Ok(totals)
 }
 
-/// Ranks `counts` into every leaderboard and writes them (each key whole).
 /// The shared-hash layout `manifest` was taken with (one key per hash when
 /// it records none, as before the flag existed).
 fn recorded_layout(manifest: &Manifest) -> SharedHashLayout {
     manifest.settings.get(SHARED_HASH_SHARDS).and_then(|n| n.parse().ok()).unwrap_or_default()
 }
 
+/// Ranks `counts` into every leaderboard and writes them (each key whole).
 fn rewrite_leaderboards(
     args: &ResyncArgs,
     counts: Restored,
