@@ -63,7 +63,7 @@ step_checkpoints() {
   started=$(now_ms)
   # Each operator's "snapshot delivered" line (debug) says which one a slow
   # checkpoint waited for.
-  NO_COLOR=1 RUST_LOG=info,dataflow::checkpointing::coordinator=debug "${job[@]}" >"$dir/run1.log" 2>&1 &
+  NO_COLOR=1 RUST_LOG=info,dataflow::checkpointing::coordinator=debug,state::checkpoint::part=debug "${job[@]}" >"$dir/run1.log" 2>&1 &
   pid=$!
   BG_PIDS+=("$pid")
   until (($(covered "$dir/checkpoints") >= CKPT_EVENTS)); do

@@ -78,12 +78,16 @@ pub trait EpochState: 'static {
 /// to 16 ms of CPU (`bench/run --steps checkpoints`, 1.26 M users); a clock
 /// reading costs tens of nanoseconds, an entry microseconds.
 const SNAPSHOT_STEP: usize = 64;
-/// Time a snapshot may take of an activation; the rest of the snapshot
-/// waits for the next one (the operator activates itself). Half the 10 ms
-/// a stop may last (issue #14), so that a step of [`SNAPSHOT_STEP`] entries
-/// begun just before the mark still ends well within it; longer slices
-/// mean fewer activations per snapshot, which is what bounds a snapshot's
-/// duration while the worker is busy catching up.
+/// CPU time a snapshot may take of an activation; the rest of the
+/// snapshot waits for the next one (the operator activates itself). Half
+/// the 10 ms a stop may last (issue #14), so that a step of
+/// [`SNAPSHOT_STEP`] entries begun just before the mark still ends well
+/// within it; longer slices mean fewer activations per snapshot, which is
+/// what bounds a snapshot's duration while the worker is busy catching up.
+/// It is CPU time, not wall time: on a machine with more busy threads than
+/// cores a slice of 5 ms of wall time did 1 to 3 ms of work, the thread
+/// being off its core for the rest, so a snapshot took two to five times
+/// as many slices, each followed by a wait for the next activation.
 const SNAPSHOT_SLICE: Duration = Duration::from_millis(5);
 
 /// A stop for a snapshot this long is logged.
@@ -271,7 +275,7 @@ where
                     if let Some(batch) = state.continue_snapshot(SNAPSHOT_STEP) {
                         break Some(batch);
                     }
-                    if watch.elapsed() >= SNAPSHOT_SLICE {
+                    if watch.worked() >= SNAPSHOT_SLICE {
                         break None;
                     }
                 };

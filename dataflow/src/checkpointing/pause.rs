@@ -37,6 +37,16 @@ impl Stopwatch {
         self.started.elapsed()
     }
 
+    /// The thread's CPU time in the pause so far (on the thread that started
+    /// it), or its wall time where CPU time is not known.
+    #[must_use]
+    pub fn worked(&self) -> Duration {
+        match (self.worked, procmetrics::thread_cpu_time()) {
+            (Some(before), Some(now)) => now.saturating_sub(before),
+            _ => self.elapsed(),
+        }
+    }
+
     /// Ends the pause (on the thread that started it).
     #[must_use]
     pub fn stop(self) -> Pause {
@@ -111,6 +121,19 @@ mod tests {
         let mut other = LongestPauses { wall: ms(10), working: ms(7) };
         other.merge(longest);
         assert_eq!(other, LongestPauses { wall: ms(300), working: ms(7) });
+    }
+
+    #[test]
+    fn a_pause_works_while_it_spins_not_while_it_sleeps() {
+        let watch = Stopwatch::start();
+        spin(Duration::from_millis(20));
+        let spun = watch.worked();
+        assert!(spun >= Duration::from_millis(5), "{spun:?}");
+        std::thread::sleep(Duration::from_millis(40));
+        if procmetrics::thread_cpu_time().is_some() {
+            let slept = watch.worked() - spun;
+            assert!(slept < Duration::from_millis(20), "sleeping counted as work: {slept:?}");
+        }
     }
 
     #[test]

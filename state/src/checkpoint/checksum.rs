@@ -59,12 +59,20 @@ pub fn digest_bytes(bytes: &[u8]) -> String {
 #[derive(Debug, Default)]
 pub struct DigestCache {
     sst: HashMap<String, (u64, String)>,
+    /// Bytes read to hash files, over the cache's life (for logs).
+    hashed_bytes: u64,
 }
 
 impl DigestCache {
     /// Remembers the digest of SST file `name`, verified elsewhere.
     pub(crate) fn remember(&mut self, name: &str, bytes: u64, xxh3: &str) {
         self.sst.insert(name.to_owned(), (bytes, xxh3.to_owned()));
+    }
+
+    /// Bytes read to hash files so far: what the cache did not spare.
+    #[must_use]
+    pub fn hashed_bytes(&self) -> u64 {
+        self.hashed_bytes
     }
 
     /// Digests every file directly in `dir`, naming them `prefix/<name>`,
@@ -83,6 +91,7 @@ impl DigestCache {
                 Some((bytes, xxh3)) if *bytes == len => (*bytes, xxh3.clone()),
                 _ => {
                     let digest = digest_file(&entry.path())?;
+                    self.hashed_bytes += digest.0;
                     if name.ends_with(".sst") {
                         self.sst.insert(name.clone(), digest.clone());
                     }

@@ -7,6 +7,7 @@
 //! manifest once every part exists (see `dir.rs`).
 
 use std::path::Path;
+use std::time::Instant;
 
 use rocksdb::checkpoint::Checkpoint;
 
@@ -32,6 +33,18 @@ pub fn write_part(
         std::fs::remove_dir_all(&dir).map_err(CheckpointError::io(&dir))?;
     }
     let rocks = |source| StateError::Rocks { op: "checkpoint", path: dir.clone(), source };
+    let started = Instant::now();
     Checkpoint::new(store.db()).and_then(|c| c.create_checkpoint(&dir)).map_err(rocks)?;
-    digests.digest_dir(&dir, &name).map_err(CheckpointError::io(&dir))
+    let linked = started.elapsed();
+    let hashed_before = digests.hashed_bytes();
+    let files = digests.digest_dir(&dir, &name).map_err(CheckpointError::io(&dir))?;
+    tracing::debug!(
+        worker,
+        rocksdb_checkpoint_ms = linked.as_millis(),
+        digest_ms = (started.elapsed() - linked).as_millis(),
+        hashed_bytes = digests.hashed_bytes() - hashed_before,
+        files = files.len(),
+        "part files written"
+    );
+    Ok(files)
 }
