@@ -29,7 +29,7 @@ pub struct StoreOptions {
     /// Maximum number of memtables per family (active + being flushed).
     pub max_write_buffers: i32,
     /// Background compaction jobs per store.
-    pub background_jobs: i32,
+    pub background_compactions: i32,
     /// Background flush jobs per store. Every worker's store flushes at the
     /// same checkpoint boundary, and a checkpoint waits for its store's
     /// flush: with fewer flush threads than workers in the process the
@@ -55,7 +55,7 @@ impl Default for StoreOptions {
             block_cache_bytes: 64 << 20,
             write_buffer_bytes: 32 << 20,
             max_write_buffers: 3,
-            background_jobs: 2,
+            background_compactions: 2,
             background_flushes: 3,
             lz4_compression: true,
             bloom_bits_per_key: 10.0,
@@ -93,13 +93,14 @@ impl StoreOptions {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        let (compactions, flushes) = (self.background_jobs.max(1), self.background_flushes.max(1));
+        let (compactions, flushes) =
+            (self.background_compactions.max(1), self.background_flushes.max(1));
         opts.set_max_background_jobs(compactions + flushes);
         // Left to `max_background_jobs`, RocksDB gives flushes a quarter of
         // the jobs (at least one), and `increase_parallelism` sizes the
         // process-wide flush pool to one thread: the three workers' stores
         // then flushed one after another at every checkpoint, each waiting
-        // its turn (`bench/run --steps checkpoints`, 0.5 to 1.6 s of the
+        // its turn (`bench/run --steps checkpoints`, 0.5 to 2.2 s of the
         // files phase). The explicit limits also size the pools at open.
         #[allow(deprecated, reason = "still how RocksDB splits flushes from compactions")]
         {
