@@ -75,8 +75,9 @@ pub trait EpochState: 'static {
 
 /// Entries a snapshot step writes before looking at the clock: a slice
 /// overruns its time by at most one step. At 512, steps of profiles took up
-/// to 16 ms of CPU (`bench/run --steps checkpoints`, 1.26 M users); a clock
-/// reading costs tens of nanoseconds, an entry microseconds.
+/// to 16 ms of CPU (`bench/run --steps checkpoints`, 1.26 M users); a
+/// reading of the thread's CPU clock is one system call, an entry
+/// microseconds.
 const SNAPSHOT_STEP: usize = 64;
 /// CPU time a snapshot may take of an activation; the rest of the
 /// snapshot waits for the next one (the operator activates itself). Half
