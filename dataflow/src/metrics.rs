@@ -58,6 +58,13 @@ pub struct JobMetrics {
     /// Offsets a restore found deleted from Kafka before they were read
     /// (`--on-data-loss continue`), by topic and partition.
     pub input_offsets_lost: Family<Labels, Counter>,
+    /// Partitions assigned again because the consumer stopped delivering
+    /// them while Kafka held more (`kafka_reader/stall_watch.rs`), by topic
+    /// and partition.
+    pub input_partition_restarts: Family<Labels, Counter>,
+    /// Messages dropped because they lay below their partition's position
+    /// (delivered again after the consumer moved back), by topic and partition.
+    pub input_redelivered: Family<Labels, Counter>,
     /// Checkpoints and restores.
     pub checkpoint: CheckpointMetrics,
 }
@@ -109,6 +116,8 @@ impl Default for JobMetrics {
             start_retries: Counter::default(),
             duplicate_events: Counter::default(),
             input_offsets_lost: Family::default(),
+            input_partition_restarts: Family::default(),
+            input_redelivered: Family::default(),
             checkpoint: CheckpointMetrics::default(),
             registry: Registry::default(),
         };
@@ -187,6 +196,16 @@ impl Default for JobMetrics {
             "tagflow_input_offsets_lost",
             "Offsets deleted from Kafka (retention) before the job read them, skipped with --on-data-loss continue",
             metrics.input_offsets_lost.clone(),
+        );
+        registry.register(
+            "tagflow_input_partition_restarts",
+            "Partitions assigned again at their position: the consumer delivered nothing of them for 30 s although Kafka held more",
+            metrics.input_partition_restarts.clone(),
+        );
+        registry.register(
+            "tagflow_input_redelivered",
+            "Messages dropped because they lay below their partition's position (delivered again after the consumer moved back)",
+            metrics.input_redelivered.clone(),
         );
         procmetrics::register(&mut registry);
         metrics.checkpoint.register(&mut registry);

@@ -156,6 +156,12 @@ pub fn kafka_source<'scope>(
                     };
                     handled += 1;
                     let Some(slot) = reader.slot_of(&message) else { continue };
+                    if reader.is_redelivered(slot, &message) {
+                        let (topic, partition) = (message.topic(), message.partition());
+                        let labels = partition_labels(topic, partition);
+                        metrics.input_redelivered.get_or_create(&labels).inc();
+                        continue;
+                    }
                     counts[slot] += 1;
                     let payload = message.payload().unwrap_or_default();
                     match Event::parse(payload) {
@@ -190,6 +196,9 @@ pub fn kafka_source<'scope>(
                 last_discovery = Instant::now();
                 if let Err(err) = reader.refresh() {
                     tracing::warn!(worker, %err, "partition assignment failed; will retry");
+                }
+                if let Err(err) = reader.restart_stalled() {
+                    tracing::warn!(worker, %err, "assigning stalled partitions again failed; will retry");
                 }
                 for (position, lag) in reader.lags() {
                     let labels = partition_labels(&position.tp.topic, position.tp.partition);

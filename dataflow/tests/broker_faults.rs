@@ -14,6 +14,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -24,7 +25,10 @@ use common::redis_check::differences;
 use common::run::{START_TIME_MS, job_command_unbounded, produce_paced, read_raw};
 use simulator::producer::ProduceReport;
 use testkit::broker_faults::{kill_node, restart_stopped_nodes};
-use testkit::{EventTopics, PrivateRedis, add_partitions, partition_count, redis_database};
+use testkit::{
+    EventTopics, PrivateRedis, add_partitions, partition_count, read_topic, redis_database,
+    scrape_metrics_at,
+};
 
 /// Events per test, produced at [`RATE`] per second (about 20 s).
 const EVENTS: u64 = 40_000;
@@ -72,20 +76,49 @@ fn assert_converges(
         diffs = differences(redis, &expected, 5);
     }
     let alive = job.try_wait().unwrap().is_none();
+    let reading = if diffs.is_empty() || !alive { String::new() } else { reading(topics, &text()) };
     kill_9(&mut job);
     assert!(alive, "the job exited:\n{}", text());
     assert!(
         diffs.is_empty(),
-        "Redis differs from the recomputation:\n{}\n{}",
+        "Redis differs from the recomputation:\n{}\n{reading}\n{}",
         diffs.join("\n"),
         text()
     );
     eprintln!("converged {:?} after the last event; {report:?}", started.elapsed());
 }
 
+/// What Kafka holds of each partition beside what the running job says it
+/// read of it (its metrics), for a failure's message: which partition a
+/// difference comes from, and whether the job stopped reading it.
+fn reading(topics: &EventTopics, log: &str) -> String {
+    let mut lines = vec!["Kafka holds (topic partition: records, last offset):".to_owned()];
+    for topic in topics.topics.event_topics() {
+        let mut held: BTreeMap<i32, (usize, i64)> = BTreeMap::new();
+        for message in read_topic(topic) {
+            let entry = held.entry(message.partition).or_default();
+            *entry = (entry.0 + 1, message.offset);
+        }
+        lines.extend(held.iter().map(|(p, (n, last))| format!("  {topic} {p}: {n}, {last}")));
+    }
+    lines.push("the job's metrics:".to_owned());
+    let wanted = ["tagflow_events_consumed", "tagflow_consumer_lag", "tagflow_input_"];
+    let address = log.split("serving metrics at http://").nth(1).and_then(|r| r.split('/').next());
+    let metrics = address.map_or_else(
+        || "no metrics address in the log".to_owned(),
+        |address| scrape_metrics_at(address).unwrap_or_else(|err| err.to_string()),
+    );
+    let of_input = metrics.lines().filter(|l| wanted.iter().any(|w| l.starts_with(w)));
+    lines.extend(of_input.map(|l| format!("  {l}")));
+    lines.join("\n")
+}
+
 fn start_job(topics: &EventTopics, redis: &str, work: &Path) -> Child {
     let log = work.join("job.log");
-    spawn_logged(job_command_unbounded(topics, redis, work), &log)
+    let mut command = job_command_unbounded(topics, redis, work);
+    // The metrics address, for a failure's message.
+    command.env("RUST_LOG", "warn,dataflow::run=info");
+    spawn_logged(command, &log)
 }
 
 #[test]
@@ -183,7 +216,7 @@ fn partitions_added_as_a_broker_goes_down_are_all_read() {
         .topics
         .event_topics()
         .iter()
-        .flat_map(|t| testkit::read_topic(t))
+        .flat_map(|t| read_topic(t))
         .filter(|m| m.partition >= 3)
         .count();
     assert!(in_new > 1_000, "only {in_new} events went to the added partitions");

@@ -1,7 +1,7 @@
 //! The raw consume ceiling: how fast this machine can read the event topics
 //! from Kafka when nothing is done with the records.
 //!
-//! It reads like the dataflow job does (`dataflow/src/kafka_reader.rs`): one
+//! It reads like the dataflow job does (`dataflow/src/kafka_reader/mod.rs`): one
 //! `BaseConsumer` per worker thread, manual assignment of partition `p` to
 //! worker `p mod W`, the same consumer settings
 //! (`dataflow::kafka_reader::consumer_config`), every partition read from its

@@ -300,6 +300,7 @@ fn run_worker(
         until_caught_up: config.until_caught_up,
         on_data_loss: config.on_data_loss,
         lost_offsets: metrics.input_offsets_lost.clone(),
+        partition_restarts: metrics.input_partition_restarts.clone(),
         discovery_interval: config.discovery_interval,
     };
     // Every worker must build the dataflow, or its peers wait for it

@@ -15,9 +15,16 @@
 //! lost range; with [`OnDataLoss::Continue`] the partition starts at its low
 //! watermark and the lost offsets are logged and counted
 //! (`tagflow_input_offsets_lost_total`).
+//!
+//! A partition the consumer stops delivering while Kafka holds more of it
+//! is assigned again at its position ([`stall_watch`],
+//! `tagflow_input_partition_restarts_total`); a message below a
+//! partition's position (delivered again after the consumer moved back) is
+//! dropped, since its effect is already in the state.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, DefaultConsumerContext};
 use rdkafka::error::KafkaError;
@@ -31,56 +38,16 @@ use state::PartitionOffset;
 use crate::assignment::{TopicPartition, newly_owned, owner};
 use crate::metadata_watch::{MetadataWatch, PartitionMetadata, WatchConfig, fetch};
 use crate::metrics::{Labels, partition_labels};
-use crate::start_retry::Transient;
+pub use data_loss::{OnDataLoss, check_retained};
+pub use error::ReaderError;
+use stall_watch::{Observed, STALL_TIMEOUT, StallWatch};
+
+pub mod data_loss;
+mod error;
+pub mod stall_watch;
 
 /// How long the start's metadata and watermark requests may take.
-const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A failure to talk to Kafka that the reader cannot ride out.
-#[derive(Debug, thiserror::Error)]
-pub enum ReaderError {
-    /// The consumer could not be created or assigned.
-    #[error("kafka consumer: {0}")]
-    Kafka(#[from] KafkaError),
-    /// Kafka deleted events the job has not read yet.
-    #[error(
-        "{topic}/{partition}: offsets {from}..{to} were deleted from Kafka (retention) before the \
-         job read them; the checkpoint resumes at {from} but the partition now starts at {to}. \
-         Results would silently miss those events: restore an older checkpoint that is still \
-         within retention, or accept the loss with --on-data-loss continue"
-    )]
-    DataLost {
-        /// The topic.
-        topic: String,
-        /// The partition.
-        partition: i32,
-        /// The first offset lost (the restored position).
-        from: i64,
-        /// The low watermark: the first offset still there.
-        to: i64,
-    },
-}
-
-/// Kafka not answering is transient; deleted events stay deleted.
-impl Transient for ReaderError {
-    fn is_transient(&self) -> bool {
-        match self {
-            Self::Kafka(err) => err.is_transient(),
-            Self::DataLost { .. } => false,
-        }
-    }
-}
-
-/// What to do when Kafka deleted events before the job read them
-/// (`--on-data-loss`, after Spark's `failOnDataLoss`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum OnDataLoss {
-    /// Refuse to start, naming the lost range.
-    #[default]
-    Fail,
-    /// Log and count the lost range, and go on from the oldest event left.
-    Continue,
-}
+pub(crate) const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where one owned partition stands.
 #[derive(Debug, Clone)]
@@ -114,35 +81,10 @@ pub struct ReaderConfig {
     pub on_data_loss: OnDataLoss,
     /// Counts offsets skipped under [`OnDataLoss::Continue`].
     pub lost_offsets: Family<Labels, Counter>,
+    /// Counts partitions assigned again because they stalled.
+    pub partition_restarts: Family<Labels, Counter>,
     /// How often partitions and watermarks are looked up again.
     pub discovery_interval: Duration,
-}
-
-/// Checks, before the workers start, that Kafka still has every event
-/// after the restored positions `offsets`.
-///
-/// # Errors
-/// [`ReaderError::DataLost`] for the first partition whose low watermark is
-/// past its position, under [`OnDataLoss::Fail`]; [`ReaderError::Kafka`]
-/// if the watermarks cannot be read.
-pub fn check_retained(
-    brokers: &str,
-    offsets: &[PartitionOffset],
-    policy: OnDataLoss,
-) -> Result<(), ReaderError> {
-    if policy == OnDataLoss::Continue || offsets.is_empty() {
-        return Ok(());
-    }
-    let consumer: BaseConsumer =
-        consumer_config(brokers, "tagflow-retention-check", "tagflow-retention-check").create()?;
-    for offset in offsets {
-        let (topic, partition, from) = (&offset.topic, offset.partition, offset.next_offset);
-        let (low, _) = consumer.fetch_watermarks(topic, partition, METADATA_TIMEOUT)?;
-        if from < low {
-            return Err(ReaderError::DataLost { topic: topic.clone(), partition, from, to: low });
-        }
-    }
-    Ok(())
 }
 
 /// The settings of the job's consumers: manual positions (no automatic
@@ -174,6 +116,9 @@ pub struct PartitionReader {
     /// The newest known watermarks of the owned partitions (for lag).
     watermarks: HashMap<TopicPartition, (i64, i64)>,
     watch: MetadataWatch,
+    stalls: StallWatch,
+    /// Whether a poll found nothing since the last stall check.
+    drained: Cell<bool>,
 }
 
 impl std::fmt::Debug for PartitionReader {
@@ -219,6 +164,8 @@ impl PartitionReader {
             owned: BTreeSet::new(),
             watermarks: HashMap::new(),
             watch,
+            stalls: StallWatch::new(STALL_TIMEOUT),
+            drained: Cell::new(false),
         };
         reader.assign_new(metadata)?;
         Ok(reader)
@@ -299,7 +246,73 @@ impl PartitionReader {
 
     /// The next message, if one is ready, without blocking.
     pub fn poll(&self) -> Option<Result<BorrowedMessage<'_>, KafkaError>> {
-        self.consumer.poll(Duration::ZERO)
+        let polled = self.consumer.poll(Duration::ZERO);
+        if polled.is_none() {
+            self.drained.set(true);
+        }
+        polled
+    }
+
+    /// Whether `message` (of `slot`) lies below its partition's position:
+    /// delivered again after the consumer moved back (a seek after it
+    /// found the log truncated, or a restart), so already in the state.
+    #[inline]
+    pub fn is_redelivered(&self, slot: usize, message: &BorrowedMessage<'_>) -> bool {
+        message.offset() < self.positions[slot].next_offset
+    }
+
+    /// Assigns again, at their positions, the partitions the consumer
+    /// stopped delivering ([`stall_watch`]); returns them.
+    ///
+    /// # Errors
+    /// The consumer refused the new assignment (the next check tries again).
+    pub fn restart_stalled(&mut self) -> Result<Vec<TopicPartition>, ReaderError> {
+        // The consumer's own position passes the transaction markers it
+        // never delivers: a partition that ends in one is not behind.
+        let delivered = self.consumer.position()?;
+        let observed = self.positions.iter().map(|p| {
+            let consumer = delivered.find_partition(&p.tp.topic, p.tp.partition);
+            let past_markers = consumer.and_then(|e| e.offset().to_raw()).unwrap_or(i64::MIN);
+            Observed {
+                tp: &p.tp,
+                next_offset: p.next_offset.max(past_markers),
+                high: self.watermarks.get(&p.tp).map(|&(_, high)| high),
+            }
+        });
+        let stalled = self.stalls.check(Instant::now(), observed, self.drained.replace(false));
+        self.restart(&stalled)?;
+        Ok(stalled)
+    }
+
+    /// Assigns `partitions` again at their positions: the consumer forgets
+    /// their fetch state and starts them afresh.
+    ///
+    /// # Errors
+    /// The consumer refused to unassign or assign them.
+    pub fn restart(&mut self, partitions: &[TopicPartition]) -> Result<(), ReaderError> {
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        let (mut gone, mut again) = (TopicPartitionList::new(), TopicPartitionList::new());
+        for p in self.positions.iter().filter(|p| partitions.contains(&p.tp)) {
+            let (topic, partition) = (p.tp.topic.as_str(), p.tp.partition);
+            gone.add_partition(topic, partition);
+            again.add_partition_offset(topic, partition, Offset::Offset(p.next_offset))?;
+            let high = self.watermarks.get(&p.tp).map(|&(_, high)| high);
+            tracing::warn!(
+                worker = self.config.worker,
+                topic,
+                partition,
+                next_offset = p.next_offset,
+                ?high,
+                "assigning the partition again at its position (the consumer delivered nothing \
+                 of it for {STALL_TIMEOUT:?} although Kafka holds more)"
+            );
+            self.config.partition_restarts.get_or_create(&partition_labels(topic, partition)).inc();
+        }
+        self.consumer.incremental_unassign(&gone)?;
+        self.consumer.incremental_assign(&again)?;
+        Ok(())
     }
 
     /// The slot (index into [`Self::positions`]) of `message`'s partition.
