@@ -20,7 +20,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::oracle::recompute;
-use common::process::{kill_9, spawn_logged};
+use common::process::{kill_9, metrics_address, spawn_logged};
 use common::redis_check::differences;
 use common::run::{START_TIME_MS, job_command_unbounded, produce_paced, read_raw};
 use simulator::producer::ProduceReport;
@@ -103,8 +103,7 @@ fn reading(topics: &EventTopics, log: &str) -> String {
     }
     lines.push("the job's metrics:".to_owned());
     let wanted = ["tagflow_events_consumed", "tagflow_consumer_lag", "tagflow_input_"];
-    let address = log.split("serving metrics at http://").nth(1).and_then(|r| r.split('/').next());
-    let metrics = address.map_or_else(
+    let metrics = metrics_address(log).map_or_else(
         || "no metrics address in the log".to_owned(),
         |address| scrape_metrics_at(address).unwrap_or_else(|err| err.to_string()),
     );

@@ -262,11 +262,12 @@ impl PartitionReader {
     }
 
     /// Assigns again, at their positions, the partitions the consumer
-    /// stopped delivering ([`stall_watch`]); returns them.
+    /// stopped delivering ([`stall_watch`]).
     ///
     /// # Errors
-    /// The consumer refused the new assignment (the next check tries again).
-    pub fn restart_stalled(&mut self) -> Result<Vec<TopicPartition>, ReaderError> {
+    /// The consumer refused the new assignment (the watch forgets those
+    /// partitions, so a later check restarts them again).
+    pub fn restart_stalled(&mut self) -> Result<(), ReaderError> {
         // The consumer's own position passes the transaction markers it
         // never delivers: a partition that ends in one is not behind.
         let delivered = self.consumer.position()?;
@@ -280,8 +281,7 @@ impl PartitionReader {
             }
         });
         let stalled = self.stalls.check(Instant::now(), observed, self.drained.replace(false));
-        self.restart(&stalled)?;
-        Ok(stalled)
+        self.restart(&stalled).inspect_err(|_| self.stalls.forget(&stalled))
     }
 
     /// Assigns `partitions` again at their positions: the consumer forgets
@@ -293,11 +293,20 @@ impl PartitionReader {
         if partitions.is_empty() {
             return Ok(());
         }
+        let restarted = || self.positions.iter().filter(|p| partitions.contains(&p.tp));
         let (mut gone, mut again) = (TopicPartitionList::new(), TopicPartitionList::new());
-        for p in self.positions.iter().filter(|p| partitions.contains(&p.tp)) {
+        for p in restarted() {
+            gone.add_partition(&p.tp.topic, p.tp.partition);
+            again.add_partition_offset(
+                &p.tp.topic,
+                p.tp.partition,
+                Offset::Offset(p.next_offset),
+            )?;
+        }
+        self.consumer.incremental_unassign(&gone)?;
+        self.consumer.incremental_assign(&again)?;
+        for p in restarted() {
             let (topic, partition) = (p.tp.topic.as_str(), p.tp.partition);
-            gone.add_partition(topic, partition);
-            again.add_partition_offset(topic, partition, Offset::Offset(p.next_offset))?;
             let high = self.watermarks.get(&p.tp).map(|&(_, high)| high);
             tracing::warn!(
                 worker = self.config.worker,
@@ -310,8 +319,6 @@ impl PartitionReader {
             );
             self.config.partition_restarts.get_or_create(&partition_labels(topic, partition)).inc();
         }
-        self.consumer.incremental_unassign(&gone)?;
-        self.consumer.incremental_assign(&again)?;
         Ok(())
     }
 

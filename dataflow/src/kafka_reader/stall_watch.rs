@@ -97,6 +97,14 @@ impl StallWatch {
         }
         stalled
     }
+
+    /// Forgets what is known of `partitions` (their restart failed): each
+    /// is watched afresh, and restarted again after a timeout.
+    pub fn forget(&mut self, partitions: &[TopicPartition]) {
+        for tp in partitions {
+            self.progress.remove(tp);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -127,7 +135,12 @@ mod tests {
         // a timeout after the growth was seen.
         assert!(watch.check(secs(210), at(&tp, 100, 170), true).is_empty());
         assert!(watch.check(secs(230), at(&tp, 100, 170), true).is_empty());
-        assert_eq!(watch.check(secs(245), at(&tp, 100, 170), true), vec![tp]);
+        assert_eq!(watch.check(secs(245), at(&tp, 100, 170), true), vec![tp.clone()]);
+        // That restart failed: watched afresh, restarted after a timeout
+        // at the same high watermark.
+        watch.forget(std::slice::from_ref(&tp));
+        assert!(watch.check(secs(250), at(&tp, 100, 170), true).is_empty());
+        assert_eq!(watch.check(secs(280), at(&tp, 100, 170), true), vec![tp]);
     }
 
     #[test]

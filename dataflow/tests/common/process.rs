@@ -45,12 +45,13 @@ pub fn time_until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Dur
     None
 }
 
+/// The address of the job's /metrics, as its log announces it (at info).
+pub fn metrics_address(log: &str) -> Option<&str> {
+    log.split("serving metrics at http://").nth(1).and_then(|rest| rest.split('/').next())
+}
+
 /// GETs the job's /metrics, whose address its log announces.
 pub fn scrape_metrics(log: &str) -> String {
-    let address = log
-        .split("serving metrics at http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .expect("the job logs its metrics address");
+    let address = metrics_address(log).expect("the job logs its metrics address");
     testkit::scrape_metrics_at(address).unwrap()
 }
