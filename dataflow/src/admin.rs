@@ -27,6 +27,7 @@ use crate::config::{RestoreFrom, SHARED_HASH_SHARDS};
 use crate::day::Calendar;
 use crate::metrics::JobMetrics;
 use crate::redis_sink::{RedisBatch, RedisSink};
+use crate::resp::RespCommands;
 use crate::weights::Weights;
 use crate::writer::Writer;
 
@@ -107,6 +108,9 @@ impl Writer for RedisOnly {
         self.0.borrow().ready()
     }
     fn interest_tags(&self, _user: &str, _json: &[u8]) {}
+    fn commands_buffer(&self, bytes: usize) -> RespCommands {
+        self.0.borrow().commands_buffer(bytes)
+    }
 }
 
 /// Runs `dataflow resync-redis`; returns what it wrote.

@@ -32,4 +32,5 @@ pub mod run;
 pub mod source;
 pub mod start_retry;
 pub mod weights;
+pub mod write_pace;
 pub mod writer;

@@ -26,6 +26,11 @@ impl RespCommands {
         Self { bytes: Vec::with_capacity(bytes), commands: 0 }
     }
 
+    /// Bytes the buffer holds without growing.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     /// Removes every command, keeping the buffer.
     pub fn clear(&mut self) {
         self.bytes.clear();

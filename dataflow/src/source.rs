@@ -32,13 +32,14 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::{Scope, Stream};
 
 use crate::aggregates::recent::events::RecentEvents;
-use crate::checkpointing::SourcePositions;
+use crate::checkpointing::{SourcePositions, unix_ms};
 use crate::day::Calendar;
 use crate::kafka_output::{KafkaOutput, Origin};
 use crate::kafka_reader::PartitionReader;
 use crate::metrics::{JobMetrics, partition_labels};
 use crate::records::{ProfileEvent, RecentEvent};
 use crate::redis_loss::RedisLoss;
+use crate::write_pace::WritePace;
 
 /// How the source paces itself.
 #[derive(Debug, Clone)]
@@ -81,6 +82,9 @@ pub struct SourceHandles {
     /// Raised when Redis lost the job's writes: stop too, so that the job
     /// restarts the dataflow from the last checkpoint (`redis_loss.rs`).
     pub redis_lost: RedisLoss,
+    /// Where the source notes how far behind its input is, for the
+    /// operators' write-outs.
+    pub pace: WritePace,
 }
 
 type Out<D> = OutputBuilder<u64, timely::container::CapacityContainerBuilder<Vec<D>>>;
@@ -120,7 +124,7 @@ pub fn kafka_source<'scope>(
         let mut counters: Vec<Counter> = Vec::new();
         let mut counts: Vec<u64> = Vec::new();
         let mut last_discovery = Instant::now();
-        let SourceHandles { dead_letters, metrics, shutdown, redis_lost } = handles;
+        let SourceHandles { dead_letters, metrics, shutdown, redis_lost, pace } = handles;
 
         move |_frontiers| {
             let Some(caps) = capabilities.as_mut() else { return };
@@ -142,6 +146,7 @@ pub fn kafka_source<'scope>(
             }
 
             let mut handled = 0;
+            let mut newest_produced_ms: Option<i64> = None;
             {
                 let mut profiles_handle = profiles_out.activate();
                 let mut profiles = profiles_handle.session(&caps[0]);
@@ -163,6 +168,9 @@ pub fn kafka_source<'scope>(
                         continue;
                     }
                     counts[slot] += 1;
+                    if let Some(produced) = message.timestamp().to_millis() {
+                        newest_produced_ms = newest_produced_ms.max(Some(produced));
+                    }
                     let payload = message.payload().unwrap_or_default();
                     match Event::parse(payload) {
                         Ok(event) => {
@@ -190,6 +198,16 @@ pub fn kafka_source<'scope>(
             }
             for (counter, count) in counters.iter().zip(counts.iter_mut()) {
                 counter.inc_by(std::mem::take(count));
+            }
+            match newest_produced_ms {
+                Some(produced) => pace.read_message_of(produced, now_ms()),
+                // An empty poll alone does not say the source is caught
+                // up: librdkafka's queue runs dry between fetches while
+                // reading a backlog too.
+                None if handled == 0 && reader.lags().all(|(_, lag)| lag == 0) => {
+                    pace.caught_up();
+                }
+                None => {}
             }
 
             if last_discovery.elapsed() >= discovery_interval {
@@ -251,4 +269,9 @@ fn emit_recent(out: &mut Out<RecentEvent>, cap: &Capability<u64>, newest: &mut R
     for event in newest.drain() {
         session.give(event);
     }
+}
+
+/// Now, in ms since the Unix epoch (as Kafka's timestamps).
+fn now_ms() -> i64 {
+    i64::try_from(unix_ms()).unwrap_or(i64::MAX)
 }

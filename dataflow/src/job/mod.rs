@@ -46,6 +46,7 @@ use crate::redis_loss::{RedisLoss, Sentinel};
 use crate::redis_sink::RedisSink;
 use crate::source::{SourceHandles, SourceSettings, kafka_source};
 use crate::start_retry::StartRetry;
+use crate::write_pace::WritePace;
 use crate::writer::{JobWriter, Writer};
 
 mod error;
@@ -288,8 +289,12 @@ fn run_worker(
     let redis =
         RedisSink::start(&config.redis, config.redis_timeout, index, Arc::clone(metrics), watch)
             .map_err(|e| e.to_string())?;
-    let writer =
-        Rc::new(JobWriter { redis: RefCell::new(redis), interest_tags: Rc::clone(&interest_tags) });
+    let pace = WritePace::new();
+    let writer = Rc::new(JobWriter {
+        redis: RefCell::new(redis),
+        interest_tags: Rc::clone(&interest_tags),
+        pace: pace.clone(),
+    });
     let reader_config = ReaderConfig {
         brokers: config.brokers.clone(),
         group_id: config.group_id.clone(),
@@ -352,6 +357,7 @@ fn run_worker(
         metrics: Arc::clone(metrics),
         shutdown: Arc::clone(shutdown),
         redis_lost: redis_lost.clone(),
+        pace,
     };
     let output: Rc<dyn Writer> = writer.clone();
     let err = |e: state::StateError| e.to_string();

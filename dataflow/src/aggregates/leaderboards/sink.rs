@@ -30,6 +30,7 @@ use crate::aggregates::visitors::Retention;
 use crate::day::DayText;
 use crate::redis_sink::RedisBatch;
 use crate::resp::RespCommands;
+use crate::write_pace::WriteGate;
 use crate::writer::Writer;
 
 /// Members per `ZADD` or `ZREM` command.
@@ -149,6 +150,7 @@ pub fn write_boards(
             day_text: DayText::default(),
         };
         let mut pending: Vec<(Entry, u64, isize)> = Vec::new();
+        let mut gate = WriteGate::default();
         move |frontiers| {
             input.for_each_stamp(|_, batches| {
                 for batch in batches {
@@ -164,7 +166,8 @@ pub fn write_boards(
             if boards.dirty.is_empty() {
                 return;
             }
-            if frontier.is_empty() || writer.redis_ready() {
+            if frontier.is_empty() || (gate.due(writer.write_interval()) && writer.redis_ready()) {
+                gate.wrote();
                 let commands = boards.render();
                 writer.redis(RedisBatch::new(commands));
             } else {

@@ -38,8 +38,8 @@ use crate::epochs::{EpochState, WriteOut};
 use crate::metrics::JobMetrics;
 use crate::records::{ProfileEvent, Visit};
 use crate::redis_sink::{RedisBatch, SharedHash};
-use crate::resp::RespCommands;
 use crate::weights::Weights;
+use crate::write_pace::WriteGate;
 use crate::writer::Writer;
 
 /// Users per Redis pipeline when rewriting the whole state.
@@ -63,8 +63,6 @@ pub struct ProfilesState {
     snapshot_names: StateBatch,
     weights: Weights,
     top_n: usize,
-    /// Where the fields of `UserInterestTag` and `user-profiles` go.
-    hash_layout: SharedHashLayout,
     /// `--dedupe-window` in ms (`None`: off).
     dedupe_window: Option<i64>,
     /// Whether counted events go on (to the leaderboards).
@@ -77,6 +75,8 @@ pub struct ProfilesState {
     writer: Rc<dyn Writer>,
     metrics: Arc<JobMetrics>,
     epoch_started: Option<Instant>,
+    /// When the changes were last written (for the write pace).
+    gate: WriteGate,
     /// Keys this worker last reported to the state-size metric.
     reported_keys: usize,
     /// Bytes this worker last reported to the state-memory metric.
@@ -91,7 +91,7 @@ impl std::fmt::Debug for ProfilesState {
 }
 
 /// Buffers reused by every render.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Render {
     key: String,
     json: Vec<u8>,
@@ -99,6 +99,23 @@ struct Render {
     /// Bytes of the previous batch: the next one starts with room for as
     /// many.
     batch_bytes: usize,
+    /// `UserInterestTag`'s commands.
+    interest: SharedHash,
+    /// `user-profiles`' commands.
+    profiles: SharedHash,
+}
+
+impl Render {
+    fn new(layout: SharedHashLayout) -> Self {
+        Self {
+            key: String::new(),
+            json: Vec::new(),
+            order: Vec::new(),
+            batch_bytes: 0,
+            interest: SharedHash::new(layout, keys::USER_INTEREST_TAG),
+            profiles: SharedHash::new(layout, keys::USER_PROFILES),
+        }
+    }
 }
 
 /// The JSON published on `user-interest-tags-topic`.
@@ -134,7 +151,6 @@ impl ProfilesState {
             snapshot_names: StateBatch::new(),
             weights: settings.weights,
             top_n: settings.top_n,
-            hash_layout: settings.hash_layout,
             dedupe_window: settings
                 .dedupe_window
                 .map(|window| i64::try_from(window.as_millis()).unwrap_or(i64::MAX)),
@@ -145,9 +161,10 @@ impl ProfilesState {
             writer,
             metrics,
             epoch_started: None,
+            gate: WriteGate::default(),
             reported_keys,
             reported_bytes: 0,
-            buffers: Render::default(),
+            buffers: Render::new(settings.hash_layout),
         })
     }
 
@@ -189,12 +206,10 @@ impl ProfilesState {
     /// The Redis commands of every changed user, and the interest-tags
     /// messages of those whose top tags changed (now recorded as published).
     fn render(&mut self) -> (RedisBatch, Vec<(CompactString, Vec<u8>)>) {
-        let mut out = RespCommands::with_capacity(self.buffers.batch_bytes);
-        let mut interest = SharedHash::new(self.hash_layout, keys::USER_INTEREST_TAG);
-        let mut profiles = SharedHash::new(self.hash_layout, keys::USER_PROFILES);
+        let mut out = self.writer.commands_buffer(self.buffers.batch_bytes);
         let mut published = Vec::new();
         let Self { table, store, changed, buffers, top_n, .. } = self;
-        let Render { key, json, order, batch_bytes } = buffers;
+        let Render { key, json, order, batch_bytes, interest, profiles } = buffers;
         for (user, changes) in changed.iter() {
             let profile = match table.get_mut(store, user.as_str()) {
                 Ok(profile) => profile,
@@ -304,11 +319,11 @@ impl EpochState for ProfilesState {
     }
 
     fn write_out(&mut self, when: WriteOut) {
-        if self.changed.is_empty()
-            || (when == WriteOut::IfWriterReady && !self.writer.redis_ready())
-        {
+        let due = || self.gate.due(self.writer.write_interval()) && self.writer.redis_ready();
+        if self.changed.is_empty() || (when == WriteOut::IfWriterReady && !due()) {
             return;
         }
+        self.gate.wrote();
         self.write_changes();
     }
 

@@ -21,6 +21,7 @@ use crate::epochs::{EpochState, WriteOut};
 use crate::records::RecentEvent;
 use crate::redis_sink::RedisBatch;
 use crate::resp::RespCommands;
+use crate::write_pace::WriteGate;
 use crate::writer::Writer;
 
 /// `RENAME KEYS[1] KEYS[2]`, as a script.
@@ -41,6 +42,8 @@ pub struct RecentState {
     /// The snapshot taken at its beginning, until handed over.
     snapshot: Option<StateBatch>,
     writer: Rc<dyn Writer>,
+    /// When the list was last written (for the write pace).
+    gate: WriteGate,
 }
 
 impl std::fmt::Debug for RecentState {
@@ -68,7 +71,14 @@ impl RecentState {
                 recent.insert(event);
             }
         }
-        Ok(Self { recent, changed: false, unsaved: false, snapshot: None, writer })
+        Ok(Self {
+            recent,
+            changed: false,
+            unsaved: false,
+            snapshot: None,
+            writer,
+            gate: WriteGate::default(),
+        })
     }
 
     /// Writes the list from state (after a restore, so a Redis that lost
@@ -119,7 +129,9 @@ impl EpochState for RecentState {
     fn complete(&mut self, _epoch: u64) {}
 
     fn write_out(&mut self, when: WriteOut) {
-        if self.changed && (when == WriteOut::Now || self.writer.redis_ready()) {
+        let due = || self.gate.due(self.writer.write_interval()) && self.writer.redis_ready();
+        if self.changed && (when == WriteOut::Now || due()) {
+            self.gate.wrote();
             self.changed = false;
             self.write();
         }

@@ -38,6 +38,7 @@ use crate::metrics::JobMetrics;
 use crate::records::Visit;
 use crate::redis_sink::{RedisBatch, SharedHash};
 use crate::resp::RespCommands;
+use crate::write_pace::WriteGate;
 use crate::writer::Writer;
 
 /// (Day, product) pairs per Redis pipeline when rewriting the whole state.
@@ -73,6 +74,10 @@ pub struct VisitorsState {
     reported_bytes: usize,
     /// Bytes of the previous Redis batch: the next starts with that room.
     batch_bytes: usize,
+    /// `hot:pageview_counts`' commands (kept for their buffers).
+    counts: SharedHash,
+    /// When the changes were last written (for the write pace).
+    gate: WriteGate,
     /// Whether count changes go on to the leaderboards.
     reports_changes: bool,
     /// The counts changed in the batch being applied.
@@ -134,6 +139,8 @@ impl VisitorsState {
             reported_keys,
             reported_bytes: 0,
             batch_bytes: 0,
+            counts: SharedHash::new(settings.hash_layout, keys::HOT_PAGEVIEW_COUNTS),
+            gate: WriteGate::default(),
             reports_changes: false,
             changes: ChangeLog::default(),
             left: Vec::new(),
@@ -268,8 +275,7 @@ impl VisitorsState {
     }
 
     fn render(&mut self) -> RedisBatch {
-        let mut out = RespCommands::with_capacity(self.batch_bytes);
-        let mut counts = SharedHash::new(self.hash_layout, keys::HOT_PAGEVIEW_COUNTS);
+        let mut out = self.writer.commands_buffer(self.batch_bytes);
         let mut field = String::new();
         let mut count_text = String::new();
         for (key, users) in self.changed.drain() {
@@ -292,9 +298,9 @@ impl VisitorsState {
             let _ = write!(field, "{day}:{}", key.product);
             count_text.clear();
             let _ = write!(count_text, "{count}");
-            counts.set(&mut out, &field, count_text.as_bytes());
+            self.counts.set(&mut out, &field, count_text.as_bytes());
         }
-        counts.flush(&mut out);
+        self.counts.flush(&mut out);
         self.batch_bytes = out.bytes().len();
         RedisBatch::new(out)
     }
@@ -356,7 +362,9 @@ impl EpochState for VisitorsState {
 
     fn write_out(&mut self, when: WriteOut) {
         let pending = !self.changed.is_empty() || !self.expired_unwritten.is_empty();
-        if pending && (when == WriteOut::Now || self.writer.redis_ready()) {
+        let due = || self.gate.due(self.writer.write_interval()) && self.writer.redis_ready();
+        if pending && (when == WriteOut::Now || due()) {
+            self.gate.wrote();
             let expired = std::mem::take(&mut self.expired_unwritten);
             if !expired.is_empty() {
                 let batch = self.delete_from_redis(&expired);

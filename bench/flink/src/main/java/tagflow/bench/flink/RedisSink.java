@@ -72,7 +72,8 @@ public abstract class RedisSink<T> implements Sink<T> {
 
         @Override
         public void write(T element, Context context) {
-            out.add(element);
+            Long produced = context.timestamp();
+            out.add(element, produced != null ? produced : System.currentTimeMillis());
         }
 
         @Override

@@ -27,7 +27,7 @@ final class EventsListProcessor implements Processor<String, RecentEvent, Void, 
     @Override
     public void process(Record<String, RecentEvent> record) {
         context.recordMetadata().ifPresent(m -> Progress.processed(m.topic(), m.partition(), m.offset()));
-        out.add(record.value());
+        out.add(record.value(), record.timestamp());
     }
 
     @Override

@@ -46,7 +46,7 @@ final class ProfileProcessor implements Processor<byte[], Event, String, byte[]>
         }
         profile.apply(event, config.weights);
         store.put(event.user, profile);
-        out.add(new ProfileUpdate(event.user, profile, event));
+        out.add(new ProfileUpdate(event.user, profile, event), record.timestamp());
     }
 
     @Override

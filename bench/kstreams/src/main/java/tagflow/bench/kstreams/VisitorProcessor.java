@@ -48,7 +48,7 @@ final class VisitorProcessor implements Processor<String, String, Void, Void> {
         Long seen = counts.get(view.key());
         long now = seen == null ? 1 : seen + 1;
         counts.put(view.key(), now);
-        out.add(new VisitorUpdate(view.key(), view.value(), now));
+        out.add(new VisitorUpdate(view.key(), view.value(), now), view.timestamp());
     }
 
     @Override

@@ -32,19 +32,21 @@
 //! and write them later in one pipeline, so a key changed in many epochs
 //! is written once instead of once per epoch.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use model::SharedHashLayout;
 use model::redis_target::{BlockingConnection, RedisTarget, Timeouts, needs_reconnect};
 
 use crate::metrics::JobMetrics;
 use crate::redis_loss::{RedisLoss, Sentinel};
 use crate::resp::RespCommands;
+
+mod shared_hash;
+
+pub use shared_hash::SharedHash;
 
 /// Pipelines queued per worker before the worker waits for Redis.
 const QUEUE_DEPTH: usize = 4;
@@ -53,6 +55,8 @@ const QUEUE_DEPTH: usize = 4;
 /// collect meanwhile, which coalesces the most while Redis is the
 /// bottleneck (2 measured slower on a catch-up, see docs/benchmarks.md).
 pub const READY_BELOW: usize = 1;
+/// Emptied command buffers kept per worker for its next batches.
+const SPARE_BUFFERS: usize = 4;
 /// Longest wait between attempts to write a pipeline.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -83,69 +87,14 @@ enum Job {
     Barrier(Sender<()>),
 }
 
-/// Fields per HSET command on a shared hash.
-const FIELDS_PER_COMMAND: usize = 500;
-
-/// `HSET key field value …` over one shared hash, split into commands of
-/// `FIELDS_PER_COMMAND` fields per key, appended to a batch's commands as
-/// fields come. Each field goes to the key [`SharedHashLayout`] names: the
-/// hash's own, or one of its shard keys.
-#[derive(Debug)]
-pub struct SharedHash {
-    hash: &'static str,
-    layout: SharedHashLayout,
-    /// The command being built for each shard key with fields pending, by
-    /// shard (ordered, so a batch's commands do not depend on hashing).
-    pending: BTreeMap<usize, PendingFields>,
-}
-
-/// The encoded field and value arguments of one key's command being built.
-#[derive(Debug, Default)]
-struct PendingFields {
-    fields: RespCommands,
-    count: usize,
-}
-
-impl SharedHash {
-    /// Fields of hash `hash`, laid out by `layout`.
-    pub fn new(layout: SharedHashLayout, hash: &'static str) -> Self {
-        Self { hash, layout, pending: BTreeMap::new() }
-    }
-
-    /// Sets `field` to `value`.
-    pub fn set(&mut self, out: &mut RespCommands, field: &str, value: &[u8]) {
-        let shard = self.layout.shard_of(field.as_bytes());
-        let pending = self.pending.entry(shard).or_default();
-        pending.fields.arg(field.as_bytes()).arg(value);
-        pending.count += 1;
-        if pending.count == FIELDS_PER_COMMAND {
-            let full = std::mem::take(pending);
-            self.append(out, shard, &full);
-        }
-    }
-
-    /// Adds the last, partial commands.
-    pub fn flush(&mut self, out: &mut RespCommands) {
-        for (shard, pending) in std::mem::take(&mut self.pending) {
-            if pending.count > 0 {
-                self.append(out, shard, &pending);
-            }
-        }
-    }
-
-    fn append(&self, out: &mut RespCommands, shard: usize, pending: &PendingFields) {
-        let key = self.layout.key_of_shard(self.hash, shard);
-        out.command(2 + 2 * pending.count, "HSET").arg(key.as_bytes());
-        out.append(&pending.fields);
-    }
-}
-
 /// One worker's Redis writer thread.
 #[derive(Debug)]
 pub struct RedisSink {
     sender: Option<SyncSender<Job>>,
     /// Pipelines sent and not yet written (or dropped) by the thread.
     in_hand: Arc<AtomicUsize>,
+    /// Buffers of written batches, handed back by the thread.
+    spare: SpareBuffers,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -166,12 +115,14 @@ impl RedisSink {
         let (sender, receiver) = sync_channel(QUEUE_DEPTH);
         let in_hand = Arc::new(AtomicUsize::new(0));
         let in_hand_of_thread = Arc::clone(&in_hand);
+        let spare = SpareBuffers::default();
         let writer = WriterThread {
             target,
             timeouts: Timeouts::uniform(timeout),
             worker,
             metrics,
             in_hand: in_hand_of_thread,
+            spare: spare.clone(),
             watch,
             primaries: None,
         };
@@ -179,7 +130,7 @@ impl RedisSink {
             .name(format!("redis-writer-{worker}"))
             .spawn(move || writer.run(&receiver))
             .map_err(|e| redis::RedisError::from(std::io::Error::other(e)))?;
-        Ok(Self { sender: Some(sender), in_hand, thread: Some(thread) })
+        Ok(Self { sender: Some(sender), in_hand, spare, thread: Some(thread) })
     }
 
     /// Queues a batch, waiting while the queue is full.
@@ -193,6 +144,14 @@ impl RedisSink {
             self.in_hand.fetch_sub(1, Ordering::Relaxed);
             tracing::error!("redis writer thread has stopped; batch dropped");
         }
+    }
+
+    /// An empty command buffer with room for at least `bytes`: one of a
+    /// written batch if one is that large. A write-out's batch can be tens
+    /// of megabytes; a fresh one is faulted in page by page (zeroed by the
+    /// kernel) as it fills, and grows by copying.
+    pub fn commands_buffer(&self, bytes: usize) -> RespCommands {
+        self.spare.take(bytes)
     }
 
     /// Whether the writer has fewer than [`READY_BELOW`] pipelines in hand,
@@ -228,6 +187,35 @@ impl Drop for RedisSink {
     }
 }
 
+/// Emptied buffers of written batches, shared by a worker and its writer
+/// thread: at most [`SPARE_BUFFERS`], the largest kept.
+#[derive(Debug, Clone, Default)]
+struct SpareBuffers(Arc<Mutex<Vec<RespCommands>>>);
+
+impl SpareBuffers {
+    /// A spare buffer with room for `bytes`, or a new one.
+    fn take(&self, bytes: usize) -> RespCommands {
+        let mut spare = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match spare.iter().position(|buffer| buffer.capacity() >= bytes) {
+            Some(at) => spare.swap_remove(at),
+            None => RespCommands::with_capacity(bytes),
+        }
+    }
+
+    /// Keeps `buffer`, emptied, unless the spares are all larger.
+    fn give(&self, mut buffer: RespCommands) {
+        buffer.clear();
+        let mut spare = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if spare.len() < SPARE_BUFFERS {
+            spare.push(buffer);
+        } else if let Some(smallest) = spare.iter_mut().min_by_key(|b| b.capacity())
+            && smallest.capacity() < buffer.capacity()
+        {
+            *smallest = buffer;
+        }
+    }
+}
+
 /// The writer thread's side.
 struct WriterThread {
     target: RedisTarget,
@@ -235,6 +223,7 @@ struct WriterThread {
     worker: usize,
     metrics: Arc<JobMetrics>,
     in_hand: Arc<AtomicUsize>,
+    spare: SpareBuffers,
     /// The worker's sentinel and the alarm it raises.
     watch: Option<(Sentinel, RedisLoss)>,
     /// The replication ids of the primaries seen at the first connection
@@ -253,6 +242,7 @@ impl WriterThread {
                 Job::Write(batch) => {
                     self.write(&mut connection, &batch);
                     self.in_hand.fetch_sub(1, Ordering::Relaxed);
+                    self.spare.give(batch.commands);
                 }
                 Job::Barrier(done) => {
                     self.check_sentinel(&mut connection);
@@ -389,56 +379,5 @@ fn send_commands(
     match replies.into_iter().find_map(|reply| reply.extract_error().err()) {
         Some(err) => Err(err),
         None => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shared_hash_splits_into_commands() {
-        let mut out = RespCommands::new();
-        let mut hash = SharedHash::new(SharedHashLayout::SINGLE, "h");
-        let mut reference = Vec::new();
-        let mut command = redis::cmd("HSET");
-        command.arg("h");
-        for i in 0..(FIELDS_PER_COMMAND * 2 + 1) {
-            hash.set(&mut out, &i.to_string(), b"v");
-            command.arg(i.to_string()).arg("v");
-            if (i + 1) % FIELDS_PER_COMMAND == 0 {
-                reference.extend(command.get_packed_command());
-                command = redis::cmd("HSET");
-                command.arg("h");
-            }
-        }
-        hash.flush(&mut out);
-        hash.flush(&mut out);
-        reference.extend(command.get_packed_command());
-        assert_eq!(out.len(), 3);
-        assert_eq!(out.bytes(), reference.as_slice());
-    }
-
-    #[test]
-    fn a_sharded_hash_writes_each_field_to_its_shard_key() {
-        let layout = SharedHashLayout::with_shards(3).unwrap();
-        let mut out = RespCommands::new();
-        let mut hash = SharedHash::new(layout, "h");
-        let fields: Vec<String> = (0..100).map(|i| format!("user-{i}")).collect();
-        for field in &fields {
-            hash.set(&mut out, field, field.to_uppercase().as_bytes());
-        }
-        hash.flush(&mut out);
-        let mut reference = Vec::new();
-        for (key, at) in layout.group("h", &fields) {
-            let mut command = redis::cmd("HSET");
-            command.arg(&key);
-            for i in at {
-                command.arg(&fields[i]).arg(fields[i].to_uppercase());
-            }
-            reference.extend(command.get_packed_command());
-        }
-        assert_eq!(out.len(), 3, "one command per shard key");
-        assert_eq!(out.bytes(), reference.as_slice());
     }
 }
