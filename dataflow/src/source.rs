@@ -12,6 +12,11 @@
 //! worker also keeps the epoch's newest events and emits them when the
 //! epoch closes. Invalid messages go to the dead-letter topic.
 //!
+//! It also notes on the worker's [`WritePace`] how old the newest message
+//! it read was (its Kafka timestamp), or that it is caught up, so that the
+//! operators write out less often while the input is behind
+//! (`write_pace.rs`).
+//!
 //! When its epoch crosses a checkpoint boundary (a multiple of
 //! `checkpoint_every`), the source emits its partitions' next offsets on its
 //! positions stream *before* downgrading its capabilities: those offsets are
