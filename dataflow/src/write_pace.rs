@@ -24,6 +24,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::epochs::WriteOut;
+use crate::writer::Writer;
+
 /// The longest wait between two write-outs of an operator.
 pub const MAX_WRITE_INTERVAL: Duration = Duration::from_secs(10);
 /// Write-outs wait at most this fraction of the input's age.
@@ -66,15 +69,23 @@ pub struct WriteGate {
 }
 
 impl WriteGate {
-    /// Whether `interval` has passed since the last write-out (or there was
-    /// none).
-    pub fn due(&self, interval: Duration) -> bool {
-        self.last.is_none_or(|last| last.elapsed() >= interval)
+    /// Whether an operator with changes to write should write them out now,
+    /// recording the write-out if so: always when `when` is
+    /// [`WriteOut::Now`]; otherwise once the writer's interval has passed
+    /// since the last write-out and its Redis connection is ready for more.
+    pub fn open(&mut self, when: WriteOut, writer: &dyn Writer) -> bool {
+        let open =
+            when == WriteOut::Now || (self.due(writer.write_interval()) && writer.redis_ready());
+        if open {
+            self.last = Some(Instant::now());
+        }
+        open
     }
 
-    /// Records a write-out now.
-    pub fn wrote(&mut self) {
-        self.last = Some(Instant::now());
+    /// Whether `interval` has passed since the last write-out (or there was
+    /// none).
+    fn due(&self, interval: Duration) -> bool {
+        self.last.is_none_or(|last| last.elapsed() >= interval)
     }
 }
 
@@ -111,11 +122,43 @@ mod tests {
         assert_eq!(writer.interval(), Duration::from_secs(2));
     }
 
+    /// A writer whose readiness and interval a test sets.
+    struct Paced {
+        ready: bool,
+        interval: Duration,
+    }
+
+    impl Writer for Paced {
+        fn redis(&self, _batch: crate::redis_sink::RedisBatch) {}
+        fn redis_ready(&self) -> bool {
+            self.ready
+        }
+        fn write_interval(&self) -> Duration {
+            self.interval
+        }
+        fn interest_tags(&self, _user: &str, _json: &[u8]) {}
+    }
+
+    #[test]
+    fn a_gate_opens_when_due_and_ready_or_when_told_to() {
+        let hour = Duration::from_secs(3600);
+        let mut gate = WriteGate::default();
+        let busy = Paced { ready: false, interval: Duration::ZERO };
+        assert!(!gate.open(WriteOut::IfWriterReady, &busy));
+        assert!(gate.open(WriteOut::IfWriterReady, &Paced { ready: true, interval: hour }));
+        let ready_but_paced = Paced { ready: true, interval: hour };
+        assert!(!gate.open(WriteOut::IfWriterReady, &ready_but_paced));
+        assert!(gate.open(WriteOut::Now, &busy));
+        assert!(
+            gate.open(WriteOut::IfWriterReady, &Paced { ready: true, interval: Duration::ZERO })
+        );
+    }
+
     #[test]
     fn a_gate_is_due_first_and_after_the_interval() {
         let mut gate = WriteGate::default();
         assert!(gate.due(Duration::from_secs(3600)));
-        gate.wrote();
+        gate.last = Some(Instant::now());
         assert!(!gate.due(Duration::from_secs(3600)));
         assert!(gate.due(Duration::ZERO));
         std::thread::sleep(Duration::from_millis(5));

@@ -28,6 +28,7 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use super::fragment::{Board, Entry};
 use crate::aggregates::visitors::Retention;
 use crate::day::DayText;
+use crate::epochs::WriteOut;
 use crate::redis_sink::RedisBatch;
 use crate::resp::RespCommands;
 use crate::write_pace::WriteGate;
@@ -166,8 +167,8 @@ pub fn write_boards(
             if boards.dirty.is_empty() {
                 return;
             }
-            if frontier.is_empty() || (gate.due(writer.write_interval()) && writer.redis_ready()) {
-                gate.wrote();
+            let when = if frontier.is_empty() { WriteOut::Now } else { WriteOut::IfWriterReady };
+            if gate.open(when, &*writer) {
                 let commands = boards.render();
                 writer.redis(RedisBatch::new(commands));
             } else {

@@ -319,12 +319,9 @@ impl EpochState for ProfilesState {
     }
 
     fn write_out(&mut self, when: WriteOut) {
-        let due = || self.gate.due(self.writer.write_interval()) && self.writer.redis_ready();
-        if self.changed.is_empty() || (when == WriteOut::IfWriterReady && !due()) {
-            return;
+        if !self.changed.is_empty() && self.gate.open(when, &*self.writer) {
+            self.write_changes();
         }
-        self.gate.wrote();
-        self.write_changes();
     }
 
     fn begin_snapshot(&mut self) {

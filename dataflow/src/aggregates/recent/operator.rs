@@ -129,9 +129,7 @@ impl EpochState for RecentState {
     fn complete(&mut self, _epoch: u64) {}
 
     fn write_out(&mut self, when: WriteOut) {
-        let due = || self.gate.due(self.writer.write_interval()) && self.writer.redis_ready();
-        if self.changed && (when == WriteOut::Now || due()) {
-            self.gate.wrote();
+        if self.changed && self.gate.open(when, &*self.writer) {
             self.changed = false;
             self.write();
         }

@@ -362,9 +362,7 @@ impl EpochState for VisitorsState {
 
     fn write_out(&mut self, when: WriteOut) {
         let pending = !self.changed.is_empty() || !self.expired_unwritten.is_empty();
-        let due = || self.gate.due(self.writer.write_interval()) && self.writer.redis_ready();
-        if pending && (when == WriteOut::Now || due()) {
-            self.gate.wrote();
+        if pending && self.gate.open(when, &*self.writer) {
             let expired = std::mem::take(&mut self.expired_unwritten);
             if !expired.is_empty() {
                 let batch = self.delete_from_redis(&expired);
