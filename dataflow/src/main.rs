@@ -35,6 +35,23 @@ fn keep_freed_memory() {
     }
 }
 
+/// Turns transparent huge pages off for this process (unless
+/// `MIMALLOC_ALLOW_THP` is set, which mimalloc then reads itself).
+/// mimalloc asks for them (`madvise(MADV_HUGEPAGE)` on its arenas), and the
+/// kernel then zeroes 2 MiB at the first touch of each: in a catch-up,
+/// 1.4 GiB of the job's 2.3 GiB were huge pages, and zeroing them
+/// (`clear_page_erms`) had 13.5 % of the job's samples, against 0.4 % with
+/// them off (`perf record`; docs/benchmarks.md has the `bench/ab` series).
+/// The flag is the kernel's per-process switch (`PR_SET_THP_DISABLE`): it
+/// also covers the memory mimalloc reserved before `main`.
+fn no_transparent_huge_pages() {
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none()
+        && let Err(err) = rustix::thread::disable_transparent_huge_pages(true)
+    {
+        eprintln!("dataflow: cannot turn transparent huge pages off: {err}");
+    }
+}
+
 /// The exit status after a panic on any thread.
 const PANIC_EXIT: i32 = 70;
 
@@ -54,6 +71,7 @@ fn exit_on_panic() {
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    no_transparent_huge_pages();
     exit_on_panic();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -75,6 +93,15 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transparent_huge_pages_are_turned_off() {
+        if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+            return; // the environment chose: left to mimalloc
+        }
+        no_transparent_huge_pages();
+        assert_eq!(rustix::thread::transparent_huge_pages_are_disabled().ok(), Some(true));
+    }
 
     #[test]
     fn purge_delay_option_index() {
