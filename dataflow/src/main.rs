@@ -43,7 +43,8 @@ fn keep_freed_memory() {
 /// (`clear_page_erms`) had 13.5 % of the job's samples, against 0.4 % with
 /// them off (`perf record`; docs/benchmarks.md has the `bench/ab` series).
 /// The flag is the kernel's per-process switch (`PR_SET_THP_DISABLE`): it
-/// also covers the memory mimalloc reserved before `main`.
+/// also covers what mimalloc reserved before `main` and touches later;
+/// the 4 MiB faulted in before `main` stay huge pages.
 fn no_transparent_huge_pages() {
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_none()
         && let Err(err) = rustix::thread::disable_transparent_huge_pages(true)
