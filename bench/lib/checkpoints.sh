@@ -16,7 +16,9 @@
 #    a checkpoint covers every event; each checkpoint's duration, longest
 #    operator pause (wall time, and the part of it the thread held a core)
 #    and the slowest worker's phases come from the job's "checkpoint
-#    completed" log lines (bench/lib/checkpoint_log.py).
+#    completed" log lines (bench/lib/checkpoint_log.py); the p99 of every
+#    stop's working part from its tagflow_checkpoint_stop_working_seconds
+#    histogram (bench/lib/stop_quantile.py).
 # 3. Steady state with that state: CKPT_STEADY_SECONDS of events at
 #    CKPT_STEADY_RATE events/s (0: skipped) while the job keeps up; the
 #    checkpoints completed in that window (the first one, begun during the
@@ -44,7 +46,7 @@ PY
 step_checkpoints() {
   local prefix="bench-$RUN-ckpt." dir="$WORK/ckpt" pid url users started caught_up killed recovered
   local sim job count max_duration median_duration max_pause max_working max_bytes phases redis_port
-  local before_steady
+  local before_steady stops stop_p99 steady_stops steady_p99
   mkdir -p "$dir"
   start_step_redis checkpoints
   redis_port=$STEP_REDIS_PORT
@@ -72,7 +74,10 @@ step_checkpoints() {
   done
   caught_up=$(now_ms)
   url=$(metrics_url "$dir/run1.log")
-  users=$(curl -s "$url" | awk '/^tagflow_state_keys\{kind="users"\}/ { print $2 }')
+  curl -s "$url" >"$dir/metrics-caught-up"
+  users=$(awk '/^tagflow_state_keys\{kind="users"\}/ { print $2 }' "$dir/metrics-caught-up")
+  # Every stop's working part (not only each boundary's longest): its p99.
+  read -r stops stop_p99 < <(python3 bench/lib/stop_quantile.py "$dir/metrics-caught-up")
 
   if ((CKPT_STEADY_RATE > 0 && CKPT_STEADY_SECONDS > 0)); then
     info "checkpoints: steady state, $CKPT_STEADY_SECONDS s at $CKPT_STEADY_RATE events/s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -88,8 +93,13 @@ step_checkpoints() {
     record ckpt_steady_longest_pause_ms "$max_pause"
     record ckpt_steady_longest_working_pause_ms "$max_working"
     record ckpt_steady_phases_ms "$phases"
+    curl -s "$url" >"$dir/metrics-steady"
+    read -r steady_stops steady_p99 < <(
+      python3 bench/lib/stop_quantile.py "$dir/metrics-steady" "$dir/metrics-caught-up")
+    record ckpt_steady_stops "$steady_stops"
+    record ckpt_steady_stop_working_p99_ms "$steady_p99"
     record ckpt_steady_loadavg_end "$(cut -d' ' -f1 /proc/loadavg)"
-    info "checkpoints: steady state: $count checkpoints, median/max $median_duration/$max_duration ms, pause $max_pause ms (working $max_working ms), phases (snapshot/queued/commit/files/outputs) $phases ms"
+    info "checkpoints: steady state: $count checkpoints, median/max $median_duration/$max_duration ms, pause $max_pause ms (working $max_working ms; p99 of $steady_stops stops' working part <= $steady_p99 ms), phases (snapshot/queued/commit/files/outputs) $phases ms"
   fi
 
   info "checkpoints: $CKPT_EXTRA more events, then kill -9"
@@ -114,11 +124,13 @@ step_checkpoints() {
   record ckpt_longest_pause_ms "$max_pause"
   record ckpt_longest_working_pause_ms "$max_working"
   record ckpt_phases_ms "$phases"
+  record ckpt_stops "$stops"
+  record ckpt_stop_working_p99_ms "$stop_p99"
   record ckpt_bytes_max "$max_bytes"
   record ckpt_recovery_ms "$((recovered - killed))"
   record ckpt_restore_per_worker "$(grep -o 'state restored.*elapsed=[0-9.]*[a-zµ]*s' "$dir/run2.log" |
     sed -E 's/.*elapsed=//' | paste -sd/ || true)"
   record ckpt_redis_rewritten "$(grep -q 'Redis rewritten' "$dir/run2.log" && echo yes || echo no)"
-  info "checkpoints: catch-up: $count checkpoints, median/max $median_duration/$max_duration ms, pause $max_pause ms (working $max_working ms), phases (snapshot/queued/commit/files/outputs) $phases ms; kill -9 -> caught up $((recovered - killed)) ms"
+  info "checkpoints: catch-up: $count checkpoints, median/max $median_duration/$max_duration ms, pause $max_pause ms (working $max_working ms; p99 of $stops stops' working part <= $stop_p99 ms), phases (snapshot/queued/commit/files/outputs) $phases ms; kill -9 -> caught up $((recovered - killed)) ms"
   stop_step_redis "$redis_port"
 }

@@ -113,6 +113,8 @@ pub struct Snapshot {
     pub batch: StateBatch,
     /// The longest times the operator stopped for this snapshot in one go.
     pub pauses: LongestPauses,
+    /// The working part of each stop, in order.
+    pub stops: Vec<Duration>,
     /// When the operator began it (Unix ms).
     pub began_unix_ms: u64,
 }
@@ -135,6 +137,7 @@ pub struct EpochSinkStreams<'scope, O> {
 struct Snapshotting {
     boundary: u64,
     pauses: LongestPauses,
+    stops: Vec<Duration>,
     began_unix_ms: u64,
 }
 
@@ -235,7 +238,8 @@ where
                     }
                     let mut pauses = LongestPauses::default();
                     pauses.record(stop);
-                    snapshotting = Some(Snapshotting { boundary, pauses, began_unix_ms });
+                    let stops = vec![stop.working];
+                    snapshotting = Some(Snapshotting { boundary, pauses, stops, began_unix_ms });
                     continue;
                 }
                 if snapshotting.is_some()
@@ -286,10 +290,12 @@ where
                     tracing::warn!(%operator, boundary, ?stop, "long snapshot slice");
                 }
                 taking.pauses.record(stop);
+                taking.stops.push(stop.working);
                 match (batch, next_boundary.as_mut()) {
                     (Some(batch), Some(cap)) => {
-                        let Snapshotting { boundary, pauses, began_unix_ms } = *taking;
-                        let snapshot = Snapshot { boundary, batch, pauses, began_unix_ms };
+                        let stops = std::mem::take(&mut taking.stops);
+                        let Snapshotting { boundary, pauses, began_unix_ms, .. } = *taking;
+                        let snapshot = Snapshot { boundary, batch, pauses, stops, began_unix_ms };
                         snapshot_output.activate().session(&*cap).give(snapshot);
                         cap.downgrade(&(boundary + every.unwrap_or(1)));
                         snapshotting = None;

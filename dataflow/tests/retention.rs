@@ -32,29 +32,12 @@ fn now_ms() -> i64 {
 fn only_the_retained_days_stay_and_they_expire_at_their_midnight() {
     // From 3.5 days ago to about now: four calendar days (five when the
     // test starts just after midnight).
-    let span_ms = 7 * DAY_MS / 2 - 60_000;
-    let start = now_ms() - span_ms - 60_000;
-    let rate = EVENTS as f64 / (span_ms as f64 / 1000.0);
-    let dataset = produce_dataset_at("dataflow-retention", EVENTS, 3, start, rate);
+    let (dataset, mut expected) = four_days_of_events("dataflow-retention");
+    let today = now_ms().div_euclid(DAY_MS);
     let redis = redis_database();
     let work = tempfile::tempdir().unwrap();
 
-    // The recomputation keeps every profile, and the visitors of the last
-    // two UTC days only. (A run across midnight would see three days.)
-    let today = now_ms().div_euclid(DAY_MS);
-    let oldest = utc_date((today - 1) * DAY_MS);
-    let mut expected = recompute(&dataset.raw, 10_000);
-    let days: std::collections::BTreeSet<String> =
-        expected.visitors.keys().map(|k| k[..10].to_owned()).collect();
-    assert!(days.len() >= 4, "the data spans {days:?}");
-    expected.visitors.retain(|field, _| field[..10] >= *oldest);
-    // The leaderboards of expired days expire with them:
-    // top:products:<day>, top:tags:<day>, top:tag-products:<day>:<tag>.
-    expected.boards.retain(|key, _| {
-        let (_, rest) = key.strip_prefix("top:").unwrap().split_once(':').unwrap();
-        rest[..10] >= *oldest
-    });
-    assert!(!expected.visitors.is_empty());
+    keep_two_days(&mut expected);
 
     // Part of the events with every day kept, a kill -9, then the rest.
     let mut first = job_command_unbounded(&dataset.topics, &redis, work.path());
@@ -105,4 +88,57 @@ fn only_the_retained_days_stay_and_they_expire_at_their_midnight() {
             redis::cmd("EXPIRETIME").arg(format!("pageviews:{field}")).query(&mut conn).unwrap();
         assert_eq!(Some(expire_at), wanted, "pageviews:{field}");
     }
+}
+
+/// A run that kept five days wrote every board, then lost its state (as if
+/// it had written everything after its last checkpoint); a fresh run with a
+/// retention of two days replays the same events. The boards of the expired
+/// days, whose counts the new run never holds, must go all the same.
+#[test]
+fn boards_of_expired_days_written_by_a_run_whose_state_was_lost_are_deleted() {
+    let (dataset, mut expected) = four_days_of_events("dataflow-retention-lost");
+    keep_two_days(&mut expected);
+    let redis = redis_database();
+    let lost = tempfile::tempdir().unwrap();
+    let mut first = job_command(&dataset.topics, &redis, lost.path());
+    first.args(["--uv-retention-days", "5"]);
+    let output = run_to_end(first, LIMIT);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    let fresh = tempfile::tempdir().unwrap();
+    let mut second = job_command(&dataset.topics, &redis, fresh.path());
+    second.args(["--uv-retention-days", "2"]);
+    let output = run_to_end(second, LIMIT);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let diffs = differences(&redis, &expected, 5);
+    assert!(diffs.is_empty(), "Redis differs from the recomputation:\n{}", diffs.join("\n"));
+}
+
+/// Events from 3.5 days ago to about now (four calendar days, five when the
+/// test starts just after midnight), and their recomputation.
+fn four_days_of_events(name: &str) -> (common::run::Dataset, common::oracle::Expected) {
+    let span_ms = 7 * DAY_MS / 2 - 60_000;
+    let start = now_ms() - span_ms - 60_000;
+    let rate = EVENTS as f64 / (span_ms as f64 / 1000.0);
+    let dataset = produce_dataset_at(name, EVENTS, 3, start, rate);
+    let expected = recompute(&dataset.raw, 10_000);
+    let days: std::collections::BTreeSet<String> =
+        expected.visitors.keys().map(|k| k[..10].to_owned()).collect();
+    assert!(days.len() >= 4, "the data spans {days:?}");
+    (dataset, expected)
+}
+
+/// The recomputation keeps every profile, and the visitors of the last two
+/// UTC days only (a run across midnight would see three days); the
+/// leaderboards of expired days expire with them: top:products:<day>,
+/// top:tags:<day>, top:tag-products:<day>:<tag>.
+fn keep_two_days(expected: &mut common::oracle::Expected) {
+    let today = now_ms().div_euclid(DAY_MS);
+    let oldest = utc_date((today - 1) * DAY_MS);
+    expected.visitors.retain(|field, _| field[..10] >= *oldest);
+    expected.boards.retain(|key, _| {
+        let (_, rest) = key.strip_prefix("top:").unwrap().split_once(':').unwrap();
+        rest[..10] >= *oldest
+    });
+    assert!(!expected.visitors.is_empty());
 }

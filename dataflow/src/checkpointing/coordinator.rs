@@ -83,7 +83,7 @@ impl<C> Coordinator<C> {
     /// Snapshot stream `input`'s changes for a boundary; `token` is kept
     /// with the first snapshot of each boundary and handed back with it.
     pub fn add_snapshot(&mut self, input: usize, snapshot: Snapshot, token: impl FnOnce() -> C) {
-        let Snapshot { boundary, batch, pauses, began_unix_ms } = snapshot;
+        let Snapshot { boundary, batch, pauses, began_unix_ms, .. } = snapshot;
         tracing::debug!(
             worker = self.worker,
             input,
@@ -192,7 +192,7 @@ mod tests {
         batch.put(state::Family::Meta, format!("b{boundary}").as_bytes(), b"v");
         let wall = Duration::from_millis(pause_ms);
         let pauses = LongestPauses { wall, working: wall / 2 };
-        Snapshot { boundary, batch, pauses, began_unix_ms }
+        Snapshot { boundary, batch, pauses, stops: vec![pauses.working], began_unix_ms }
     }
 
     fn snapshot(boundary: u64, pause_ms: u64) -> Snapshot {

@@ -102,6 +102,7 @@ pub fn checkpoint_flow(
                 input.for_each(|capability, batch| {
                     for snapshot in batch.drain(..) {
                         metrics.checkpoint.observe_pauses(snapshot.pauses);
+                        metrics.checkpoint.observe_stops(&snapshot.stops);
                         coordinator.add_snapshot(index, snapshot, || {
                             capability.retain_least(0).expect("a snapshot has a time")
                         });

@@ -78,7 +78,9 @@ impl WorkerLeaderboards {
     ) -> Stream<'scope, u64, Vec<Snapshot>> {
         let sums = tag_weights::tag_weights(events, self.weights);
         let route = move |weight: &TagWeight| DayTag::route(weight, peers);
-        let tags = epoch_sink(sums, "TagWeights", route, self.tag_weights, every);
+        let mut tag_weights = self.tag_weights;
+        tag_weights.delete_expired_boards_through(Rc::clone(&writer));
+        let tags = epoch_sink(sums, "TagWeights", route, tag_weights, every);
         let boards = leaderboards(visitors, tags.output, self.restored, self.catalog, self.size);
         sink::write_boards(boards, writer, self.retention);
         tags.snapshots

@@ -9,11 +9,22 @@
 //! changed in a batch to the leaderboards ([`CountChange`]). With a
 //! retention, a day's totals leave state once it expires (as unique
 //! visitors do) and their leaving is reported with the next batch.
+//!
+//! An event of a day that expired is not counted, but its day's boards may
+//! still be in Redis: a run that kept more days wrote them after its last
+//! checkpoint, and this run, restored from that checkpoint, never had
+//! their counts to retract. So the first such event of each (day, tag)
+//! deletes `top:tags:<day>`, `top:products:<day>` and
+//! `top:tag-products:<day>:<tag>`, as the sink did for an uninterrupted run
+//! when the day expired (every event carries tags, so every expired day
+//! with events is seen here).
 
 use std::ops::Range;
+use std::rc::Rc;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use model::keys;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use state::{Family, StateBatch, StateError, StateKey, StateStore, Table};
 use state::{key_group_of_parts, worker_for_group};
@@ -24,10 +35,13 @@ use ustr::Ustr;
 
 use super::changes::{ChangeLog, CountChange};
 use crate::aggregates::visitors::Retention;
-use crate::day::Day;
+use crate::day::{Day, DayText};
 use crate::epochs::{EpochState, WriteOut};
 use crate::records::ProfileEvent;
+use crate::redis_sink::RedisBatch;
+use crate::resp::RespCommands;
 use crate::weights::Weights;
+use crate::writer::Writer;
 
 /// A tag's weight on one day changed.
 pub type TagChange = CountChange<Ustr>;
@@ -112,7 +126,6 @@ pub fn tag_weights<'scope>(
 }
 
 /// The tag weights of one worker's key groups.
-#[derive(Debug)]
 pub struct TagWeightsState {
     store: Arc<StateStore>,
     totals: Table<DayTag, u64>,
@@ -122,6 +135,19 @@ pub struct TagWeightsState {
     changes: ChangeLog<Ustr>,
     /// Totals whose day expired, reported with the next batch.
     left: Vec<TagChange>,
+    /// Where the boards of expired days are deleted (`None`: nowhere).
+    writer: Option<Rc<dyn Writer>>,
+    /// Expired (day, tag)s met since the last purge, and those of them
+    /// whose boards are not deleted yet.
+    expired_seen: FxHashSet<DayTag>,
+    expired_unwritten: Vec<DayTag>,
+    day_text: DayText,
+}
+
+impl std::fmt::Debug for TagWeightsState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TagWeightsState").field("totals", &self.totals.len()).finish()
+    }
 }
 
 impl TagWeightsState {
@@ -145,7 +171,35 @@ impl TagWeightsState {
             purged_before: None,
             changes: ChangeLog::default(),
             left: Vec::new(),
+            writer: None,
+            expired_seen: FxHashSet::default(),
+            expired_unwritten: Vec::new(),
+            day_text: DayText::default(),
         })
+    }
+
+    /// Deletes through `writer` the boards of the expired days whose events
+    /// arrive (see the module docs).
+    pub fn delete_expired_boards_through(&mut self, writer: Rc<dyn Writer>) {
+        self.writer = Some(writer);
+    }
+
+    /// The `DEL`s of the boards of `expired` (day, tag)s.
+    fn delete_boards(&mut self, expired: &[DayTag]) -> RedisBatch {
+        let mut out = RespCommands::new();
+        let mut days: Vec<Day> = expired.iter().map(|key| key.day).collect();
+        days.sort_unstable();
+        days.dedup();
+        for day in days {
+            let day = self.day_text.of(day);
+            out.command(2, "DEL").arg(keys::top_tags(day).as_bytes());
+            out.command(2, "DEL").arg(keys::top_products(day).as_bytes());
+        }
+        for key in expired {
+            let day = self.day_text.of(key.day);
+            out.command(2, "DEL").arg(keys::top_tag_products(day, &key.tag).as_bytes());
+        }
+        RedisBatch::new(out)
     }
 
     /// Every total in state, as changes from zero (the fragment's input
@@ -179,6 +233,7 @@ impl TagWeightsState {
             return Ok(());
         }
         self.purged_before = Some(oldest);
+        self.expired_seen.clear();
         let mut expired: FxHashMap<DayTag, u64> = FxHashMap::default();
         for (key, total) in self.totals.iter() {
             if key.day < oldest {
@@ -209,7 +264,14 @@ impl EpochState for TagWeightsState {
         out.append(&mut self.left);
         let oldest_kept = self.retention.oldest_kept();
         for TagWeight { day, tag, weight } in records.drain(..) {
-            if oldest_kept.is_some_and(|oldest| day < oldest) || weight == 0 {
+            if weight == 0 {
+                continue;
+            }
+            if oldest_kept.is_some_and(|oldest| day < oldest) {
+                let key = DayTag { day, tag };
+                if self.writer.is_some() && self.expired_seen.insert(key.clone()) {
+                    self.expired_unwritten.push(key);
+                }
                 continue;
             }
             let total = match self.totals.get_mut(&self.store, &DayTag { day, tag }) {
@@ -229,8 +291,18 @@ impl EpochState for TagWeightsState {
         }
     }
 
-    /// Nothing to write: the leaderboards write what the totals rank.
-    fn write_out(&mut self, _when: WriteOut) {}
+    /// The leaderboards write what the totals rank; here only the boards of
+    /// expired days met again are deleted.
+    fn write_out(&mut self, _when: WriteOut) {
+        if self.expired_unwritten.is_empty() {
+            return;
+        }
+        let expired = std::mem::take(&mut self.expired_unwritten);
+        let batch = self.delete_boards(&expired);
+        if let Some(writer) = &self.writer {
+            writer.redis(batch);
+        }
+    }
 
     fn begin_snapshot(&mut self) {
         self.totals.begin_snapshot();
