@@ -17,7 +17,10 @@
 //! deletes `top:tags:<day>`, `top:products:<day>` and
 //! `top:tag-products:<day>:<tag>`, as the sink did for an uninterrupted run
 //! when the day expired (every event carries tags, so every expired day
-//! with events is seen here).
+//! with events is seen here). A `top:tag-products` board of a catalog tag
+//! that none of the replayed events carries is not found this way; it
+//! keeps the expiry the earlier run gave it (none if that run kept every
+//! day).
 
 use std::ops::Range;
 use std::rc::Rc;
