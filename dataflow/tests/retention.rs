@@ -30,8 +30,6 @@ fn now_ms() -> i64 {
 
 #[test]
 fn only_the_retained_days_stay_and_they_expire_at_their_midnight() {
-    // From 3.5 days ago to about now: four calendar days (five when the
-    // test starts just after midnight).
     let (dataset, mut expected) = four_days_of_events("dataflow-retention");
     let today = now_ms().div_euclid(DAY_MS);
     let redis = redis_database();
