@@ -27,9 +27,17 @@
 //! entries once the total exceeds it, entries not used since the previous
 //! eviction pass first (CLOCK's second chance), so the hot set stays cached
 //! and the rest lives only in RocksDB, read back on a miss. Dirty entries are
-//! never evicted (RocksDB does not hold them yet), and clean ones only once
-//! the batch of the last snapshot is committed ([`CommitTicket`]): the
-//! memory above the budget is at most what one checkpoint interval dirties.
+//! never evicted (RocksDB does not hold them yet), and an entry a snapshot
+//! wrote only once that snapshot's batch is committed ([`CommitTicket`]):
+//! each entry remembers the generation of its last change, and the table
+//! the generations whose snapshots are committed. Eviction goes on while a
+//! snapshot is taken (a catch-up is nearly always taking one), so the
+//! memory above the budget is at most what about two checkpoint intervals
+//! dirty. A pass that could not get under the budget is not repeated until
+//! a snapshot commits or the table grows by an eighth of the budget, so a
+//! table of mostly dirty entries is not scanned on every call. After a
+//! pass that left the hash map under a third full, the map shrinks, so
+//! the room of entries evicted does not stay allocated.
 //! Lookups of keys absent from RocksDB are cached too (as "absent"), so a
 //! miss costs at most one RocksDB read per key.
 //!
@@ -42,6 +50,7 @@
 mod eviction;
 mod snapshot;
 
+use std::collections::VecDeque;
 use std::hash::Hash;
 
 use hashbrown::HashMap;
@@ -117,9 +126,19 @@ pub struct Table<K, V> {
     bytes: usize,
     /// Evict clean entries beyond this many bytes (`None`: never).
     budget: Option<usize>,
-    /// Commit of the last snapshot: until then, clean entries must stay.
-    last_flush: Option<CommitTicket>,
+    /// Snapshots whose batches are not known to be committed yet, oldest
+    /// first, each with the generation that began with it.
+    uncommitted: VecDeque<(CommitTicket, u32)>,
+    /// Every change of a generation before this one is committed to the
+    /// store: such clean entries may be evicted.
+    committed_before: u32,
+    /// The table's memory and `committed_before` after the last eviction
+    /// pass, if it could not get under the budget.
+    futile_pass: Option<(usize, u32)>,
 }
+
+/// The generation of entries loaded from the store: before any change.
+const LOADED: u32 = 0;
 
 /// Estimated memory of one entry: key and slot inline, their heap data, and
 /// the hash table's control byte.
@@ -140,13 +159,15 @@ where
             family,
             map: HashMap::default(),
             key_bytes: Vec::new(),
-            generation: 0,
+            generation: LOADED + 1,
             dirty_keys: Vec::new(),
             snapshot: None,
             backing_empty: false,
             bytes: 0,
             budget: None,
-            last_flush: None,
+            uncommitted: VecDeque::new(),
+            committed_before: LOADED + 1,
+            futile_pass: None,
         }
     }
 
@@ -199,8 +220,13 @@ where
                 source,
             })?;
             let bytes = entry_bytes(&key, &value);
-            let slot =
-                Slot { value, state: SlotState::Clean, generation: 0, referenced: true, bytes };
+            let slot = Slot {
+                value,
+                state: SlotState::Clean,
+                generation: LOADED,
+                referenced: true,
+                bytes,
+            };
             if self.map.insert(key, slot).is_none() {
                 self.bytes += bytes as usize;
                 loaded += 1;
@@ -293,7 +319,7 @@ where
                 };
                 let bytes = entry_bytes(&key, &value);
                 self.bytes += bytes as usize;
-                let slot = Slot { value, state, generation: 0, referenced: true, bytes };
+                let slot = Slot { value, state, generation: LOADED, referenced: true, bytes };
                 entry.insert_with_key(key, slot)
             }
         };

@@ -84,7 +84,9 @@ where
     /// If a snapshot is in progress (finish it first).
     pub fn begin_snapshot(&mut self) {
         assert!(self.snapshot.is_none(), "a snapshot of {} is in progress", self.family);
-        self.generation = self.generation.wrapping_add(1);
+        // At one snapshot per millisecond, 49 days of snapshots; the job
+        // takes one per checkpoint interval (seconds).
+        self.generation = self.generation.checked_add(1).expect("fewer than 2^32 snapshots");
         let owed = std::mem::take(&mut self.dirty_keys);
         self.snapshot = Some(Snapshot { owed, next: 0, out: SnapshotBatch::default() });
     }
@@ -128,7 +130,7 @@ where
         let Some(Snapshot { out: SnapshotBatch(mut batch), .. }) = self.snapshot.take() else {
             return Ok(None);
         };
-        self.last_flush = Some(batch.ticket());
+        self.uncommitted.push_back((batch.ticket(), self.generation));
         Ok(Some(batch))
     }
 

@@ -31,6 +31,19 @@ fn bump(table: &mut Table<String, Profile>, store: &StateStore, user: &str, tag:
     profile.events += 1;
 }
 
+/// A table of `users` profiles (`user-0`, ...), each bumped once, whose
+/// batch is committed to `store`.
+fn committed_profiles(store: &StateStore, users: usize) -> Table<String, Profile> {
+    let mut table = Table::<String, Profile>::with_empty_backing(Family::Profiles);
+    for i in 0..users {
+        bump(&mut table, store, &format!("user-{i}"), "shoes");
+    }
+    let mut batch = StateBatch::new();
+    table.flush_into(&mut batch).unwrap();
+    store.commit(batch).unwrap();
+    table
+}
+
 #[test]
 fn write_flush_commit_reopen_read_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -222,13 +235,7 @@ fn eviction_drops_only_clean_entries_and_reloads_them() {
 fn preload_caches_everything_the_store_holds() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut table = Table::<String, Profile>::with_empty_backing(Family::Profiles);
-    for i in 0..500 {
-        bump(&mut table, &store, &format!("user-{i}"), "shoes");
-    }
-    let mut batch = StateBatch::new();
-    table.flush_into(&mut batch).unwrap();
-    store.commit(batch).unwrap();
+    committed_profiles(&store, 500);
 
     let mut restored = Table::<String, Profile>::new(Family::Profiles);
     assert_eq!(restored.preload(&store).unwrap(), 500);
@@ -275,14 +282,7 @@ fn a_memory_budget_evicts_only_committed_entries_and_keeps_them_readable() {
 fn preload_stops_at_the_memory_budget() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut table = Table::<String, Profile>::with_empty_backing(Family::Profiles);
-    for i in 0..1_000 {
-        bump(&mut table, &store, &format!("user-{i}"), "shoes");
-    }
-    let full = table.memory_bytes();
-    let mut batch = StateBatch::new();
-    table.flush_into(&mut batch).unwrap();
-    store.commit(batch).unwrap();
+    let full = committed_profiles(&store, 1_000).memory_bytes();
 
     let mut bounded = Table::<String, Profile>::new(Family::Profiles);
     bounded.set_memory_budget(Some(full / 2));
@@ -347,7 +347,7 @@ fn a_snapshot_holds_the_values_of_its_start_whatever_changes_meanwhile() {
 }
 
 #[test]
-fn eviction_waits_for_the_snapshot_in_progress() {
+fn eviction_during_a_snapshot_spares_what_is_not_committed() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let mut table = Table::<String, u64>::with_empty_backing(Family::VisitorSets);
@@ -358,11 +358,41 @@ fn eviction_waits_for_the_snapshot_in_progress() {
     table.flush_into(&mut batch).unwrap();
     store.commit(batch).unwrap();
     *table.get_mut(&store, "k0").unwrap() = 7;
+    *table.get_mut(&store, "k1").unwrap() = 8;
     table.begin_snapshot();
-    assert_eq!(table.evict_clean(0), 0, "nothing moves while a snapshot is taken");
+    assert!(table.continue_snapshot(1).unwrap().is_none(), "one of two written");
+    assert_eq!(table.evict_clean(0), 98, "committed entries go while a snapshot is taken");
+    *table.get_mut(&store, "k2").unwrap() = 9;
     let batch = table.continue_snapshot(usize::MAX).unwrap().unwrap();
-    assert_eq!(table.evict_clean(0), 0, "nor before its batch is committed");
+    assert_eq!(table.evict_clean(0), 0, "written, not committed: k0 and k1 stay; k2 is dirty");
     store.commit(batch).unwrap();
-    assert_eq!(table.evict_clean(0), 100);
+    assert_eq!(table.evict_clean(0), 2);
+    assert_eq!(table.len(), 1);
     assert_eq!(table.get(&store, "k0").unwrap(), Some(&7));
+    assert_eq!(table.get(&store, "k1").unwrap(), Some(&8));
+    assert_eq!(table.get(&store, "k2").unwrap(), Some(&9));
+    assert_eq!(table.get(&store, "k3").unwrap(), Some(&3));
+}
+
+#[test]
+fn a_pass_that_cannot_get_under_the_budget_waits_for_a_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut table = committed_profiles(&store, 1_000);
+    for i in 1_000..3_000 {
+        bump(&mut table, &store, &format!("user-{i}"), "shoes");
+    }
+    table.set_memory_budget(Some(table.memory_bytes() / 3));
+    assert_eq!(table.evict_over_budget(), 1_000, "every committed entry, still over");
+    let capacity = table.map.capacity();
+    assert!(capacity < 4_096, "the map shrank after losing a third: {capacity}");
+    bump(&mut table, &store, "user-0", "hats");
+    let mut batch = StateBatch::new();
+    table.flush_into(&mut batch).unwrap();
+    assert_eq!(table.evict_over_budget(), 0, "nothing committed since: no pass");
+    assert!(table.futile_pass.is_some());
+    store.commit(batch).unwrap();
+    assert!(table.evict_over_budget() > 1_000, "a commit makes the next pass worth it");
+    assert!(table.memory_bytes() <= table.budget.unwrap());
+    assert_eq!(table.get(&store, "user-0").unwrap().unwrap().events, 2);
 }
