@@ -63,6 +63,12 @@ impl SharedHash {
         }
     }
 
+    /// Bytes of the fields set but not yet in a command (what
+    /// [`flush`](Self::flush) will add, but for the commands' headers).
+    pub fn pending_bytes(&self) -> usize {
+        self.pending.values().map(|pending| pending.fields.bytes().len()).sum()
+    }
+
     /// Adds the last, partial commands; the hash is then ready for the next
     /// write-out.
     pub fn flush(&mut self, out: &mut RespCommands) {
@@ -94,7 +100,9 @@ mod tests {
                 command.arg("h");
             }
         }
+        assert!(hash.pending_bytes() > 0);
         hash.flush(&mut out);
+        assert_eq!(hash.pending_bytes(), 0);
         hash.flush(&mut out);
         reference.extend(command.get_packed_command());
         assert_eq!(out.len(), 3);

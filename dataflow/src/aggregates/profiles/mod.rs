@@ -12,6 +12,7 @@
 pub mod json;
 mod operator;
 pub mod profile;
+mod render;
 pub mod seen_ids;
 mod split;
 pub mod user_ids;

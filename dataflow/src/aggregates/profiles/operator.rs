@@ -6,16 +6,15 @@
 //! a user issues its interned id (`user_ids.rs`); every counted view goes
 //! on, with that id, to the unique-visitor operator as a [`Visit`], and
 //! with the leaderboards on every counted event goes on to their tag
-//! weights. Each write-out (as soon as Redis
-//! can take one, coalescing while it is busy, see `epochs.rs`) writes every changed
-//! user once: the changed scores of `user:profile:<u>` (tag → score),
-//! `user:purchased:<u>` (products bought) if it bought something, its
-//! top-N in `UserInterestTag`, its JSON profile in `user-profiles` (the two
-//! shared hashes get one HSET per write-out with every changed user), and,
-//! when its top-N changed, a message on `user-interest-tags-topic`. All
-//! writes are absolute values and every changed field is written after its
-//! change, so replaying events after a restore converges to exactly the
-//! same keys.
+//! weights. Each write-out (as soon as Redis can take one, coalescing while
+//! it is busy, see `epochs.rs`) writes every changed user once, in
+//! pipelines of a few megabytes (`render.rs` says what each user's
+//! commands are): the first when the write-out opens, each next one when
+//! the Redis writer is ready again, and at a checkpoint all of them at
+//! once. A user whose top-N changed also gets a message on
+//! `user-interest-tags-topic`. All writes are absolute values and every
+//! changed field is written after its change, so replaying events after a
+//! restore converges to exactly the same keys.
 
 use std::ops::Range;
 use std::rc::Rc;
@@ -23,36 +22,28 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use compact_str::CompactString;
-use model::{EventType, SharedHashLayout, keys};
-use rustc_hash::FxHashMap;
-use serde::Serialize;
+use model::EventType;
 use state::{Family, StateBatch, StateError, StateKey, StateStore, Table};
-use ustr::Ustr;
 
 use super::ProfileOutput;
-use super::json as profile_json;
-use super::profile::{ChangedTags, UserProfile};
+use super::profile::UserProfile;
+use super::render::{ChangedUsers, InterestTagsMessage, PIPELINE_BYTES, Render, UserChanges};
 use super::user_ids::UserIdIssuer;
 use crate::aggregates::AggregateSettings;
 use crate::epochs::{EpochState, WriteOut};
 use crate::metrics::JobMetrics;
 use crate::records::{ProfileEvent, Visit};
-use crate::redis_sink::{RedisBatch, SharedHash};
+use crate::redis_sink::RedisBatch;
 use crate::weights::Weights;
 use crate::write_pace::WriteGate;
 use crate::writer::Writer;
 
-/// Users per Redis pipeline when rewriting the whole state.
+/// Users listed as changed at a time when rewriting the whole state.
 const USERS_PER_REWRITE: usize = 5_000;
+/// Changed users the map keeps room for once a write-out is done.
+const CHANGED_KEPT: usize = 1 << 16;
 /// One event in this many has its end-to-end latency observed.
 const LATENCY_SAMPLE_EVERY: u32 = 16;
-
-/// What changed for one user since it was last written.
-#[derive(Debug, Clone, Copy, Default)]
-struct UserChanges {
-    tags: ChangedTags,
-    purchased: bool,
-}
 
 /// The profile operator's state on one worker.
 pub struct ProfilesState {
@@ -62,12 +53,13 @@ pub struct ProfilesState {
     /// Names of the ids issued before the snapshot in progress began.
     snapshot_names: StateBatch,
     weights: Weights,
-    top_n: usize,
     /// `--dedupe-window` in ms (`None`: off).
     dedupe_window: Option<i64>,
     /// Whether counted events go on (to the leaderboards).
     emit_counted: bool,
-    changed: FxHashMap<CompactString, UserChanges>,
+    changed: ChangedUsers,
+    /// A write-out is under way: some changed users are not written yet.
+    draining: bool,
     /// Creation times of sampled events not yet written.
     latency_samples: Vec<i64>,
     /// Events until the next latency sample.
@@ -81,49 +73,13 @@ pub struct ProfilesState {
     reported_keys: usize,
     /// Bytes this worker last reported to the state-memory metric.
     reported_bytes: usize,
-    buffers: Render,
+    render: Render,
 }
 
 impl std::fmt::Debug for ProfilesState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProfilesState").field("users", &self.table.len()).finish()
     }
-}
-
-/// Buffers reused by every render.
-#[derive(Debug)]
-struct Render {
-    key: String,
-    json: Vec<u8>,
-    order: Vec<usize>,
-    /// Bytes of the previous batch: the next one starts with room for as
-    /// many.
-    batch_bytes: usize,
-    /// `UserInterestTag`'s commands.
-    interest: SharedHash,
-    /// `user-profiles`' commands.
-    profiles: SharedHash,
-}
-
-impl Render {
-    fn new(layout: SharedHashLayout) -> Self {
-        Self {
-            key: String::new(),
-            json: Vec::new(),
-            order: Vec::new(),
-            batch_bytes: 0,
-            interest: SharedHash::new(layout, keys::USER_INTEREST_TAG),
-            profiles: SharedHash::new(layout, keys::USER_PROFILES),
-        }
-    }
-}
-
-/// The JSON published on `user-interest-tags-topic`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct InterestTagsJson<'a> {
-    user_id: &'a str,
-    top_tags: &'a [&'a str],
 }
 
 impl ProfilesState {
@@ -150,12 +106,12 @@ impl ProfilesState {
             ids,
             snapshot_names: StateBatch::new(),
             weights: settings.weights,
-            top_n: settings.top_n,
             dedupe_window: settings
                 .dedupe_window
                 .map(|window| i64::try_from(window.as_millis()).unwrap_or(i64::MAX)),
             emit_counted: false,
-            changed: FxHashMap::default(),
+            changed: ChangedUsers::default(),
+            draining: false,
             latency_samples: Vec::new(),
             until_sample: 0,
             writer,
@@ -164,7 +120,7 @@ impl ProfilesState {
             gate: WriteGate::default(),
             reported_keys,
             reported_bytes: 0,
-            buffers: Render::new(settings.hash_layout),
+            render: Render::new(settings.hash_layout, settings.top_n),
         })
     }
 
@@ -180,89 +136,59 @@ impl ProfilesState {
 
     /// Writes every cached user's Redis keys from state (after a restore, so a
     /// Redis that lost data is repaired); returns the number of users.
+    /// Publishes nothing on `user-interest-tags-topic`: the published top
+    /// tags are part of the state.
     pub fn rewrite_all(&mut self) -> usize {
         let users: Vec<CompactString> = self.table.iter().map(|(u, _)| u.clone()).collect();
-        let everything = UserChanges { tags: ChangedTags::ALL, purchased: true };
         for chunk in users.chunks(USERS_PER_REWRITE) {
-            self.changed.extend(chunk.iter().map(|user| (user.clone(), everything)));
-            let (batch, _unchanged_tags) = self.render();
-            self.writer.redis(batch);
-            self.changed.clear();
+            self.changed.extend(chunk.iter().map(|user| (user.clone(), UserChanges::EVERYTHING)));
+            while !self.changed.is_empty() {
+                let _unchanged_tags = self.write_pipeline();
+            }
         }
         users.len()
     }
 
-    /// Writes every changed user and publishes changed top tags.
-    fn write_changes(&mut self) {
-        let (mut batch, published) = self.render();
-        batch.created_ms = std::mem::take(&mut self.latency_samples);
-        self.writer.redis(batch);
-        for (user, json) in published {
-            self.writer.interest_tags(&user, &json);
+    /// Writes one pipeline of changed users (see `render.rs`), or with
+    /// `all`, pipelines until every changed user is written, and publishes
+    /// the changed top tags. The latency samples go with the pipeline that
+    /// writes the last changed user.
+    fn write_changes(&mut self, all: bool) {
+        loop {
+            let published = self.write_pipeline();
+            for (user, json) in published {
+                self.writer.interest_tags(&user, &json);
+            }
+            if self.changed.is_empty() || !all {
+                break;
+            }
         }
-        self.changed.clear();
+        self.draining = !self.changed.is_empty();
+        if !self.draining {
+            // A catch-up's write-out can leave room for millions of users.
+            self.changed.shrink_to(CHANGED_KEPT);
+        }
     }
 
-    /// The Redis commands of every changed user, and the interest-tags
-    /// messages of those whose top tags changed (now recorded as published).
-    fn render(&mut self) -> (RedisBatch, Vec<(CompactString, Vec<u8>)>) {
-        let mut out = self.writer.commands_buffer(self.buffers.batch_bytes);
+    /// Renders one pipeline of changed users and queues it; returns the
+    /// interest-tags messages of its users whose top tags changed.
+    fn write_pipeline(&mut self) -> Vec<InterestTagsMessage> {
+        let mut out = self.writer.commands_buffer(self.render.pipeline_bytes);
         let mut published = Vec::new();
-        let Self { table, store, changed, buffers, top_n, .. } = self;
-        let Render { key, json, order, batch_bytes, interest, profiles } = buffers;
-        for (user, changes) in changed.iter() {
-            let profile = match table.get_mut(store, user.as_str()) {
-                Ok(profile) => profile,
-                Err(err) => panic!("cannot read profile state: {err}"),
-            };
-            key.clear();
-            key.push_str(keys::USER_PROFILE_PREFIX);
-            key.push_str(user);
-            let changed_tags =
-                (0..profile.scores.len()).filter(|&i| changes.tags.contains(i)).count();
-            // Events always carry tags, but an HSET without fields would be
-            // rejected with the whole batch: never send one.
-            if changed_tags > 0 {
-                out.command(2 + 2 * changed_tags, "HSET").arg(key.as_bytes());
-                for (index, (tag, score)) in profile.scores.iter().enumerate() {
-                    if changes.tags.contains(index) {
-                        out.arg(tag.as_str().as_bytes()).arg_int(*score);
-                    }
-                }
-            }
-            if changes.purchased && !profile.purchased.is_empty() {
-                key.clear();
-                key.push_str(keys::USER_PURCHASED_PREFIX);
-                key.push_str(user);
-                out.command(2 + profile.purchased.len(), "SADD").arg(key.as_bytes());
-                for product in &profile.purchased {
-                    out.arg(product.as_bytes());
-                }
-            }
-            let top = profile.top_tags(*top_n);
-            let top_changed =
-                profile.published_top.iter().map(Ustr::as_str).ne(top.iter().copied());
-            // `UserInterestTag` holds `published_top` once this run wrote it.
-            if top_changed || !profile.interest_written {
-                json.clear();
-                profile_json::write_tags(json, &top);
-                interest.set(&mut out, user, json);
-            }
-            json.clear();
-            profile_json::write_profile(json, user, profile, &top, order);
-            profiles.set(&mut out, user, json);
-            if top_changed {
-                let message = InterestTagsJson { user_id: user, top_tags: &top };
-                published.push((user.clone(), serde_json::to_vec(&message).unwrap_or_default()));
-                let top: Vec<Ustr> = top.into_iter().map(Ustr::from).collect();
-                profile.published_top = top;
-            }
-            profile.interest_written = true;
+        self.render.render(
+            &mut out,
+            &mut self.table,
+            &self.store,
+            &mut self.changed,
+            &mut published,
+            PIPELINE_BYTES,
+        );
+        let mut batch = RedisBatch::new(out);
+        if self.changed.is_empty() {
+            batch.created_ms = std::mem::take(&mut self.latency_samples);
         }
-        interest.flush(&mut out);
-        profiles.flush(&mut out);
-        *batch_bytes = out.bytes().len();
-        (RedisBatch::new(out), published)
+        self.writer.redis(batch);
+        published
     }
 }
 
@@ -319,8 +245,15 @@ impl EpochState for ProfilesState {
     }
 
     fn write_out(&mut self, when: WriteOut) {
-        if !self.changed.is_empty() && self.gate.open(when, &*self.writer) {
-            self.write_changes();
+        if self.changed.is_empty() {
+            return;
+        }
+        // A write-out the gate opened goes on, a pipeline each time the
+        // writer is ready, until every changed user is written.
+        let draining =
+            self.draining && when == WriteOut::IfWriterReady && self.writer.redis_ready();
+        if draining || self.gate.open(when, &*self.writer) {
+            self.write_changes(when == WriteOut::Now);
         }
     }
 
