@@ -112,10 +112,15 @@ impl Render {
         published: &mut Vec<InterestTagsMessage>,
         limit: usize,
     ) {
+        // Once full, the rest of the map is passed over without measuring.
+        let mut full = false;
         changed.retain(|user, changes| {
-            let rendered =
-                out.bytes().len() + self.interest.pending_bytes() + self.profiles.pending_bytes();
-            if rendered >= limit {
+            full = full
+                || out.bytes().len()
+                    + self.interest.pending_bytes()
+                    + self.profiles.pending_bytes()
+                    >= limit;
+            if full {
                 return true;
             }
             let profile = match table.get_mut(store, user.as_str()) {
