@@ -20,6 +20,7 @@ where
     /// module docs). Returns how many were dropped.
     pub fn evict_clean(&mut self, max_entries: usize) -> usize {
         let excess = self.map.len().saturating_sub(max_entries);
+        self.note_commits();
         self.evict(|entries, _| entries < excess)
     }
 
@@ -53,11 +54,11 @@ where
         }
     }
 
-    /// Drops clean and known-absent entries whose changes are committed
-    /// while `more(entries, bytes)` (what was dropped so far) holds: first
-    /// those not used since the last pass, then any.
+    /// Drops clean and known-absent entries whose changes are committed (as
+    /// of the last [`note_commits`](Self::note_commits)) while
+    /// `more(entries, bytes)` (what was dropped so far) holds: first those
+    /// not used since the last pass, then any.
     fn evict(&mut self, mut more: impl FnMut(usize, usize) -> bool) -> usize {
-        self.note_commits();
         let committed_before = self.committed_before;
         let (mut entries, mut bytes) = (0, 0);
         for second_chance in [true, false] {

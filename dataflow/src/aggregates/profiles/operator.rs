@@ -143,7 +143,7 @@ impl ProfilesState {
         for chunk in users.chunks(USERS_PER_REWRITE) {
             self.changed.extend(chunk.iter().map(|user| (user.clone(), UserChanges::EVERYTHING)));
             while !self.changed.is_empty() {
-                let _unchanged_tags = self.write_pipeline();
+                let _not_published = self.write_pipeline();
             }
         }
         users.len()

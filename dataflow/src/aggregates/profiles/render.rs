@@ -112,24 +112,19 @@ impl Render {
         published: &mut Vec<InterestTagsMessage>,
         limit: usize,
     ) {
-        // Once full, the rest of the map is passed over without measuring.
-        let mut full = false;
-        changed.retain(|user, changes| {
-            full = full
-                || out.bytes().len()
-                    + self.interest.pending_bytes()
-                    + self.profiles.pending_bytes()
-                    >= limit;
-            if full {
-                return true;
-            }
+        // Takes users out one at a time; dropped early, the iterator leaves
+        // the rest in `changed` without visiting them.
+        let mut users = changed.extract_if(|_, _| true);
+        while out.bytes().len() + self.interest.pending_bytes() + self.profiles.pending_bytes()
+            < limit
+        {
+            let Some((user, changes)) = users.next() else { break };
             let profile = match table.get_mut(store, user.as_str()) {
                 Ok(profile) => profile,
                 Err(err) => panic!("cannot read profile state: {err}"),
             };
-            self.user(out, user, *changes, profile, published);
-            false
-        });
+            self.user(out, &user, changes, profile, published);
+        }
         self.interest.flush(out);
         self.profiles.flush(out);
         self.pipeline_bytes = out.bytes().len();
