@@ -74,6 +74,8 @@ pub struct JobConfig {
     pub until_caught_up: bool,
     /// Most messages a source handles per activation.
     pub max_batch: usize,
+    /// Epochs sources may read ahead of the dataflow's slowest operator.
+    pub read_ahead_epochs: u64,
     /// How often new partitions are looked for.
     pub discovery_interval: Duration,
     /// What a restored position below the retained events means.

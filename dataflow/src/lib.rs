@@ -24,6 +24,7 @@ pub mod kafka_reader;
 pub mod metadata_watch;
 pub mod metrics;
 pub mod metrics_server;
+pub mod read_ahead;
 pub mod records;
 pub mod redis_loss;
 pub mod redis_sink;

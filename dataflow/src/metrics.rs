@@ -4,6 +4,7 @@
 //! resolved to their label set once (a cloned handle) and incremented per
 //! batch, never looked up per event.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -65,6 +66,10 @@ pub struct JobMetrics {
     /// Messages dropped because they lay below their partition's position
     /// (delivered again after the consumer moved back), by topic and partition.
     pub input_redelivered: Family<Labels, Counter>,
+    /// Seconds the sources read nothing because the dataflow was more than
+    /// `--read-ahead-epochs` behind them (back-pressure), summed over the
+    /// process's workers.
+    pub input_paused_seconds: Counter<f64, AtomicU64>,
     /// Checkpoints and restores.
     pub checkpoint: CheckpointMetrics,
 }
@@ -118,6 +123,7 @@ impl Default for JobMetrics {
             input_offsets_lost: Family::default(),
             input_partition_restarts: Family::default(),
             input_redelivered: Family::default(),
+            input_paused_seconds: Counter::default(),
             checkpoint: CheckpointMetrics::default(),
             registry: Registry::default(),
         };
@@ -206,6 +212,11 @@ impl Default for JobMetrics {
             "tagflow_input_redelivered",
             "Messages dropped because they lay below their partition's position (delivered again after the consumer moved back)",
             metrics.input_redelivered.clone(),
+        );
+        registry.register(
+            "tagflow_input_paused_seconds",
+            "Seconds the sources read nothing because the dataflow was more than --read-ahead-epochs behind them (back-pressure), summed over workers",
+            metrics.input_paused_seconds.clone(),
         );
         procmetrics::register(&mut registry);
         metrics.checkpoint.register(&mut registry);

@@ -17,6 +17,11 @@
 //! operators write out less often while the input is behind
 //! (`write_pace.rs`).
 //!
+//! The source reads nothing while the dataflow's processing lags its
+//! reading by more than `--read-ahead-epochs` ([`ReadAhead`]: two probes,
+//! in-band), so a backlog waits in Kafka instead of in the operators'
+//! stashes and channels. Epochs still advance with the clock meanwhile.
+//!
 //! When its epoch crosses a checkpoint boundary (a multiple of
 //! `checkpoint_every`), the source emits its partitions' next offsets on its
 //! positions stream *before* downgrading its capabilities: those offsets are
@@ -42,6 +47,7 @@ use crate::day::Calendar;
 use crate::kafka_output::{KafkaOutput, Origin};
 use crate::kafka_reader::PartitionReader;
 use crate::metrics::{JobMetrics, partition_labels};
+use crate::read_ahead::ReadAhead;
 use crate::records::{ProfileEvent, RecentEvent};
 use crate::redis_loss::RedisLoss;
 use crate::write_pace::WritePace;
@@ -90,6 +96,8 @@ pub struct SourceHandles {
     /// Where the source notes how far behind its input is, for the
     /// operators' write-outs.
     pub pace: WritePace,
+    /// Whether the dataflow's processing lags its reading too far.
+    pub read_ahead: ReadAhead,
 }
 
 type Out<D> = OutputBuilder<u64, timely::container::CapacityContainerBuilder<Vec<D>>>;
@@ -129,7 +137,10 @@ pub fn kafka_source<'scope>(
         let mut counters: Vec<Counter> = Vec::new();
         let mut counts: Vec<u64> = Vec::new();
         let mut last_discovery = Instant::now();
-        let SourceHandles { dead_letters, metrics, shutdown, redis_lost, pace } = handles;
+        // Since when the source has been waiting for the dataflow, if it is.
+        let mut paused_since: Option<Instant> = None;
+        let SourceHandles { dead_letters, metrics, shutdown, redis_lost, pace, read_ahead } =
+            handles;
 
         move |_frontiers| {
             let Some(caps) = capabilities.as_mut() else { return };
@@ -152,7 +163,16 @@ pub fn kafka_source<'scope>(
 
             let mut handled = 0;
             let mut newest_produced_ms: Option<i64> = None;
-            {
+            let behind = read_ahead.behind();
+            match (behind, paused_since) {
+                (true, None) => paused_since = Some(Instant::now()),
+                (false, Some(since)) => {
+                    metrics.input_paused_seconds.inc_by(since.elapsed().as_secs_f64());
+                    paused_since = None;
+                }
+                _ => {}
+            }
+            if !behind {
                 let mut profiles_handle = profiles_out.activate();
                 let mut profiles = profiles_handle.session(&caps[0]);
                 while handled < max_batch {

@@ -10,8 +10,8 @@
 //!   be restored with `W'` workers by scanning group ranges
 //!   ([`StateStore::scan`], [`groups_for_worker`]).
 //! - [`StateBatch`]: the only way to write. It carries state changes *and*
-//!   the source offsets they correspond to, and is committed as one atomic
-//!   RocksDB write, so a checkpoint taken after a commit ([`write_part`])
+//!   the source offsets they correspond to, and is committed whole before
+//!   a checkpoint's part is taken, so a part taken after a commit ([`write_part`])
 //!   holds some committed state together with the exact offsets to resume
 //!   from: recovery is exact, with no double counting and no gap. (The live
 //!   store itself runs without a write-ahead log and is rebuilt from the last

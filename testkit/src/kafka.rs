@@ -42,15 +42,27 @@ pub fn create_topics(topics: &[&str], partitions: i32) {
     wait_for_leaders(topics, partitions);
 }
 
+/// Waits until every broker's metadata shows each topic with its
+/// partitions led and fully replicated. Every broker is asked (a fresh
+/// client bootstrapped from it alone), not just any: a broker restarted by
+/// an earlier test can still lack new topics in its metadata, and a job
+/// that asks it first refuses to start (`event topics … not found`).
 fn wait_for_leaders(topics: &[&str], partitions: i32) {
-    let consumer = consumer();
     let deadline = Instant::now() + Duration::from_secs(30);
+    let brokers = Stack::get().brokers.clone();
     loop {
-        let ready = topics.iter().all(|t| {
-            consumer.fetch_metadata(Some(t), Duration::from_secs(5)).is_ok_and(|m| {
-                m.topics().first().is_some_and(|tm| {
-                    tm.partitions().len() == partitions as usize
-                        && tm.partitions().iter().all(|p| p.leader() >= 0 && p.isr().len() == 3)
+        let ready = brokers.split(',').all(|broker| {
+            let Ok(client) =
+                ClientConfig::new().set("bootstrap.servers", broker).create::<BaseConsumer>()
+            else {
+                return false;
+            };
+            topics.iter().all(|t| {
+                client.fetch_metadata(Some(t), Duration::from_secs(5)).is_ok_and(|m| {
+                    m.topics().first().is_some_and(|tm| {
+                        tm.partitions().len() == partitions as usize
+                            && tm.partitions().iter().all(|p| p.leader() >= 0 && p.isr().len() == 3)
+                    })
                 })
             })
         });

@@ -15,7 +15,7 @@
 //! 3. The worker's checkpoint operator ([`checkpoint_flow`]) reads the
 //!    positions and every snapshot stream. With every stream's changes for
 //!    a boundary in ([`Coordinator`]), its [`PartWriter`] thread commits
-//!    them and the offsets in one atomic RocksDB batch and takes a RocksDB
+//!    them and the offsets to the worker's store and takes a RocksDB
 //!    checkpoint into `<dir>/pending-<boundary>/worker-<i>/`, then wakes
 //!    the operator, which emits the part.
 //! 4. Parts travel to worker 0, whose [`Sealer`] renames the directory to

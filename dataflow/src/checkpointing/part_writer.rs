@@ -1,8 +1,8 @@
 //! The per-worker thread that makes a worker's part of each checkpoint.
 //!
 //! Operators only pause to copy their changes into a [`StateBatch`]; this
-//! thread then commits the batch together with the source offsets (one
-//! atomic RocksDB write), then has the checkpoint store write the part (a
+//! thread then commits the batch together with the source offsets (RocksDB
+//! writes of a few megabytes each), then has the checkpoint store write the part (a
 //! RocksDB checkpoint: a memtable flush and hard links; checksums; uploads
 //! for an object store), while the worker keeps processing.
 //! Jobs run in order, so part `B` is always committed before part `B + 1`.

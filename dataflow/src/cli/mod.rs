@@ -240,6 +240,11 @@ pub struct RunArgs {
     /// Most messages a worker reads per activation.
     #[arg(long, default_value_t = 4096)]
     pub max_batch: usize,
+    /// Epochs the sources may read ahead of the slowest operator: while the
+    /// dataflow has not finished the epoch this many epochs back, sources
+    /// read nothing more, so a backlog waits in Kafka, not in memory.
+    #[arg(long, env = "TAGFLOW_READ_AHEAD_EPOCHS", default_value_t = 5)]
+    pub read_ahead_epochs: u64,
     /// What to do when a restored position is below the oldest event Kafka
     /// still has (retention deleted events the job never read): `fail`
     /// refuses to start, naming the lost range; `continue` logs and counts
@@ -355,6 +360,7 @@ impl RunArgs {
             state_memory: usize::try_from(self.state_memory.as_u64()).unwrap_or(usize::MAX),
             until_caught_up: self.until_caught_up,
             max_batch: self.max_batch.max(1),
+            read_ahead_epochs: self.read_ahead_epochs.max(1),
             discovery_interval: self.discovery_interval,
             on_data_loss: self.on_data_loss,
             start_retry_for: self.start_retry_for,

@@ -24,6 +24,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
 use state::{PartCache, groups_for_worker};
 use timely::communication::Config as CommunicationConfig;
+use timely::dataflow::operators::Probe;
 use timely::{Config as TimelyConfig, WorkerConfig};
 
 use crate::aggregates::leaderboards::catalog::ProductTags;
@@ -42,6 +43,7 @@ use crate::epochs::epoch_sink;
 use crate::kafka_output::KafkaOutput;
 use crate::kafka_reader::{PartitionReader, ReaderConfig, check_retained};
 use crate::metrics::JobMetrics;
+use crate::read_ahead::ReadAhead;
 use crate::redis_loss::{RedisLoss, Sentinel};
 use crate::redis_sink::RedisSink;
 use crate::source::{SourceHandles, SourceSettings, kafka_source};
@@ -352,12 +354,14 @@ fn run_worker(
         settings: config.result_settings(),
         sentinel: Some(sentinel),
     };
+    let read_ahead = ReadAhead::new(config.read_ahead_epochs);
     let handles = SourceHandles {
         dead_letters: Rc::clone(&dead_letters),
         metrics: Arc::clone(metrics),
         shutdown: Arc::clone(shutdown),
         redis_lost: redis_lost.clone(),
         pace,
+        read_ahead: read_ahead.clone(),
     };
     let output: Rc<dyn Writer> = writer.clone();
     let err = |e: state::StateError| e.to_string();
@@ -426,12 +430,17 @@ fn run_worker(
                 profiles.emit_counted_events();
             }
             let route_profile = move |event: &_| profiles::route(event, peers);
-            let profiles = epoch_sink(streams.profiles, "Profiles", route_profile, profiles, every);
-            let (visits, counted) = profiles::split(profiles.output);
+            let (read, processed) = (read_ahead.read(), read_ahead.processed());
+            let events = streams.profiles.probe_with(read);
+            let profiles = epoch_sink(events, "Profiles", route_profile, profiles, every);
+            let (visits, counted) = profiles::split(profiles.output.probe_with(processed));
             let router = ViewRouter::new(peers);
             let route_visit = move |visit: &_| router.route(visit);
-            let visitors = epoch_sink(visits, "UniqueVisitors", route_visit, visitors, every);
+            let mut visitors = epoch_sink(visits, "UniqueVisitors", route_visit, visitors, every);
+            visitors.output = visitors.output.probe_with(processed);
             let recent = epoch_sink(streams.recent, "RecentEvents", recent::route, recent, every);
+            // Nothing reads the recent events' output: it is only probed.
+            let _ = recent.output.probe_with(processed);
             let mut snapshots = vec![profiles.snapshots, visitors.snapshots, recent.snapshots];
             if let Some(boards) = leaderboards.take() {
                 let writer = Rc::clone(&output);

@@ -88,8 +88,18 @@ pub struct ReaderConfig {
 }
 
 /// The settings of the job's consumers: manual positions (no automatic
-/// commits or offset store), large prefetch, short fetch waits. Public so
-/// that `bench/ceiling` reads Kafka exactly as the job does.
+/// commits or offset store), a bounded prefetch, short fetch waits. Public
+/// so that `bench/ceiling` reads Kafka exactly as the job does.
+///
+/// The prefetch is what librdkafka holds per worker beyond what the job has
+/// read: it fetches while its queue has fewer than `queued.min.messages`
+/// messages per partition and fewer than `queued.max.messages.kbytes`, and
+/// one fetch overshoots that by up to `max.partition.fetch.bytes` per
+/// partition (compressed: several times that once decompressed). With
+/// fetches of 8 MiB per partition, librdkafka held 350 MB of a 1 M-user
+/// catch-up's heap peak even with its queue limited to 8 MiB (heaptrack);
+/// with fetches of 1 MiB, 67 MB (docs/benchmarks.md, "Memory of a
+/// catch-up").
 pub fn consumer_config(brokers: &str, group_id: &str, client_id: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
@@ -99,9 +109,14 @@ pub fn consumer_config(brokers: &str, group_id: &str, client_id: &str) -> Client
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
         .set("auto.offset.reset", "earliest")
-        .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "8388608")
-        .set("queued.min.messages", "200000")
+        .set("fetch.max.bytes", "4194304")
+        .set("max.partition.fetch.bytes", "1048576")
+        .set("queued.min.messages", "20000")
+        .set("queued.max.messages.kbytes", "16384")
+        // Once the queue is over those limits, the next fetch waits this
+        // long (librdkafka's default, 1 s, cut the consume ceiling to a
+        // fifth at these limits).
+        .set("fetch.queue.backoff.ms", "5")
         .set("fetch.wait.max.ms", "10")
         .set("client.id", client_id);
     config

@@ -1,10 +1,10 @@
-//! [`StateBatch`]: the unit of atomic state change.
+//! [`StateBatch`]: the unit of state change between two checkpoints.
 //!
 //! A batch collects puts, deletes and source offsets and is applied by
-//! `StateStore::commit` as one RocksDB `WriteBatch`, so the state and the
-//! offsets it corresponds to land together or not at all. That is what makes
-//! recovery exact: a checkpoint taken after a commit holds the state as of
-//! that commit *and* the offsets to resume reading from.
+//! `StateStore::commit` before the worker's part of a checkpoint is taken,
+//! so the part holds the state as of that commit *and* the offsets to resume
+//! reading from. That is what makes recovery exact. (The commit writes the
+//! batch a segment at a time, see `StateStore::commit`.)
 //!
 //! The batch is a byte arena independent of the store (no borrowed column
 //! family handles), so it can be built by several tables before the store is
@@ -53,8 +53,8 @@ pub(crate) enum OpKind {
     Delete,
 }
 
-/// A set of state changes and source offsets, committed atomically by
-/// `StateStore::commit`.
+/// A set of state changes and source offsets, committed together by
+/// `StateStore::commit` before a checkpoint's part is taken.
 ///
 /// Keys given to [`put`](Self::put) and [`delete`](Self::delete) are user keys
 /// whose key group is their hash ([`key_group`]); [`put_in_group`](Self::put_in_group)
@@ -76,7 +76,7 @@ pub struct StateBatch {
 
 /// A run of operations and the bytes of their keys and values.
 #[derive(Debug, Default)]
-struct Segment {
+pub(crate) struct Segment {
     ops: Vec<Op>,
     data: Vec<u8>,
     /// Once `data` holds this many bytes, the next operation starts a new
@@ -108,6 +108,13 @@ impl CommitTicket {
     #[must_use]
     pub fn is_committed(&self) -> bool {
         self.0.load(Ordering::Acquire)
+    }
+
+    /// Marks `tickets` committed.
+    pub(crate) fn mark_all(tickets: &[Self]) {
+        for ticket in tickets {
+            ticket.0.store(true, Ordering::Release);
+        }
     }
 }
 
@@ -213,16 +220,8 @@ impl StateBatch {
         ticket
     }
 
-    /// Marks every ticket of the batch committed (by `StateStore::commit`,
-    /// once the write succeeded).
-    pub(crate) fn mark_committed(&self) {
-        for ticket in &self.tickets {
-            ticket.0.store(true, Ordering::Release);
-        }
-    }
-
     /// Moves every operation of `other` to the end of this batch, so several
-    /// operators' changes can be committed as one atomic write. Whole
+    /// operators' changes can be committed together. Whole
     /// segments move: no key or value is copied.
     pub fn append(&mut self, mut other: StateBatch) {
         self.tickets.append(&mut other.tickets);
@@ -252,16 +251,39 @@ impl StateBatch {
     }
 
     /// Iterates over `(op, key, value)`; `value` is empty for deletes.
+    #[cfg(test)]
     pub(crate) fn entries(&self) -> impl Iterator<Item = (Op, &[u8], &[u8])> + '_ {
-        self.segments.iter().flat_map(|segment| {
-            let mut start = 0;
-            segment.ops.iter().map(move |&op| {
-                let key = &segment.data[start..op.key_end];
-                let value = &segment.data[op.key_end..op.value_end];
-                start = op.value_end;
-                (op, key, value)
-            })
+        self.segments.iter().flat_map(Segment::entries)
+    }
+
+    /// Takes the batch apart for a commit: its segments in order, to be
+    /// written and freed one at a time, and the tickets to mark once all
+    /// are written.
+    pub(crate) fn into_segments(self) -> (Vec<Segment>, Vec<CommitTicket>) {
+        (self.segments, self.tickets)
+    }
+}
+
+impl Segment {
+    /// Iterates over `(op, key, value)`; `value` is empty for deletes.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (Op, &[u8], &[u8])> + '_ {
+        let mut start = 0;
+        self.ops.iter().map(move |&op| {
+            let key = &self.data[start..op.key_end];
+            let value = &self.data[op.key_end..op.value_end];
+            start = op.value_end;
+            (op, key, value)
         })
+    }
+
+    /// Bytes of keys and values held.
+    pub(crate) fn data_bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Number of operations.
+    pub(crate) fn len(&self) -> usize {
+        self.ops.len()
     }
 }
 

@@ -4,8 +4,8 @@
 //! family per [`Family`]. Keyed state is stored under key-group-prefixed keys
 //! (see `keys.rs`), so any range of key groups can be scanned to restore state
 //! into a different number of workers. All writes go through
-//! [`StateStore::commit`] of a [`StateBatch`]: one atomic RocksDB write that
-//! carries both state and source offsets.
+//! [`StateStore::commit`] of a [`StateBatch`], which carries both state and
+//! source offsets.
 //!
 //! The checkpoint protocol (RocksDB checkpoints plus manifests) is built on
 //! top of this type and reaches the database through [`StateStore::db`].
@@ -30,7 +30,7 @@ use rocksdb::{
 
 use crate::error::{StateError, display_key};
 use crate::keygroup::key_group;
-use crate::store::batch::{OpKind, StateBatch};
+use crate::store::batch::{CommitTicket, OpKind, StateBatch};
 use crate::store::family::Family;
 use crate::store::keys::{
     group_bounds, parse_offset_key, parse_offset_value, split_state_key, with_state_key,
@@ -182,27 +182,36 @@ impl StateStore {
         Ok(found)
     }
 
-    /// Applies `batch` atomically (one RocksDB write batch), then marks its
-    /// commit tickets.
+    /// Applies `batch`, then marks its commit tickets.
+    ///
+    /// The batch is written one segment (a few megabytes) at a time, each
+    /// segment freed once written, so a commit never holds the whole batch
+    /// twice (as one RocksDB `WriteBatch` copy of it did: tens of megabytes
+    /// per worker at a catch-up's checkpoints). The commit needs no single
+    /// atomic write: the store is scratch space, never recovered from after
+    /// a crash (a restore rebuilds it from a checkpoint's parts, each taken
+    /// after a whole commit), and nothing reads a key of a batch being
+    /// committed (tables keep such entries cached until the tickets are
+    /// marked). A failed commit is fatal for the job.
     pub fn commit(&self, batch: StateBatch) -> Result<(), StateError> {
-        if batch.is_empty() {
-            batch.mark_committed();
-            return Ok(());
-        }
+        let (segments, tickets) = batch.into_segments();
         let mut handles: [Option<&ColumnFamily>; Family::ALL.len()] = [None; Family::ALL.len()];
-        let mut write = WriteBatch::with_capacity_bytes(batch.data_bytes() + 16 * batch.len() + 12);
-        for (op, key, value) in batch.entries() {
-            let cf = match handles[op.family.index()] {
-                Some(cf) => cf,
-                None => *handles[op.family.index()].insert(self.cf(op.family)?),
-            };
-            match op.kind {
-                OpKind::Put => write.put_cf(cf, key, value),
-                OpKind::Delete => write.delete_cf(cf, key),
+        for segment in segments {
+            let capacity = segment.data_bytes() + 16 * segment.len() + 12;
+            let mut write = WriteBatch::with_capacity_bytes(capacity);
+            for (op, key, value) in segment.entries() {
+                let cf = match handles[op.family.index()] {
+                    Some(cf) => cf,
+                    None => *handles[op.family.index()].insert(self.cf(op.family)?),
+                };
+                match op.kind {
+                    OpKind::Put => write.put_cf(cf, key, value),
+                    OpKind::Delete => write.delete_cf(cf, key),
+                }
             }
+            self.db.write_opt(write, &self.write_opts).map_err(|e| self.rocks("write", e))?;
         }
-        self.db.write_opt(write, &self.write_opts).map_err(|e| self.rocks("write", e))?;
-        batch.mark_committed();
+        CommitTicket::mark_all(&tickets);
         Ok(())
     }
 

@@ -120,3 +120,38 @@ fn unknown_column_families_do_not_prevent_opening() {
     let store = open(dir.path());
     assert!(store.is_empty().unwrap());
 }
+
+#[test]
+fn a_batch_of_many_segments_commits_every_entry_in_order_then_marks_its_tickets() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let value = vec![7_u8; 1000];
+    let mut batch = StateBatch::new();
+    let ticket = batch.ticket();
+    // About 12 MB: several segments of at most `SEGMENT_BYTES`.
+    for i in 0..12_000 {
+        batch.put(Family::Profiles, format!("user-{i}").as_bytes(), &value);
+    }
+    // A later operation on a key of the first segment, in the last one.
+    batch.delete(Family::Profiles, b"user-0");
+    batch.set_offset("events", 0, 12_000);
+    let segments = batch.data_bytes() / batch::SEGMENT_BYTES;
+    assert!(segments >= 2, "{} bytes are one segment", batch.data_bytes());
+    assert!(!ticket.is_committed());
+    store.commit(batch).unwrap();
+    assert!(ticket.is_committed());
+    // One scan: a point lookup sorts the vector memtable each time.
+    let mut keys: Vec<String> = store
+        .scan(Family::Profiles, 0..KEY_GROUPS)
+        .map(|entry| {
+            let (_, key, got) = entry.unwrap();
+            assert_eq!(got, value);
+            String::from_utf8(key).unwrap()
+        })
+        .collect();
+    keys.sort();
+    let mut expected: Vec<String> = (1..12_000).map(|i| format!("user-{i}")).collect();
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(store.offsets().unwrap(), BTreeMap::from([(("events".to_owned(), 0), 12_000)]));
+}
