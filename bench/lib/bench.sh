@@ -18,15 +18,29 @@ kafka_tool() {
   java -Xmx256m -cp "$LIBS/*" -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2-tools.properties" "$@"
 }
 
-# create_topics PREFIX -- the job's five topics, fresh (3 partitions, RF 3).
+# create_topics PREFIX -- the job's five topics, fresh (3 partitions, RF 3),
+# kept whole: the dev stack's brokers keep 256 MiB per partition, and a
+# 30 M-event input's view partitions hold 650 MB each, so retention deleted
+# half of them under the job of 2026-12-03's ten-million-user runs.
 create_topics() {
   local t pids=()
   for t in "${JOB_TOPICS[@]}"; do
     kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BROKERS" --create \
-      --topic "$1$t" --partitions 3 --replication-factor 3 >/dev/null &
+      --topic "$1$t" --partitions 3 --replication-factor 3 \
+      --config retention.bytes=-1 --config retention.ms=-1 >/dev/null &
     pids+=($!)
   done
   for t in "${pids[@]}"; do wait "$t"; done
+}
+
+# assert_whole_input PREFIX -- dies unless every event topic of PREFIX still
+# starts at offset 0 (nothing deleted by retention).
+assert_whole_input() {
+  local trimmed
+  trimmed=$(kafka_tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$BROKERS" \
+    --topic-partitions "${1//./\\.}(view|add-to-cart|purchase)-events" --time -2 |
+    awk -F: '$NF != 0')
+  [[ -z $trimmed ]] || die "Kafka deleted input events of $1 (earliest offsets): $trimmed"
 }
 
 # delete_topics PREFIX -- every topic whose name starts with PREFIX.

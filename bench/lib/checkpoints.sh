@@ -73,6 +73,7 @@ step_checkpoints() {
     sleep 0.5
   done
   caught_up=$(now_ms)
+  assert_whole_input "$prefix"
   url=$(metrics_url "$dir/run1.log")
   curl -s "$url" >"$dir/metrics-caught-up"
   users=$(awk '/^tagflow_state_keys\{kind="users"\}/ { print $2 }' "$dir/metrics-caught-up")

@@ -45,7 +45,7 @@ use crate::aggregates::recent::events::RecentEvents;
 use crate::checkpointing::{SourcePositions, unix_ms};
 use crate::day::Calendar;
 use crate::kafka_output::{KafkaOutput, Origin};
-use crate::kafka_reader::PartitionReader;
+use crate::kafka_reader::{InputLoss, PartitionReader, ReaderError, is_out_of_range};
 use crate::metrics::{JobMetrics, partition_labels};
 use crate::read_ahead::ReadAhead;
 use crate::records::{ProfileEvent, RecentEvent};
@@ -93,6 +93,9 @@ pub struct SourceHandles {
     /// Raised when Redis lost the job's writes: stop too, so that the job
     /// restarts the dataflow from the last checkpoint (`redis_loss.rs`).
     pub redis_lost: RedisLoss,
+    /// Raised when Kafka deleted events a worker had not read, under
+    /// `--on-data-loss fail`: stop too, and the job exits with that error.
+    pub input_lost: InputLoss,
     /// Where the source notes how far behind its input is, for the
     /// operators' write-outs.
     pub pace: WritePace,
@@ -139,8 +142,15 @@ pub fn kafka_source<'scope>(
         let mut last_discovery = Instant::now();
         // Since when the source has been waiting for the dataflow, if it is.
         let mut paused_since: Option<Instant> = None;
-        let SourceHandles { dead_letters, metrics, shutdown, redis_lost, pace, read_ahead } =
-            handles;
+        let SourceHandles {
+            dead_letters,
+            metrics,
+            shutdown,
+            redis_lost,
+            input_lost,
+            pace,
+            read_ahead,
+        } = handles;
 
         move |_frontiers| {
             let Some(caps) = capabilities.as_mut() else { return };
@@ -162,6 +172,7 @@ pub fn kafka_source<'scope>(
             }
 
             let mut handled = 0;
+            let mut out_of_range = false;
             let mut newest_produced_ms: Option<i64> = None;
             let behind = read_ahead.behind();
             match (behind, paused_since) {
@@ -180,6 +191,7 @@ pub fn kafka_source<'scope>(
                         None => break,
                         Some(Ok(message)) => message,
                         Some(Err(err)) => {
+                            out_of_range |= is_out_of_range(&err);
                             tracing::warn!(worker, %err, "kafka consumer error");
                             break;
                         }
@@ -221,6 +233,20 @@ pub fn kafka_source<'scope>(
                     reader.set_next_offset(slot, next);
                 }
             }
+            if out_of_range {
+                match reader.resolve_out_of_range() {
+                    Ok(()) => {}
+                    Err(lost @ ReaderError::DataLost { .. }) => {
+                        tracing::error!(worker, %lost, "stopping the job");
+                        input_lost.raise(lost);
+                    }
+                    Err(err) => tracing::warn!(
+                        worker,
+                        %err,
+                        "cannot resolve a position out of range; will when it is reported again"
+                    ),
+                }
+            }
             for (counter, count) in counters.iter().zip(counts.iter_mut()) {
                 counter.inc_by(std::mem::take(count));
             }
@@ -252,6 +278,7 @@ pub fn kafka_source<'scope>(
 
             let finished = shutdown.load(Ordering::Relaxed)
                 || redis_lost.is_raised()
+                || input_lost.is_raised()
                 || (reader.is_bounded() && reader.caught_up());
             if finished {
                 emit_recent(&mut recent_out, &caps[1], &mut newest);

@@ -8,17 +8,16 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::oracle::recompute;
-use common::process::{kill_9, scrape_metrics, spawn_logged, time_until, wait_for};
+use common::process::{kill_9, log_of, scrape_metrics, spawn_logged, time_until, wait_for};
 use common::redis_check::differences;
 use common::run::{
-    Dataset, START_TIME_MS, checkpoint_dir, job_command, job_command_unbounded, produce_dataset,
-    produce_into, read_raw, run_to_end, with_brokers,
+    Dataset, START_TIME_MS, checkpoint_dir, complete_checkpoints, job_command,
+    job_command_unbounded, produce_dataset, produce_into, read_raw, run_to_end, with_brokers,
 };
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -77,18 +76,8 @@ fn assert_exact(redis: &str) {
     assert!(diffs.is_empty(), "Redis differs from the recomputation:\n{}", diffs.join("\n"));
 }
 
-/// Complete checkpoints in `work`, oldest first.
-fn complete(work: &Path) -> Vec<Manifest> {
-    let dir = CheckpointDir::new(checkpoint_dir(work));
-    dir.list().map(|l| l.into_iter().filter_map(|c| c.manifest.ok()).collect()).unwrap_or_default()
-}
-
 fn covers_everything(manifest: &Manifest) -> bool {
     manifest.offsets.iter().map(|o| o.next_offset).sum::<i64>() == EVENTS as i64
-}
-
-fn log_of(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 #[test]
@@ -104,16 +93,17 @@ fn a_redis_that_stops_answering_stalls_the_job_which_goes_on_once_it_answers() {
     command.args(["--redis-timeout", "1s"]);
     let log = work.path().join("job.log");
     let mut child = spawn_logged(command, &log);
-    assert!(wait_for(LIMIT, || complete(work.path()).iter().any(covers_everything)));
-    let before = complete(work.path()).last().unwrap().id;
+    assert!(wait_for(LIMIT, || complete_checkpoints(work.path()).iter().any(covers_everything)));
+    let before = complete_checkpoints(work.path()).last().unwrap().id;
     // Every checkpoint writes its marker through a worker's Redis writer,
     // and its parts wait for the writers: a writer stuck on a connection
     // that never answers stops every later checkpoint.
     proxy.swallow(true);
     std::thread::sleep(Duration::from_secs(3));
     proxy.swallow(false);
-    let went_on =
-        wait_for(LIMIT, || complete(work.path()).last().is_some_and(|m| m.id >= before + 3));
+    let went_on = wait_for(LIMIT, || {
+        complete_checkpoints(work.path()).last().is_some_and(|m| m.id >= before + 3)
+    });
     let alive = child.try_wait().unwrap().is_none();
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let status = child.wait().unwrap();
@@ -198,10 +188,10 @@ fn a_checkpoint_taken_with_other_settings_is_refused_unless_the_change_is_accept
     let redis = redis_database();
     let log = work.path().join("first.log");
     let mut first = spawn_logged(job_command_unbounded(&dataset.topics, &redis, work.path()), &log);
-    let all = wait_for(LIMIT, || complete(work.path()).iter().any(covers_everything));
+    let all = wait_for(LIMIT, || complete_checkpoints(work.path()).iter().any(covers_everything));
     kill_9(&mut first);
     assert!(all, "no checkpoint covered every event:\n{}", log_of(&log));
-    let recorded = complete(work.path()).pop().unwrap().settings;
+    let recorded = complete_checkpoints(work.path()).pop().unwrap().settings;
     assert_eq!(recorded.get("top-n").map(String::as_str), Some("5"), "{recorded:?}");
     assert_eq!(recorded.get("weights").map(String::as_str), Some("1,3,5"), "{recorded:?}");
 
@@ -234,10 +224,11 @@ fn events_deleted_before_the_job_read_them_stop_a_restore_unless_the_loss_is_acc
     let read = |manifest: &Manifest| manifest.offsets.iter().map(|o| o.next_offset).sum::<i64>();
     let log = work.path().join("first.log");
     let mut first = spawn_logged(job_command_unbounded(&data.topics, &redis, work.path()), &log);
-    let all = wait_for(LIMIT, || complete(work.path()).iter().any(|m| read(m) == FIRST));
+    let all =
+        wait_for(LIMIT, || complete_checkpoints(work.path()).iter().any(|m| read(m) == FIRST));
     kill_9(&mut first);
     assert!(all, "no checkpoint covered every event:\n{}", log_of(&log));
-    let restored = complete(work.path()).pop().unwrap();
+    let restored = complete_checkpoints(work.path()).pop().unwrap();
     let view = data.topics.topics.view.clone();
     let from = restored.offsets.iter().find(|o| o.topic == view && o.partition == 0).unwrap();
     let from = from.next_offset;
@@ -262,7 +253,7 @@ fn events_deleted_before_the_job_read_them_stop_a_restore_unless_the_loss_is_acc
     let at_low = |m: &Manifest| {
         m.offsets.iter().any(|o| o.topic == view && o.partition == 0 && o.next_offset >= low)
     };
-    let went_on = wait_for(LIMIT, || complete(work.path()).iter().any(at_low));
+    let went_on = wait_for(LIMIT, || complete_checkpoints(work.path()).iter().any(at_low));
     let text = log_of(&log);
     let metrics = if went_on { scrape_metrics(&text) } else { String::new() };
     kill_9(&mut child);
@@ -320,8 +311,11 @@ fn an_output_kafka_refuses_fails_its_checkpoint_and_is_produced_after_a_restart(
     assert!(!child.wait().unwrap().success(), "{text}");
     assert!(text.contains("could not be delivered to Kafka"), "{text}");
     let read = |m: &Manifest| m.offsets.iter().map(|o| o.next_offset).sum::<i64>();
-    let covering: Vec<u64> =
-        complete(work.path()).iter().filter(|m| read(m) > GOOD as i64).map(|m| m.id).collect();
+    let covering: Vec<u64> = complete_checkpoints(work.path())
+        .iter()
+        .filter(|m| read(m) > GOOD as i64)
+        .map(|m| m.id)
+        .collect();
     assert!(covering.is_empty(), "checkpoints {covering:?} cover the undelivered dead letter");
 
     set_topic_config(&dead_letter, "max.message.bytes", "1048588");

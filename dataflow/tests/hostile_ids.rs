@@ -12,7 +12,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -20,12 +19,12 @@ use common::oracle::recompute;
 use common::process::{kill_9, spawn, wait_for};
 use common::redis_check::differences;
 use common::run::{
-    START_TIME_MS, checkpoint_dir, job_command, job_command_unbounded, read_raw, run_to_end,
+    START_TIME_MS, complete_checkpoints, job_command, job_command_unbounded, read_raw, run_to_end,
 };
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::json;
-use state::{CheckpointDir, CheckpointStore, Manifest};
+use state::Manifest;
 use testkit::{EventTopics, Stack, read_topic, redis_database};
 
 const LIMIT: Duration = Duration::from_secs(240);
@@ -135,11 +134,6 @@ fn hostile_ids_round_trip_at_1_and_3_workers_and_control_characters_are_dead_let
     assert!(dead.len() >= 2 * data.bad.len(), "{} dead letters", dead.len());
 }
 
-fn complete(work: &Path) -> Vec<Manifest> {
-    let dir = CheckpointDir::new(checkpoint_dir(work));
-    dir.list().map(|l| l.into_iter().filter_map(|c| c.manifest.ok()).collect()).unwrap_or_default()
-}
-
 #[test]
 fn hostile_ids_stay_exact_across_a_rescale_with_redis_wiped() {
     let data = data();
@@ -150,7 +144,8 @@ fn hostile_ids_stay_exact_across_a_rescale_with_redis_wiped() {
     let mut child = spawn(command);
     let total = i64::try_from(data.raw.len()).unwrap();
     let read = |m: &Manifest| m.offsets.iter().map(|o| o.next_offset).sum::<i64>();
-    let covered = wait_for(LIMIT, || complete(work.path()).iter().any(|m| read(m) == total));
+    let covered =
+        wait_for(LIMIT, || complete_checkpoints(work.path()).iter().any(|m| read(m) == total));
     kill_9(&mut child);
     assert!(covered, "no checkpoint covered every event");
 

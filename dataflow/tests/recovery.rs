@@ -17,8 +17,8 @@ use common::oracle::recompute;
 use common::process::{kill_9, scrape_metrics, spawn, spawn_logged, wait_for};
 use common::redis_check::differences;
 use common::run::{
-    Dataset, checkpoint_dir, job_command, job_command_every, job_command_unbounded,
-    produce_dataset, run_to_end,
+    Dataset, checkpoint_dir, complete_checkpoints, job_command, job_command_every,
+    job_command_unbounded, produce_dataset, run_to_end,
 };
 use state::{CheckpointDir, CheckpointStore, Manifest};
 use testkit::redis_database;
@@ -65,12 +65,6 @@ fn run_ok(mut command: Command) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "dataflow failed:\n{stderr}");
     stderr
-}
-
-/// Complete checkpoints in `work`, oldest first (files not verified).
-fn complete(work: &Path) -> Vec<Manifest> {
-    let dir = CheckpointDir::new(checkpoint_dir(work));
-    dir.list().unwrap().into_iter().filter_map(|l| l.manifest.ok()).collect()
 }
 
 fn events_covered(manifest: &Manifest) -> i64 {
@@ -128,7 +122,7 @@ fn kill_9_at_random_moments_then_restore_is_exact() {
     // how fast this machine is. A fixed-seed xorshift makes the kills
     // replayable.
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let newest = |work: &Path| complete(work).last().map_or(0, |m| m.id);
+    let newest = |work: &Path| complete_checkpoints(work).last().map_or(0, |m| m.id);
     let mut kills = Vec::new();
     for round in 0..5 {
         seed ^= seed << 13;
@@ -150,7 +144,7 @@ fn kill_9_at_random_moments_then_restore_is_exact() {
         }
     }
 
-    let before_restart = complete(work.path());
+    let before_restart = complete_checkpoints(work.path());
     assert!(!before_restart.is_empty(), "no checkpoint completed across {kills:?}");
 
     let stderr = run_ok(job());
@@ -167,10 +161,10 @@ fn a_checkpoint_of_3_workers_restores_with_1_and_with_6() {
     let mut command = job_command_unbounded(&dataset.topics, &redis, work.path());
     command.args(["--workers", "3"]);
     let mut child = spawn(command);
-    let found = wait_for(LIMIT, || !complete(work.path()).is_empty());
+    let found = wait_for(LIMIT, || !complete_checkpoints(work.path()).is_empty());
     kill_9(&mut child);
     assert!(found, "no checkpoint was completed");
-    let manifest = complete(work.path()).pop().unwrap();
+    let manifest = complete_checkpoints(work.path()).pop().unwrap();
     assert_eq!(manifest.workers, 3);
     let covered = events_covered(&manifest);
     assert!(covered > 0 && covered < EVENTS as i64, "not mid-stream: {covered} events");
@@ -192,10 +186,10 @@ fn a_damaged_newest_checkpoint_is_refused_by_id_and_skipped_by_latest() {
     let work = tempfile::tempdir().unwrap();
     let redis = redis_database();
     let mut child = spawn(job_command_unbounded(&dataset.topics, &redis, work.path()));
-    let found = wait_for(LIMIT, || complete(work.path()).len() >= 2);
+    let found = wait_for(LIMIT, || complete_checkpoints(work.path()).len() >= 2);
     kill_9(&mut child);
     assert!(found, "fewer than two checkpoints were completed");
-    let newest = complete(work.path()).pop().unwrap();
+    let newest = complete_checkpoints(work.path()).pop().unwrap();
 
     // Truncate worker 0's RocksDB MANIFEST (a copy, not shared with older
     // checkpoints the way hard-linked SST files are).
@@ -242,7 +236,7 @@ fn a_damaged_newest_checkpoint_is_refused_by_id_and_skipped_by_latest() {
     assert!(admin(&["delete", &id]).status.success());
     let listed = String::from_utf8(admin(&["list"]).stdout).unwrap();
     assert!(!listed.lines().any(|l| l.split_whitespace().next() == Some(&id)), "{listed}");
-    let older = complete(work.path()).pop().unwrap().id.to_string();
+    let older = complete_checkpoints(work.path()).pop().unwrap().id.to_string();
     let inspected = admin(&["inspect", &older]);
     assert!(inspected.status.success(), "{}", String::from_utf8_lossy(&inspected.stderr));
     assert!(String::from_utf8_lossy(&inspected.stdout).contains("every file verified"));
@@ -259,7 +253,7 @@ fn a_redis_flushed_while_the_job_is_down_is_repaired() {
     command.env("RUST_LOG", "info");
     let mut child = spawn_logged(command, &log);
     let all = wait_for(LIMIT, || {
-        complete(work.path()).last().is_some_and(|m| events_covered(m) == EVENTS as i64)
+        complete_checkpoints(work.path()).last().is_some_and(|m| events_covered(m) == EVENTS as i64)
     });
     let metrics = scrape_metrics(&std::fs::read_to_string(&log).unwrap());
     let value = |name: &str| {
@@ -318,7 +312,7 @@ fn a_state_bound_far_below_the_state_stays_exact_through_kills_and_a_rescale() {
         command.args(["--state-memory", "1MiB", "--workers", workers]);
         command
     };
-    let newest = |work: &Path| complete(work).last().map_or(0, |m| m.id);
+    let newest = |work: &Path| complete_checkpoints(work).last().map_or(0, |m| m.id);
     // Each run is killed at its first new checkpoint: the first one surely
     // mid-stream, the second wherever the restored run got to by then.
     let mut covered = Vec::new();
@@ -330,7 +324,7 @@ fn a_state_bound_far_below_the_state_stays_exact_through_kills_and_a_rescale() {
         });
         kill_9(&mut child);
         assert!(progressed, "round {round}: no new checkpoint");
-        let manifest = complete(work.path()).pop().unwrap();
+        let manifest = complete_checkpoints(work.path()).pop().unwrap();
         assert_eq!(manifest.workers, 3);
         covered.push(events_covered(&manifest));
     }
@@ -359,12 +353,12 @@ fn a_checkpoint_of_another_format_version_is_refused_with_what_to_do() {
     let work = tempfile::tempdir().unwrap();
     let redis = redis_database();
     let mut child = spawn(job_command_unbounded(&dataset.topics, &redis, work.path()));
-    let found = wait_for(LIMIT, || !complete(work.path()).is_empty());
+    let found = wait_for(LIMIT, || !complete_checkpoints(work.path()).is_empty());
     kill_9(&mut child);
     assert!(found, "no checkpoint was completed");
 
     // Rewrite the newest manifest as an older build would have sealed it.
-    let mut manifest = complete(work.path()).pop().unwrap();
+    let mut manifest = complete_checkpoints(work.path()).pop().unwrap();
     manifest.format_version = 1;
     manifest.write(&checkpoint_dir(work.path()).join(manifest.id.to_string())).unwrap();
 

@@ -13,7 +13,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::oracle::{Expected, recompute};
-use common::process::{kill_9, scrape_metrics, spawn_logged, time_until};
+use common::process::{kill_9, log_of, scrape_metrics, spawn_logged, time_until};
 use common::redis_check::{differences, differences_with_shards};
 use common::run::{START_TIME_MS, job_command_unbounded, produce_paced, read_raw};
 use model::keys;
@@ -24,10 +24,6 @@ use testkit::{EventTopics, PrivateCluster, PrivateSentinel};
 const EVENTS: u64 = 60_000;
 /// Their wall-clock rate (events per second): about 20 s of load.
 const RATE: f64 = 3_000.0;
-
-fn log_of(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
 
 /// Whether the job has written through `url` yet (its checkpoint marker).
 fn job_has_written(url: &str) -> bool {

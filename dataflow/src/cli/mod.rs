@@ -245,10 +245,11 @@ pub struct RunArgs {
     /// read nothing more, so a backlog waits in Kafka, not in memory.
     #[arg(long, env = "TAGFLOW_READ_AHEAD_EPOCHS", default_value_t = 5)]
     pub read_ahead_epochs: u64,
-    /// What to do when a restored position is below the oldest event Kafka
-    /// still has (retention deleted events the job never read): `fail`
-    /// refuses to start, naming the lost range; `continue` logs and counts
-    /// it (tagflow_input_offsets_lost_total) and goes on.
+    /// What to do when a position is below the oldest event Kafka still has
+    /// (retention deleted events the job never read), at a restore or while
+    /// running: `fail` refuses to start or stops the job, naming the lost
+    /// range; `continue` logs and counts it
+    /// (tagflow_input_offsets_lost_total) and goes on.
     #[arg(long, env = "TAGFLOW_ON_DATA_LOSS", value_enum, default_value_t = OnDataLoss::Fail)]
     pub on_data_loss: OnDataLoss,
     /// How long to keep retrying a start that meets a service not answering

@@ -41,7 +41,7 @@ use crate::day::Calendar;
 use crate::dir_lock::DirLock;
 use crate::epochs::epoch_sink;
 use crate::kafka_output::KafkaOutput;
-use crate::kafka_reader::{PartitionReader, ReaderConfig, check_retained};
+use crate::kafka_reader::{InputLoss, PartitionReader, ReaderConfig, check_retained};
 use crate::metrics::JobMetrics;
 use crate::read_ahead::ReadAhead;
 use crate::redis_loss::{RedisLoss, Sentinel};
@@ -130,15 +130,12 @@ pub fn run(
     metrics.checkpoint.interval_seconds.set(config.checkpoints.interval.as_secs_f64());
     let mut repair = false;
     loop {
-        let redis_lost = RedisLoss::default();
-        let run = run_dataflow(
-            Arc::new(config.clone()),
-            workers,
-            &metrics,
-            &shutdown,
-            &redis_lost,
-            repair,
-        );
+        let stops = Stops {
+            shutdown: Arc::clone(&shutdown),
+            redis_lost: RedisLoss::default(),
+            input_lost: InputLoss::default(),
+        };
+        let run = run_dataflow(Arc::new(config.clone()), workers, &metrics, &stops, repair);
         if let Err(err) = run {
             // Only a start that failed before the workers read anything
             // comes back transient (workers retry their own steps).
@@ -146,7 +143,10 @@ pub fn run(
             continue;
         }
         retry.reset();
-        if !redis_lost.is_raised() {
+        if let Some(lost) = stops.input_lost.take() {
+            return Err(lost.into());
+        }
+        if !stops.redis_lost.is_raised() {
             remove_unsealed(&config);
             return Ok(());
         }
@@ -178,15 +178,28 @@ fn remove_unsealed(config: &JobConfig) {
     }
 }
 
-/// One run of the dataflow: restore, then process until the input ends,
-/// a stop is asked for or `redis_lost` is raised. With `repair`, Redis is
-/// rewritten from the restored state whatever its marker says.
+/// What stops a run of the dataflow besides the end of its input, shared
+/// by its workers' sources.
+#[derive(Debug, Clone)]
+struct Stops {
+    /// Set on SIGINT/SIGTERM.
+    shutdown: Arc<AtomicBool>,
+    /// Raised when Redis lost the job's writes: the job runs the dataflow
+    /// again from the newest checkpoint.
+    redis_lost: RedisLoss,
+    /// Raised when Kafka deleted events a worker had not read (under
+    /// `--on-data-loss fail`): the job exits with that error.
+    input_lost: InputLoss,
+}
+
+/// One run of the dataflow: restore, then process until the input ends or
+/// one of `stops` is raised. With `repair`, Redis is rewritten from the
+/// restored state whatever its marker says.
 fn run_dataflow(
     config: Arc<JobConfig>,
     workers: usize,
     metrics: &Arc<JobMetrics>,
-    shutdown: &Arc<AtomicBool>,
-    redis_lost: &RedisLoss,
+    stops: &Stops,
     repair: bool,
 ) -> Result<(), JobError> {
     let communication = match &config.cluster {
@@ -231,13 +244,11 @@ fn run_dataflow(
     metrics.checkpoint.last_completed_timestamp_seconds.set(unix_ms() as f64 / 1000.0);
     tracing::info!(workers, cluster = ?config.cluster, epoch = ?config.epoch, "starting dataflow");
     let timely_config = TimelyConfig { communication, worker: WorkerConfig::default() };
-    let (metrics, shutdown, redis_lost) =
-        (Arc::clone(metrics), Arc::clone(shutdown), redis_lost.clone());
+    let (metrics, stops) = (Arc::clone(metrics), stops.clone());
     let guards = timely::execute(timely_config, move |worker| {
         let index = worker.index();
         let peers = worker.peers();
-        let stops = (&shutdown, &redis_lost);
-        if let Err(err) = run_worker(worker, (&config, &catalog), &startup, &metrics, stops) {
+        if let Err(err) = run_worker(worker, (&config, &catalog), &startup, &metrics, &stops) {
             tracing::error!(worker = index, peers, %err, "worker failed");
             return Err(err);
         }
@@ -260,7 +271,7 @@ fn run_worker(
     (config, catalog): (&JobConfig, &ProductTags),
     startup: &Startup,
     metrics: &Arc<JobMetrics>,
-    (shutdown, redis_lost): (&Arc<AtomicBool>, &RedisLoss),
+    stops: &Stops,
 ) -> Result<(), String> {
     let index = worker.index();
     let peers = worker.peers();
@@ -287,7 +298,7 @@ fn run_worker(
         .map_err(|e| e.to_string())?,
     );
     let sentinel = Sentinel::new(index);
-    let watch = Some((sentinel.clone(), redis_lost.clone()));
+    let watch = Some((sentinel.clone(), stops.redis_lost.clone()));
     let redis =
         RedisSink::start(&config.redis, config.redis_timeout, index, Arc::clone(metrics), watch)
             .map_err(|e| e.to_string())?;
@@ -315,7 +326,7 @@ fn run_worker(
     let mut retry = StartRetry::new(
         config.start_retry_for,
         metrics.start_retries.clone(),
-        Arc::clone(shutdown),
+        Arc::clone(&stops.shutdown),
     );
     let reader = retry
         .run("reading the worker's partitions", || PartitionReader::new(reader_config.clone()))
@@ -358,8 +369,9 @@ fn run_worker(
     let handles = SourceHandles {
         dead_letters: Rc::clone(&dead_letters),
         metrics: Arc::clone(metrics),
-        shutdown: Arc::clone(shutdown),
-        redis_lost: redis_lost.clone(),
+        shutdown: Arc::clone(&stops.shutdown),
+        redis_lost: stops.redis_lost.clone(),
+        input_lost: stops.input_lost.clone(),
         pace,
         read_ahead: read_ahead.clone(),
     };

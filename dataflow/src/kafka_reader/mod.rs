@@ -14,7 +14,11 @@
 //! default ([`OnDataLoss::Fail`]), naming the topic, the partition and the
 //! lost range; with [`OnDataLoss::Continue`] the partition starts at its low
 //! watermark and the lost offsets are logged and counted
-//! (`tagflow_input_offsets_lost_total`).
+//! (`tagflow_input_offsets_lost_total`). The same holds for a position
+//! retention overtakes while the job runs (a job fallen behind): the
+//! consumer never skips ahead on its own (`auto.offset.reset=error`), and
+//! [`PartitionReader::resolve_out_of_range`] applies the policy
+//! ([`data_loss`]).
 //!
 //! A partition the consumer stops delivering while Kafka holds more of it
 //! is assigned again at its position ([`stall_watch`],
@@ -38,7 +42,7 @@ use state::PartitionOffset;
 use crate::assignment::{TopicPartition, newly_owned, owner};
 use crate::metadata_watch::{MetadataWatch, PartitionMetadata, WatchConfig, fetch};
 use crate::metrics::{Labels, partition_labels};
-pub use data_loss::{OnDataLoss, check_retained};
+pub use data_loss::{InputLoss, OnDataLoss, check_retained, is_out_of_range};
 pub use error::ReaderError;
 use stall_watch::{Observed, STALL_TIMEOUT, StallWatch};
 
@@ -108,7 +112,10 @@ pub fn consumer_config(brokers: &str, group_id: &str, client_id: &str) -> Client
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
-        .set("auto.offset.reset", "earliest")
+        // A position Kafka no longer has is reported, never skipped past
+        // (`data_loss.rs`): "earliest" would jump over deleted events
+        // silently.
+        .set("auto.offset.reset", "error")
         .set("fetch.max.bytes", "4194304")
         .set("max.partition.fetch.bytes", "1048576")
         .set("queued.min.messages", "20000")
@@ -220,7 +227,11 @@ impl PartitionReader {
                 let (low, high) = watermarks[tp];
                 let restored = self.config.start_offsets.get(&(tp.topic.clone(), tp.partition));
                 let start = match restored.copied() {
-                    Some(from) if from < low => self.data_lost(tp, from, low)?,
+                    // check_retained refused the start already under
+                    // Fail; a loss found here happened since, and the
+                    // workers cannot stop one by one without hanging the
+                    // others.
+                    Some(from) if from < low => self.data_lost(tp, from, low),
                     Some(from) => from,
                     None => low,
                 };
@@ -236,27 +247,6 @@ impl PartitionReader {
         }
         self.watermarks = watermarks;
         Ok(added)
-    }
-
-    /// Offsets `from..to` of `tp` are gone: logs and counts them, and
-    /// returns the position to start at. ([`check_retained`] refused the
-    /// start already under [`OnDataLoss::Fail`]; a loss found here happened
-    /// since, and the workers cannot stop one by one without hanging the
-    /// others.)
-    fn data_lost(&self, tp: &TopicPartition, from: i64, to: i64) -> Result<i64, ReaderError> {
-        let (topic, partition) = (tp.topic.clone(), tp.partition);
-        let lost = u64::try_from(to - from).unwrap_or(0);
-        self.config.lost_offsets.get_or_create(&partition_labels(&topic, partition)).inc_by(lost);
-        tracing::error!(
-            worker = self.config.worker,
-            topic,
-            partition,
-            from,
-            to,
-            lost,
-            "events deleted from Kafka before they were read: skipped (--on-data-loss continue)"
-        );
-        Ok(to)
     }
 
     /// The next message, if one is ready, without blocking.
@@ -308,19 +298,8 @@ impl PartitionReader {
         if partitions.is_empty() {
             return Ok(());
         }
-        let restarted = || self.positions.iter().filter(|p| partitions.contains(&p.tp));
-        let (mut gone, mut again) = (TopicPartitionList::new(), TopicPartitionList::new());
-        for p in restarted() {
-            gone.add_partition(&p.tp.topic, p.tp.partition);
-            again.add_partition_offset(
-                &p.tp.topic,
-                p.tp.partition,
-                Offset::Offset(p.next_offset),
-            )?;
-        }
-        self.consumer.incremental_unassign(&gone)?;
-        self.consumer.incremental_assign(&again)?;
-        for p in restarted() {
+        self.reassign(partitions)?;
+        for p in self.positions.iter().filter(|p| partitions.contains(&p.tp)) {
             let (topic, partition) = (p.tp.topic.as_str(), p.tp.partition);
             let high = self.watermarks.get(&p.tp).map(|&(_, high)| high);
             tracing::warn!(
@@ -334,6 +313,22 @@ impl PartitionReader {
             );
             self.config.partition_restarts.get_or_create(&partition_labels(topic, partition)).inc();
         }
+        Ok(())
+    }
+
+    /// Unassigns `partitions` and assigns them again at their positions.
+    fn reassign(&mut self, partitions: &[TopicPartition]) -> Result<(), ReaderError> {
+        let (mut gone, mut again) = (TopicPartitionList::new(), TopicPartitionList::new());
+        for p in self.positions.iter().filter(|p| partitions.contains(&p.tp)) {
+            gone.add_partition(&p.tp.topic, p.tp.partition);
+            again.add_partition_offset(
+                &p.tp.topic,
+                p.tp.partition,
+                Offset::Offset(p.next_offset),
+            )?;
+        }
+        self.consumer.incremental_unassign(&gone)?;
+        self.consumer.incremental_assign(&again)?;
         Ok(())
     }
 

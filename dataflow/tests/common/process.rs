@@ -55,3 +55,8 @@ pub fn scrape_metrics(log: &str) -> String {
     let address = metrics_address(log).expect("the job logs its metrics address");
     testkit::scrape_metrics_at(address).unwrap()
 }
+
+/// What the job logged to `path` so far (empty if nothing yet).
+pub fn log_of(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}

@@ -190,6 +190,15 @@ pub fn checkpoint_dir(work_dir: &Path) -> std::path::PathBuf {
     work_dir.join("checkpoints")
 }
 
+/// The complete checkpoints in `work_dir` (as [`job_command`] keeps them),
+/// oldest first; none while the directory cannot be listed (files not
+/// verified).
+pub fn complete_checkpoints(work_dir: &Path) -> Vec<state::Manifest> {
+    use state::CheckpointStore;
+    let dir = state::CheckpointDir::new(checkpoint_dir(work_dir));
+    dir.list().map(|l| l.into_iter().filter_map(|c| c.manifest.ok()).collect()).unwrap_or_default()
+}
+
 /// Runs a command to completion (at most `limit`), returning its output.
 pub fn run_to_end(mut command: Command, limit: Duration) -> Output {
     let child = command
