@@ -33,6 +33,18 @@ pub fn workspace_binary(name: &str, env_fallback: &str) -> PathBuf {
     );
 }
 
+/// The repository's file at `path` (e.g. `"scripts/stack"`), found from
+/// the running test's crate directory, which `cargo test` sets in
+/// `CARGO_MANIFEST_DIR` at run time, rather than from the checkout that
+/// compiled the test: a target directory shared by two checkouts (CI's
+/// clone and a working copy) hands one checkout's test binaries to the
+/// other, whose compiled-in directory may be gone.
+pub fn repo_file(path: &str) -> PathBuf {
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    crate_dir.join("..").join(path)
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and
 /// released), for binaries that need a fixed address on their command line.
 ///

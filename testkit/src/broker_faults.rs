@@ -47,11 +47,7 @@ pub fn kill_node(node: u8) {
 /// # Panics
 /// If `scripts/stack up` fails three times.
 pub fn restart_stopped_nodes() {
-    // The running test's crate (cargo test sets it), not the checkout that
-    // compiled testkit: a shared target directory can mix the two.
-    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
-    let script = crate_dir.join("../scripts/stack");
+    let script = crate::binaries::repo_file("scripts/stack");
     let mut failures = Vec::new();
     for _ in 0..3 {
         let output = Command::new(&script).arg("up").output().expect("run scripts/stack up");

@@ -19,7 +19,7 @@ pub mod redis_ha;
 pub mod s3;
 pub mod stack;
 
-pub use binaries::{free_port, workspace_binary};
+pub use binaries::{free_port, repo_file, workspace_binary};
 pub use black_hole::BlackHoleProxy;
 pub use dates::utc_date;
 pub use kafka::{

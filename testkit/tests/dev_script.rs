@@ -81,7 +81,7 @@ fn dev_runs_with_the_users_flags_for_a_few_seconds_and_stops() {
 
     // --rate, --products and --seed are among the defaults the script used
     // to pass itself; --users 50 leaves a mark in the results.
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/dev");
+    let script = testkit::repo_file("scripts/dev");
     let mut child = Command::new(script)
         .args(["--for", "10s", "--rate", "500", "--users", "50", "--products=200", "--seed", "7"])
         .env("CARGO_TARGET_DIR", target_dir())

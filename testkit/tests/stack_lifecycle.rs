@@ -5,7 +5,6 @@
 //! test; `scripts/test` runs it alone, before the rest of the suite.
 
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,7 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 fn stack(command: &str) -> (bool, String, Duration) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/stack");
+    let script = testkit::repo_file("scripts/stack");
     let started = Instant::now();
     let output = Command::new(script).arg(command).output().expect("run scripts/stack");
     let text = format!(
