@@ -22,6 +22,11 @@
 //! in-band), so a backlog waits in Kafka instead of in the operators'
 //! stashes and channels. Epochs still advance with the clock meanwhile.
 //!
+//! A position Kafka deleted before the source read it (retention
+//! overtaking a job that fell behind) is resolved by the reader under
+//! `--on-data-loss`; under `fail` the source raises the job's [`InputLoss`]
+//! and every source finishes (`kafka_reader/data_loss.rs`).
+//!
 //! When its epoch crosses a checkpoint boundary (a multiple of
 //! `checkpoint_every`), the source emits its partitions' next offsets on its
 //! positions stream *before* downgrading its capabilities: those offsets are
