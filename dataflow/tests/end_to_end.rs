@@ -61,9 +61,7 @@ fn two_processes_of_two_workers_match_the_recomputation() {
     let dataset = standard_dataset();
     let redis = redis_database();
     let state = tempfile::tempdir().unwrap();
-    let ports: Vec<u16> = (0..2)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
-        .collect();
+    let ports: Vec<u16> = (0..2).map(|_| testkit::free_port()).collect();
     let hostfile = state.path().join("hosts");
     std::fs::write(&hostfile, ports.iter().map(|p| format!("127.0.0.1:{p}\n")).collect::<String>())
         .unwrap();

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::boards::{Boards, board_differences, expected_boards};
-use common::process::{kill_9, spawn, wait_for};
+use common::process::{kill_9, log_of, spawn, spawn_logged, wait_for};
 use common::run::{
     Dataset, START_TIME_MS, checkpoint_dir, job_command, job_command_every, produce_dataset_at,
     run_to_end,
@@ -107,30 +107,33 @@ fn three_workers_match_the_recomputation() {
 fn kill_9_at_random_moments_then_restore_is_exact() {
     let redis = redis_with_catalog();
     let work = tempfile::tempdir().unwrap();
-    let job = || {
-        let command = job_command_every(&dataset().topics, &redis, work.path(), "300ms");
-        let mut command = sized(command, 3, 10);
-        command.arg("--until-caught-up");
-        command
-    };
+    let job = || sized(job_command_every(&dataset().topics, &redis, work.path(), "300ms"), 3, 10);
     // Kill each run a fixed-seed random 0-500 ms after its first new
     // checkpoint: Redis then holds boards written after the checkpoint the
-    // next run restores.
+    // next run restores. The killed runs are unbounded, so that a machine
+    // fast enough to read every event before the first checkpoint still
+    // sees each run checkpoint (idle) and die; only the last one runs to
+    // the end.
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    for _ in 0..4 {
+    for round in 0..4 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let before = newest_checkpoint(work.path());
-        let mut child = spawn(job());
-        wait_for(LIMIT, || {
+        let log = work.path().join(format!("run-{round}.log"));
+        let mut child = spawn_logged(job(), &log);
+        let checkpointed = wait_for(LIMIT, || {
             newest_checkpoint(work.path()) > before || child.try_wait().ok().flatten().is_some()
         });
+        let exited = child.try_wait().unwrap();
+        assert!(exited.is_none(), "run {round} exited by itself ({exited:?}):\n{}", log_of(&log));
+        assert!(checkpointed, "run {round} made no checkpoint in {LIMIT:?}:\n{}", log_of(&log));
         std::thread::sleep(Duration::from_millis(seed % 500));
         kill_9(&mut child);
     }
-    assert!(newest_checkpoint(work.path()) > 0, "no checkpoint completed");
-    run_ok(job());
+    let mut last = job();
+    last.arg("--until-caught-up");
+    run_ok(last);
     assert_exact(&redis, 10);
 }
 

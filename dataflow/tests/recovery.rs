@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::oracle::recompute;
-use common::process::{kill_9, scrape_metrics, spawn, spawn_logged, wait_for};
+use common::process::{kill_9, log_of, scrape_metrics, spawn, spawn_logged, wait_for};
 use common::redis_check::differences;
 use common::run::{
     Dataset, checkpoint_dir, complete_checkpoints, job_command, job_command_every,
@@ -89,12 +89,11 @@ fn kill_9_at_random_moments_then_restore_is_exact() {
     let dataset = dataset();
     let redis = redis_database();
     let work = tempfile::tempdir().unwrap();
-    // Checkpoints every 300 ms, so that short runs make progress.
-    let job = || {
-        let mut command = job_command_every(&dataset.topics, &redis, work.path(), "300ms");
-        command.arg("--until-caught-up");
-        command
-    };
+    // Checkpoints every 300 ms, so that short runs make progress. The
+    // killed runs are unbounded: on a machine fast enough to read every
+    // event before the first checkpoint, each one still checkpoints (idle)
+    // before it dies; only the last run stops by itself, caught up.
+    let job = || job_command_every(&dataset.topics, &redis, work.path(), "300ms");
     // First, exactly while a checkpoint is being written: a worker's part
     // exists under pending-<boundary>/ but the checkpoint is not sealed yet.
     let pending = |work: &Path| {
@@ -135,6 +134,8 @@ fn kill_9_at_random_moments_then_restore_is_exact() {
         wait_for(LIMIT, || {
             newest(work.path()) > before || child.try_wait().ok().flatten().is_some()
         });
+        let exited = child.try_wait().unwrap();
+        assert!(exited.is_none(), "run {round} exited by itself ({exited:?}):\n{}", log_of(&log));
         std::thread::sleep(delay);
         kill_9(&mut child);
         kills.push((newest(work.path()), delay));
@@ -147,7 +148,9 @@ fn kill_9_at_random_moments_then_restore_is_exact() {
     let before_restart = complete_checkpoints(work.path());
     assert!(!before_restart.is_empty(), "no checkpoint completed across {kills:?}");
 
-    let stderr = run_ok(job());
+    let mut last = job();
+    last.arg("--until-caught-up");
+    let stderr = run_ok(last);
     assert!(stderr.contains("restoring checkpoint"), "{stderr}");
     assert!(!pending(work.path()));
     assert_exact(&redis);
@@ -255,7 +258,26 @@ fn a_redis_flushed_while_the_job_is_down_is_repaired() {
     let all = wait_for(LIMIT, || {
         complete_checkpoints(work.path()).last().is_some_and(|m| events_covered(m) == EVENTS as i64)
     });
-    let metrics = scrape_metrics(&std::fs::read_to_string(&log).unwrap());
+    // The manifest is on disk a moment before the metrics count the
+    // checkpoint as completed, and a scrape may read the size gauge before
+    // and the id gauge after the next checkpoint's update: scrape until the
+    // metrics name that checkpoint or a newer one, with its size.
+    let covering = complete_checkpoints(work.path()).last().map_or(0, |m| m.id);
+    let gauge = |metrics: &str, name: &str| {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
+    };
+    let checkpoints = CheckpointDir::new(checkpoint_dir(work.path()));
+    let mut metrics = String::new();
+    wait_for(LIMIT, || {
+        metrics = scrape_metrics(&std::fs::read_to_string(&log).unwrap());
+        let id =
+            gauge(&metrics, "tagflow_checkpoint_last_completed_id").filter(|&id| id >= covering);
+        id.and_then(|id| checkpoints.manifest(id).ok()).is_some_and(|manifest| {
+            gauge(&metrics, "tagflow_checkpoint_size_bytes") == Some(manifest.total_bytes())
+        })
+    });
     let value = |name: &str| {
         metrics
             .lines()
@@ -264,7 +286,8 @@ fn a_redis_flushed_while_the_job_is_down_is_repaired() {
             .to_owned()
     };
     let id: u64 = value("tagflow_checkpoint_last_completed_id").parse().unwrap();
-    let manifest = CheckpointDir::new(checkpoint_dir(work.path())).manifest(id).unwrap();
+    assert!(id >= covering, "the metrics never counted checkpoint {covering}:\n{metrics}");
+    let manifest = checkpoints.manifest(id).unwrap();
     assert_eq!(value("tagflow_checkpoint_size_bytes"), manifest.total_bytes().to_string());
     assert_eq!(value("tagflow_checkpoint_interval_seconds"), "1.0");
     assert_eq!(value("tagflow_restore_duration_seconds"), "0.0");

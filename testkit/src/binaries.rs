@@ -7,6 +7,8 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The path of the workspace binary `name` (e.g. `"dataflow"`): next to the
 /// running test executable's directory (`<target>/<profile>/deps/..`), else
@@ -45,16 +47,39 @@ pub fn repo_file(path: &str) -> PathBuf {
     crate_dir.join("..").join(path)
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and
-/// released), for binaries that need a fixed address on their command line.
+/// The first port [`free_port`] hands out from, and one past its last:
+/// below Linux's ephemeral range (`ip_local_port_range`, 32768-60999 by
+/// default), so no process binding port 0 (the job's metrics server, a
+/// Kafka client) can be given a port a test already handed out.
+const HANDED_OUT: (u16, u16) = (20_000, 32_000);
+
+/// A TCP port on 127.0.0.1 that was free a moment ago, for binaries that
+/// need a fixed address on their command line.
+///
+/// Ports come from below the ephemeral range, each one once per test
+/// process (an atomic cursor that starts at a place that depends on the
+/// process id, so test binaries running at the same time rarely meet), and
+/// only if binding it works. A port from `bind(0)` would be an ephemeral
+/// one, which the OS may give to another socket between this call and the
+/// binary's own bind: that race once put a job's metrics server on the port
+/// a test had chosen for its timely cluster.
 ///
 /// # Panics
-/// When no socket can be bound at all.
+/// When no port of the range can be bound.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
+    static CURSOR: OnceLock<AtomicU32> = OnceLock::new();
+    let (first, end) = (u32::from(HANDED_OUT.0), u32::from(HANDED_OUT.1));
+    let span = end - first;
+    let cursor =
+        CURSOR.get_or_init(|| AtomicU32::new(std::process::id().wrapping_mul(7_919) % span));
+    for _ in 0..span {
+        let offset = cursor.fetch_add(1, Ordering::Relaxed) % span;
+        let port = u16::try_from(first + offset).expect("the range is within u16");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {}..{}", HANDED_OUT.0, HANDED_OUT.1)
 }
 
 #[cfg(test)]
@@ -64,8 +89,9 @@ mod tests {
     #[test]
     fn free_ports_can_be_bound() {
         let port = free_port();
-        assert_ne!(port, 0);
+        assert!((HANDED_OUT.0..HANDED_OUT.1).contains(&port), "{port}");
         TcpListener::bind(("127.0.0.1", port)).expect("the port is free");
+        assert_ne!(free_port(), port, "a port is handed out once");
     }
 
     #[test]
