@@ -29,9 +29,10 @@
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::rc::Rc;
 use std::time::Duration;
 
-use state::StateBatch;
+use state::{CommitWaker, MemoryPressure, StateBatch};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
@@ -71,6 +72,17 @@ pub trait EpochState: 'static {
     /// Does up to `work` entries more of the snapshot in progress; returns
     /// its batch once complete (exactly once per [`begin_snapshot`](Self::begin_snapshot)).
     fn continue_snapshot(&mut self, work: usize) -> Option<StateBatch>;
+
+    /// What the state's memory needs before more records are applied: to
+    /// wait for an earlier snapshot's commit, which wakes the operator, or
+    /// a snapshot now (a spill), see `Table::memory_pressure`.
+    fn memory_pressure(&mut self) -> MemoryPressure {
+        MemoryPressure::None
+    }
+
+    /// Gives the state the function that wakes its operator, to be called
+    /// when one of its snapshots' batches is committed.
+    fn wake_on_commit(&mut self, _wake: CommitWaker) {}
 }
 
 /// Entries a snapshot step writes before looking at the clock: a slice
@@ -117,6 +129,10 @@ pub struct Snapshot {
     pub stops: Vec<Duration>,
     /// When the operator began it (Unix ms).
     pub began_unix_ms: u64,
+    /// Changes taken before the boundary to bound the state's memory (a
+    /// spill): committed to the store as soon as every earlier boundary's
+    /// part is, and followed by the operator's snapshot at the boundary.
+    pub spill: bool,
 }
 
 /// What [`epoch_sink`] hands downstream.
@@ -139,6 +155,23 @@ struct Snapshotting {
     pauses: LongestPauses,
     stops: Vec<Duration>,
     began_unix_ms: u64,
+    spill: bool,
+}
+
+impl Snapshotting {
+    /// Begins a snapshot of `state` for `boundary` (early if `spill`).
+    fn begin<S: EpochState>(state: &mut S, boundary: u64, spill: bool, operator: &str) -> Self {
+        let began_unix_ms = unix_ms();
+        let watch = Stopwatch::start();
+        state.begin_snapshot();
+        let stop = watch.stop();
+        if stop.wall > LONG_STOP {
+            tracing::warn!(%operator, boundary, spill, ?stop, "long snapshot start");
+        }
+        let mut pauses = LongestPauses::default();
+        pauses.record(stop);
+        Self { boundary, pauses, stops: vec![stop.working], began_unix_ms, spill }
+    }
 }
 
 /// Records of one epoch waiting to be applied, with the capability to emit
@@ -166,7 +199,13 @@ where
 {
     let scope = stream.scope();
     let mut builder = OperatorBuilder::new(name.to_owned(), scope);
-    let activator = scope.activator_for(builder.operator_info().address);
+    let address = builder.operator_info().address;
+    let activator = scope.activator_for(Rc::clone(&address));
+    let commit_activator = scope.worker().sync_activator_for(address.to_vec());
+    state.wake_on_commit(CommitWaker::new(move || {
+        // The operator is gone only when the job ends.
+        let _ = commit_activator.activate();
+    }));
     let pact = Exchange::new(move |record: &S::Record| route(record));
     let mut input = builder.new_input(stream, pact);
     let (output, output_stream) = builder.new_output::<Vec<S::Output>>();
@@ -229,31 +268,48 @@ where
                     && snapshotting.is_none()
                 {
                     state.write_out(WriteOut::Now);
-                    let began_unix_ms = unix_ms();
-                    let watch = Stopwatch::start();
-                    state.begin_snapshot();
-                    let stop = watch.stop();
-                    if stop.wall > LONG_STOP {
-                        tracing::warn!(%operator, boundary, ?stop, "long snapshot start");
-                    }
-                    let mut pauses = LongestPauses::default();
-                    pauses.record(stop);
-                    let stops = vec![stop.working];
-                    snapshotting = Some(Snapshotting { boundary, pauses, stops, began_unix_ms });
+                    snapshotting =
+                        Some(Snapshotting::begin(&mut state, boundary, false, &operator));
                     continue;
                 }
-                if snapshotting.is_some()
+                if let Some(taking) = &snapshotting
                     && next_boundary.as_ref().is_some_and(|cap| {
-                        *cap.time() + every.unwrap_or(1) <= first_stashed.unwrap_or(0)
+                        // Records of the next boundary's epochs wait for the
+                        // snapshot in progress: for a boundary's own
+                        // snapshot, those after its interval; for a spill,
+                        // all of them (the boundary's snapshot must begin
+                        // before any is applied).
+                        let interval = if taking.spill { 0 } else { every.unwrap_or(1) };
+                        *cap.time() + interval <= first_stashed.unwrap_or(0)
                     })
                 {
-                    // The next boundary waits for the snapshot in progress.
                     break;
                 }
-                // Apply the earliest stashed epoch if the frontier allows it.
+                // Apply the earliest stashed epoch if the frontier allows it
+                // and the state's memory does not need a commit first (the
+                // sources stop reading meanwhile, see `read_ahead.rs`).
                 let Some(epoch) = first_stashed else { break };
                 if frontier.less_than(&epoch) || open.as_ref().is_some_and(|(o, _)| *o != epoch) {
                     break;
+                }
+                match state.memory_pressure() {
+                    MemoryPressure::None => {}
+                    MemoryPressure::WaitForCommit => break,
+                    MemoryPressure::Spill if snapshotting.is_some() => break,
+                    MemoryPressure::Spill => {
+                        if let Some(cap) = &next_boundary {
+                            // Changed entries are rendered while cached: once
+                            // spilled they may be evicted, and rendering
+                            // them would read each back from RocksDB.
+                            state.write_out(WriteOut::Now);
+                            let boundary = *cap.time();
+                            snapshotting =
+                                Some(Snapshotting::begin(&mut state, boundary, true, &operator));
+                            continue;
+                        }
+                        // Without checkpoints nothing is committed: the
+                        // state stays unbounded.
+                    }
                 }
                 if snapshotting.is_none()
                     && next_boundary.as_ref().is_some_and(|b| epoch >= *b.time())
@@ -294,10 +350,13 @@ where
                 match (batch, next_boundary.as_mut()) {
                     (Some(batch), Some(cap)) => {
                         let stops = std::mem::take(&mut taking.stops);
-                        let Snapshotting { boundary, pauses, began_unix_ms, .. } = *taking;
-                        let snapshot = Snapshot { boundary, batch, pauses, stops, began_unix_ms };
+                        let Snapshotting { boundary, pauses, began_unix_ms, spill, .. } = *taking;
+                        let snapshot =
+                            Snapshot { boundary, batch, pauses, stops, began_unix_ms, spill };
                         snapshot_output.activate().session(&*cap).give(snapshot);
-                        cap.downgrade(&(boundary + every.unwrap_or(1)));
+                        if !spill {
+                            cap.downgrade(&(boundary + every.unwrap_or(1)));
+                        }
                         snapshotting = None;
                         // Records may wait for it, with no input to wake us.
                         activator.activate();

@@ -27,7 +27,7 @@ use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::{Capability, Operator};
 use timely::dataflow::{Scope, Stream};
 
-use crate::checkpointing::coordinator::{Coordinator, SourcePositions};
+use crate::checkpointing::coordinator::{Coordinator, PartWriterJob, SourcePositions};
 use crate::checkpointing::part_writer::{OutputBarriers, PartJob, PartWriter, WorkerPart};
 use crate::checkpointing::sealer::Sealer;
 use crate::epochs::Snapshot;
@@ -101,6 +101,9 @@ pub fn checkpoint_flow(
             for (index, input) in snapshot_inputs.iter_mut().enumerate() {
                 input.for_each(|capability, batch| {
                     for snapshot in batch.drain(..) {
+                        if snapshot.spill {
+                            metrics.checkpoint.spills.inc();
+                        }
                         metrics.checkpoint.observe_pauses(snapshot.pauses);
                         metrics.checkpoint.observe_stops(&snapshot.stops);
                         coordinator.add_snapshot(index, snapshot, || {
@@ -111,12 +114,17 @@ pub fn checkpoint_flow(
             }
             let (positions_frontier, snapshot_frontiers) = frontiers.split_first().expect("inputs");
             let settled = |boundary| !positions_frontier.less_than(&boundary);
-            for (part, capability) in coordinator.take_complete(settled) {
-                writer.submit(PartJob::new(part, output_barriers()));
-                in_flight.push(capability);
-            }
             for boundary in coordinator.abandon(|i, b| !snapshot_frontiers[i].less_equal(&b)) {
                 tracing::debug!(worker, boundary, "input ended before the boundary: no part");
+            }
+            for job in coordinator.take_ready(settled) {
+                match job {
+                    PartWriterJob::Commit(batch) => writer.commit(batch),
+                    PartWriterJob::Part(part, capability) => {
+                        writer.submit(PartJob::new(part, output_barriers()));
+                        in_flight.push(capability);
+                    }
+                }
             }
             for part in writer.finished() {
                 let index = in_flight.iter().position(|cap| *cap.time() == part.boundary);

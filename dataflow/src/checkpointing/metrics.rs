@@ -47,6 +47,9 @@ pub struct CheckpointMetrics {
     pub interval_seconds: Gauge<f64, AtomicU64>,
     /// Checkpoints that could not be completed.
     pub failed: Counter,
+    /// Spills: snapshots an operator took between boundaries to keep its
+    /// state within `--state-memory` (see `Table::memory_pressure`).
+    pub spills: Counter,
     /// Time this process took to restore its state at start (0: none).
     pub restore_duration_seconds: Gauge<f64, AtomicU64>,
 }
@@ -63,6 +66,7 @@ impl Default for CheckpointMetrics {
             last_completed_timestamp_seconds: Gauge::default(),
             interval_seconds: Gauge::default(),
             failed: Counter::default(),
+            spills: Counter::default(),
             restore_duration_seconds: Gauge::default(),
         }
     }
@@ -115,6 +119,11 @@ impl CheckpointMetrics {
             "tagflow_checkpoints_failed",
             "Checkpoints that could not be completed",
             self.failed.clone(),
+        );
+        registry.register(
+            "tagflow_state_spills",
+            "Snapshots taken between checkpoint boundaries to keep state within --state-memory",
+            self.spills.clone(),
         );
         registry.register(
             "tagflow_restore_duration_seconds",

@@ -6,6 +6,10 @@
 //! RocksDB checkpoint: a memtable flush and hard links; checksums; uploads
 //! for an object store), while the worker keeps processing.
 //! Jobs run in order, so part `B` is always committed before part `B + 1`.
+//! A spill (changes an operator took before its next boundary to bound its
+//! memory, see `coordinator.rs`) is committed between the parts it comes
+//! after and before: the first part's files never hold it, the next one's
+//! do.
 //! The part is reported only once the worker's outputs queued before the
 //! boundary are out: its Redis writer has written them, and Kafka has
 //! acknowledged its dead letters and interest-tag messages
@@ -156,10 +160,17 @@ impl PartJob {
     }
 }
 
+/// What the thread does next.
+#[derive(Debug)]
+enum Job {
+    Part(PartJob),
+    Commit(StateBatch),
+}
+
 /// Handle of a worker's part-writing thread.
 #[derive(Debug)]
 pub struct PartWriter {
-    jobs: Option<Sender<PartJob>>,
+    jobs: Option<Sender<Job>>,
     results: Receiver<Result<WorkerPart, PartError>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -175,12 +186,20 @@ impl PartWriter {
         (dir, mut cache): (Arc<dyn CheckpointStore>, PartCache),
         wake: Box<dyn Fn() + Send>,
     ) -> std::io::Result<Self> {
-        let (jobs, job_rx) = mpsc::channel::<PartJob>();
+        let (jobs, job_rx) = mpsc::channel::<Job>();
         let (result_tx, results) = mpsc::channel();
         let thread =
             std::thread::Builder::new().name(format!("checkpoint-{worker}")).spawn(move || {
                 for job in job_rx {
-                    let result = write(&store, dir.as_ref(), worker, job, &mut cache);
+                    let result = match job {
+                        Job::Part(job) => write(&store, dir.as_ref(), worker, job, &mut cache),
+                        // A commit without a part reports nothing: its
+                        // tickets wake the operators that wait for it.
+                        Job::Commit(batch) => match store.commit_and_flush(batch) {
+                            Ok(()) => continue,
+                            Err(err) => Err(PartError::Checkpoint(err.into())),
+                        },
+                    };
                     if result_tx.send(result).is_err() {
                         break;
                     }
@@ -192,6 +211,16 @@ impl PartWriter {
 
     /// Queues a part.
     pub fn submit(&mut self, job: PartJob) {
+        self.queue(Job::Part(job));
+    }
+
+    /// Queues changes to commit without a part (a spill's, see
+    /// `coordinator.rs`), after the parts queued before them.
+    pub fn commit(&mut self, batch: StateBatch) {
+        self.queue(Job::Commit(batch));
+    }
+
+    fn queue(&mut self, job: Job) {
         if let Some(jobs) = &self.jobs {
             // The thread stops only when the handle is dropped.
             let _ = jobs.send(job);

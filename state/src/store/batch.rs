@@ -97,23 +97,48 @@ impl Segment {
     }
 }
 
+/// Called on the committing thread once a batch is committed, to wake
+/// whoever waits for it (a timely operator's `SyncActivator`).
+#[derive(Clone)]
+pub struct CommitWaker(Arc<dyn Fn() + Send + Sync>);
+
+impl CommitWaker {
+    /// A waker calling `wake`.
+    pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Self {
+        Self(Arc::new(wake))
+    }
+}
+
+impl std::fmt::Debug for CommitWaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitWaker")
+    }
+}
+
 /// Tells whoever wrote into a [`StateBatch`] when the batch was committed:
 /// from then on, the store returns what was written, so a cache may drop
 /// its copy (see `Table::evict_clean`).
 #[derive(Debug, Clone, Default)]
-pub struct CommitTicket(Arc<AtomicBool>);
+pub struct CommitTicket {
+    committed: Arc<AtomicBool>,
+    /// Called once the batch is committed.
+    wake: Option<CommitWaker>,
+}
 
 impl CommitTicket {
     /// Whether the batch holding this ticket has been committed.
     #[must_use]
     pub fn is_committed(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.committed.load(Ordering::Acquire)
     }
 
-    /// Marks `tickets` committed.
+    /// Marks `tickets` committed, then calls their wakers.
     pub(crate) fn mark_all(tickets: &[Self]) {
         for ticket in tickets {
-            ticket.0.store(true, Ordering::Release);
+            ticket.committed.store(true, Ordering::Release);
+        }
+        for wake in tickets.iter().filter_map(|ticket| ticket.wake.as_ref()) {
+            (wake.0)();
         }
     }
 }
@@ -215,9 +240,20 @@ impl StateBatch {
     /// A ticket that reports when this batch (or the batch it is appended
     /// to) is committed.
     pub fn ticket(&mut self) -> CommitTicket {
-        let ticket = CommitTicket::default();
+        self.waking_ticket(None)
+    }
+
+    /// A ticket like [`ticket`](Self::ticket) that also calls `wake` (if
+    /// any) on the committing thread once the batch is committed.
+    pub fn waking_ticket(&mut self, wake: Option<CommitWaker>) -> CommitTicket {
+        let ticket = CommitTicket { committed: Arc::default(), wake };
         self.tickets.push(ticket.clone());
         ticket
+    }
+
+    /// Takes the batch's tickets: committing it no longer tells them.
+    pub(crate) fn take_tickets(&mut self) -> Vec<CommitTicket> {
+        std::mem::take(&mut self.tickets)
     }
 
     /// Moves every operation of `other` to the end of this batch, so several

@@ -272,6 +272,21 @@ impl StateStore {
         Ok(true)
     }
 
+    /// Commits `batch` like [`commit`](Self::commit), then writes every
+    /// memtable out to SST files ([`flush_memtables`](Self::flush_memtables)),
+    /// and only then tells the batch's tickets. For a batch committed
+    /// between checkpoints (a spill, see `Table::memory_pressure`) whose
+    /// entries the caches will then evict and read back: the keyed
+    /// families' vector memtables sort themselves on every read, which
+    /// files do not.
+    pub fn commit_and_flush(&self, mut batch: StateBatch) -> Result<(), StateError> {
+        let tickets = batch.take_tickets();
+        self.commit(batch)?;
+        self.flush_memtables()?;
+        CommitTicket::mark_all(&tickets);
+        Ok(())
+    }
+
     /// Every committed source offset: (`topic`, `partition`) → next offset.
     pub fn offsets(&self) -> Result<BTreeMap<(String, i32), i64>, StateError> {
         let family = Family::Offsets;

@@ -5,6 +5,19 @@
 
 use super::{SlotState, Table};
 use crate::state_key::{StateKey, StateValue};
+use crate::store::batch::CommitWaker;
+
+/// What a [`Table`] over its memory budget needs from its writer (see
+/// [`Table::memory_pressure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryPressure {
+    /// Nothing: go on.
+    None,
+    /// Change nothing until an earlier snapshot's batch is committed.
+    WaitForCommit,
+    /// Take a snapshot now and commit its batch (no checkpoint needed).
+    Spill,
+}
 
 /// A pass that leaves the hash map with fewer entries than its capacity
 /// divided by this shrinks it.
@@ -42,6 +55,43 @@ where
         let entries = self.evict(|_, bytes| bytes < excess);
         self.futile_pass = (self.bytes > budget).then_some((self.bytes, self.committed_before));
         entries
+    }
+
+    /// What the table's writer must do before changing it more, for its
+    /// memory: nothing while the entries stay within the budget and half
+    /// of it again (after evicting what may be evicted). Beyond that, the
+    /// rest is entries not yet committed to the store:
+    /// - while a snapshot is in progress or its batch is not committed, the
+    ///   writer waits for that commit, which lets eviction drop the entries
+    ///   it wrote (the commit calls the waker given to
+    ///   [`wake_on_commit`](Self::wake_on_commit));
+    /// - otherwise the excess is entries changed since the last snapshot
+    ///   began, which no commit in flight covers: the writer takes a
+    ///   snapshot now (a *spill*), whose batch it commits to the store
+    ///   without waiting for a checkpoint boundary.
+    ///
+    /// Waiting never depends on the writer's own progress, so it cannot
+    /// stall the progress a snapshot needs.
+    pub fn memory_pressure(&mut self) -> MemoryPressure {
+        let Some(budget) = self.budget else { return MemoryPressure::None };
+        let limit = budget.saturating_add(budget / 2);
+        if self.bytes <= limit {
+            return MemoryPressure::None;
+        }
+        self.evict_over_budget();
+        if self.bytes <= limit {
+            MemoryPressure::None
+        } else if self.snapshot.is_some() || !self.uncommitted.is_empty() {
+            MemoryPressure::WaitForCommit
+        } else {
+            MemoryPressure::Spill
+        }
+    }
+
+    /// Calls `wake` on the committing thread each time a snapshot's batch is
+    /// committed (see [`memory_pressure`](Self::memory_pressure)).
+    pub fn wake_on_commit(&mut self, wake: CommitWaker) {
+        self.commit_waker = Some(wake);
     }
 
     /// Advances `committed_before` past the newest snapshot whose batch is
@@ -89,3 +139,7 @@ where
         entries
     }
 }
+
+#[cfg(test)]
+#[path = "eviction_tests.rs"]
+mod tests;

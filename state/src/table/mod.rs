@@ -33,7 +33,11 @@
 //! the generations whose snapshots are committed. Eviction goes on while a
 //! snapshot is taken (a catch-up is nearly always taking one), so the
 //! memory above the budget is at most what about two checkpoint intervals
-//! dirty. A pass that could not get under the budget is not repeated until
+//! dirty, unless the writer follows [`Table::memory_pressure`]: once the
+//! entries exceed the budget by half, it waits for a commit in flight, or
+//! takes a snapshot early (a spill) and commits it, so that the memory
+//! above the budget stays bounded however fast changes come and however
+//! long checkpoints take. A pass that could not get under the budget is not repeated until
 //! a snapshot commits or the table grows by an eighth of the budget, so a
 //! table of mostly dirty entries is not scanned on every call. After a
 //! pass that left the hash map under a third full, the map shrinks, so
@@ -62,10 +66,12 @@ use crate::error::StateError;
 use crate::keygroup::KEY_GROUPS;
 use crate::state_key::{StateKey, StateValue};
 use crate::store::StateStore;
-use crate::store::batch::CommitTicket;
+use crate::store::batch::{CommitTicket, CommitWaker};
 use crate::store::family::Family;
 
 pub use hashbrown::Equivalent;
+
+pub use self::eviction::MemoryPressure;
 
 use self::snapshot::Snapshot;
 
@@ -135,6 +141,9 @@ pub struct Table<K, V> {
     /// The table's memory and `committed_before` after the last eviction
     /// pass, if it could not get under the budget.
     futile_pass: Option<(usize, u32)>,
+    /// Called when a snapshot's batch is committed (see
+    /// [`memory_pressure`](Self::memory_pressure)).
+    commit_waker: Option<CommitWaker>,
 }
 
 /// The generation of entries loaded from the store: before any change.
@@ -168,6 +177,7 @@ where
             uncommitted: VecDeque::new(),
             committed_before: LOADED + 1,
             futile_pass: None,
+            commit_waker: None,
         }
     }
 

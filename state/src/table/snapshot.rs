@@ -130,7 +130,8 @@ where
         let Some(Snapshot { out: SnapshotBatch(mut batch), .. }) = self.snapshot.take() else {
             return Ok(None);
         };
-        self.uncommitted.push_back((batch.ticket(), self.generation));
+        let ticket = batch.waking_ticket(self.commit_waker.clone());
+        self.uncommitted.push_back((ticket, self.generation));
         Ok(Some(batch))
     }
 

@@ -23,7 +23,9 @@ use std::time::Instant;
 
 use compact_str::CompactString;
 use model::EventType;
-use state::{Family, StateBatch, StateError, StateKey, StateStore, Table};
+use state::{
+    CommitWaker, Family, MemoryPressure, StateBatch, StateError, StateKey, StateStore, Table,
+};
 
 use super::ProfileOutput;
 use super::profile::UserProfile;
@@ -261,6 +263,14 @@ impl EpochState for ProfilesState {
         self.table.begin_snapshot();
         // Ids issued so far belong to this snapshot, like their profiles.
         self.ids.begin_snapshot();
+    }
+
+    fn memory_pressure(&mut self) -> MemoryPressure {
+        self.table.memory_pressure()
+    }
+
+    fn wake_on_commit(&mut self, wake: CommitWaker) {
+        self.table.wake_on_commit(wake);
     }
 
     fn continue_snapshot(&mut self, work: usize) -> Option<StateBatch> {

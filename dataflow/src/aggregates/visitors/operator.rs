@@ -23,7 +23,10 @@ use std::time::Instant;
 use compact_str::CompactString;
 use model::{SharedHashLayout, keys};
 use rustc_hash::{FxHashMap, FxHashSet};
-use state::{Family, KEY_GROUPS, StateBatch, StateError, StateKey, StateStore, Table};
+use state::{
+    CommitWaker, Family, KEY_GROUPS, MemoryPressure, StateBatch, StateError, StateKey, StateStore,
+    Table,
+};
 
 use super::key::VisitKey;
 use super::retention::Retention;
@@ -375,6 +378,14 @@ impl EpochState for VisitorsState {
 
     fn begin_snapshot(&mut self) {
         self.sets.begin_snapshot();
+    }
+
+    fn memory_pressure(&mut self) -> MemoryPressure {
+        self.sets.memory_pressure()
+    }
+
+    fn wake_on_commit(&mut self, wake: CommitWaker) {
+        self.sets.wake_on_commit(wake);
     }
 
     fn continue_snapshot(&mut self, work: usize) -> Option<StateBatch> {

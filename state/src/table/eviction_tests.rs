@@ -1,0 +1,81 @@
+//! Unit tests of when a [`Table`](super::Table) over its memory budget makes
+//! its writer wait for a commit, with a real store in a temp dir.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::super::Table;
+use super::MemoryPressure::{None as Go, Spill, WaitForCommit};
+use crate::store::StateStore;
+use crate::store::batch::{CommitWaker, StateBatch};
+use crate::store::family::Family;
+use crate::store::options::StoreOptions;
+
+/// A table of `users` counters changed once each since its creation, over
+/// a store in `dir`, and how many times its commit waker was called.
+fn changed_counters(
+    dir: &std::path::Path,
+    users: usize,
+) -> (StateStore, Table<String, u64>, Arc<AtomicUsize>) {
+    let store = StateStore::open(dir, &StoreOptions::default()).unwrap();
+    let mut table = Table::<String, u64>::with_empty_backing(Family::Profiles);
+    let woken = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&woken);
+    table.wake_on_commit(CommitWaker::new(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    }));
+    for i in 0..users {
+        *table.get_mut(&store, &format!("user-{i}")).unwrap() += 1;
+    }
+    (store, table, woken)
+}
+
+fn finish_snapshot(table: &mut Table<String, u64>) -> StateBatch {
+    loop {
+        if let Some(batch) = table.continue_snapshot(100).unwrap() {
+            return batch;
+        }
+    }
+}
+
+#[test]
+fn a_table_far_over_its_budget_spills_then_waits_for_the_commit_and_is_woken_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut table, woken) = changed_counters(dir.path(), 2_000);
+    let full = table.memory_bytes();
+    table.set_memory_budget(Some(full / 4));
+    assert_eq!(
+        table.memory_pressure(),
+        Spill,
+        "changes since the last snapshot began: no commit in flight covers them"
+    );
+
+    table.begin_snapshot();
+    assert_eq!(table.memory_pressure(), WaitForCommit, "owed to the snapshot in progress");
+    let batch = finish_snapshot(&mut table);
+    assert_eq!(table.memory_pressure(), WaitForCommit, "in the batch, not committed");
+    assert_eq!(woken.load(Ordering::SeqCst), 0);
+
+    store.commit(batch).unwrap();
+    assert_eq!(woken.load(Ordering::SeqCst), 1, "the commit wakes the writer");
+    assert_eq!(table.memory_pressure(), Go, "the commit lets eviction drop them");
+    assert!(table.memory_bytes() <= full / 4, "{} > {}", table.memory_bytes(), full / 4);
+    for i in 0..2_000 {
+        assert_eq!(table.get(&store, &format!("user-{i}")).unwrap(), Some(&1), "user-{i}");
+    }
+}
+
+#[test]
+fn a_table_within_half_again_its_budget_needs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut table, woken) = changed_counters(dir.path(), 2_000);
+    let full = table.memory_bytes();
+    table.set_memory_budget(Some(full / 3 * 2 + 2));
+    assert_eq!(table.memory_pressure(), Go, "at 1.5 × the budget");
+    table.begin_snapshot();
+    assert_eq!(table.memory_pressure(), Go, "at 1.5 × the budget, a snapshot in progress");
+    table.set_memory_budget(None);
+    assert_eq!(table.memory_pressure(), Go, "without a budget");
+    store.commit(finish_snapshot(&mut table)).unwrap();
+    assert_eq!(woken.load(Ordering::SeqCst), 1);
+}
