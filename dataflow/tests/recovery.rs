@@ -338,20 +338,33 @@ fn a_state_bound_far_below_the_state_stays_exact_through_kills_and_a_rescale() {
     let newest = |work: &Path| complete_checkpoints(work).last().map_or(0, |m| m.id);
     // Each run is killed at its first new checkpoint: the first one surely
     // mid-stream, the second wherever the restored run got to by then.
+    // Before, its metrics must show spills (snapshots taken between
+    // boundaries to stay within the bound), so that they are what the
+    // kills and the restores are tested with.
     let mut covered = Vec::new();
+    let mut spills = 0;
     for round in 0..2 {
         let before = newest(work.path());
-        let mut child = spawn(job("3"));
+        let log = work.path().join(format!("run-{round}.log"));
+        let mut command = job("3");
+        command.env("RUST_LOG", "info");
+        let mut child = spawn_logged(command, &log);
         let progressed = wait_for(LIMIT, || {
             newest(work.path()) > before || child.try_wait().ok().flatten().is_some()
         });
+        let metrics = scrape_metrics(&log_of(&log));
         kill_9(&mut child);
-        assert!(progressed, "round {round}: no new checkpoint");
+        assert!(progressed, "round {round}: no new checkpoint:\n{}", log_of(&log));
+        spills += metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("tagflow_state_spills_total ")?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no spill counter in the metrics:\n{metrics}"));
         let manifest = complete_checkpoints(work.path()).pop().unwrap();
         assert_eq!(manifest.workers, 3);
         covered.push(events_covered(&manifest));
     }
     assert!(covered[0] < EVENTS as i64, "the first kill came too late to matter: {covered:?}");
+    assert!(spills > 0, "the bound never made an operator spill");
 
     let mut rescaled = job("2");
     rescaled.arg("--until-caught-up");

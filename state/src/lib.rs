@@ -60,8 +60,9 @@ pub use keygroup::{
     worker_for_group, worker_for_key,
 };
 pub use state_key::{StateKey, StateValue};
-pub use store::batch::{CommitTicket, CommitWaker, StateBatch};
+pub use store::batch::StateBatch;
 pub use store::family::Family;
 pub use store::options::StoreOptions;
+pub use store::ticket::{CommitTicket, CommitWaker};
 pub use store::{ScannedEntry, StateStore};
 pub use table::{MemoryPressure, Table};

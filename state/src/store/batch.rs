@@ -20,12 +20,10 @@
 //! in `bench/run`). With segments, a slice only ever fills or starts one,
 //! and [`StateBatch::append`] moves segments instead of copying bytes.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use crate::keygroup::key_group;
 use crate::store::family::Family;
 use crate::store::keys::{push_offset_key, push_state_key};
+use crate::store::ticket::{CommitTicket, CommitWaker};
 
 /// Bytes the largest segments are filled to before the next one starts.
 /// Segments start small and double up to this, so a small batch stays
@@ -93,52 +91,6 @@ impl Segment {
             ops: Vec::with_capacity(fill_to / 128),
             data: Vec::with_capacity(fill_to + fill_to / 4),
             fill_to,
-        }
-    }
-}
-
-/// Called on the committing thread once a batch is committed, to wake
-/// whoever waits for it (a timely operator's `SyncActivator`).
-#[derive(Clone)]
-pub struct CommitWaker(Arc<dyn Fn() + Send + Sync>);
-
-impl CommitWaker {
-    /// A waker calling `wake`.
-    pub fn new(wake: impl Fn() + Send + Sync + 'static) -> Self {
-        Self(Arc::new(wake))
-    }
-}
-
-impl std::fmt::Debug for CommitWaker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CommitWaker")
-    }
-}
-
-/// Tells whoever wrote into a [`StateBatch`] when the batch was committed:
-/// from then on, the store returns what was written, so a cache may drop
-/// its copy (see `Table::evict_clean`).
-#[derive(Debug, Clone, Default)]
-pub struct CommitTicket {
-    committed: Arc<AtomicBool>,
-    /// Called once the batch is committed.
-    wake: Option<CommitWaker>,
-}
-
-impl CommitTicket {
-    /// Whether the batch holding this ticket has been committed.
-    #[must_use]
-    pub fn is_committed(&self) -> bool {
-        self.committed.load(Ordering::Acquire)
-    }
-
-    /// Marks `tickets` committed, then calls their wakers.
-    pub(crate) fn mark_all(tickets: &[Self]) {
-        for ticket in tickets {
-            ticket.committed.store(true, Ordering::Release);
-        }
-        for wake in tickets.iter().filter_map(|ticket| ticket.wake.as_ref()) {
-            (wake.0)();
         }
     }
 }
@@ -246,7 +198,7 @@ impl StateBatch {
     /// A ticket like [`ticket`](Self::ticket) that also calls `wake` (if
     /// any) on the committing thread once the batch is committed.
     pub fn waking_ticket(&mut self, wake: Option<CommitWaker>) -> CommitTicket {
-        let ticket = CommitTicket { committed: Arc::default(), wake };
+        let ticket = CommitTicket::new(wake);
         self.tickets.push(ticket.clone());
         ticket
     }

@@ -10,14 +10,16 @@
 //! The checkpoint protocol (RocksDB checkpoints plus manifests) is built on
 //! top of this type and reaches the database through [`StateStore::db`].
 //!
-//! Beside the store itself: [`batch`] (the only way to write), [`family`]
-//! (the column families), [`keys`] (physical key layouts) and [`options`]
-//! (RocksDB tuning within a memory share).
+//! Beside the store itself: [`batch`] (the only way to write), [`ticket`]
+//! (telling a batch's writers it was committed), [`family`] (the column
+//! families), [`keys`] (physical key layouts) and [`options`] (RocksDB
+//! tuning within a memory share).
 
 pub(crate) mod batch;
 pub(crate) mod family;
 pub(crate) mod keys;
 pub(crate) mod options;
+pub(crate) mod ticket;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -30,12 +32,13 @@ use rocksdb::{
 
 use crate::error::{StateError, display_key};
 use crate::keygroup::key_group;
-use crate::store::batch::{CommitTicket, OpKind, StateBatch};
+use crate::store::batch::{OpKind, StateBatch};
 use crate::store::family::Family;
 use crate::store::keys::{
     group_bounds, parse_offset_key, parse_offset_value, split_state_key, with_state_key,
 };
 use crate::store::options::StoreOptions;
+use crate::store::ticket::CommitTicket;
 
 /// How long [`StateStore::flush_memtables`] waits before it logs a warning.
 const FLUSH_WARNING: std::time::Duration = std::time::Duration::from_secs(10);

@@ -5,7 +5,7 @@
 
 use super::{SlotState, Table};
 use crate::state_key::{StateKey, StateValue};
-use crate::store::batch::CommitWaker;
+use crate::store::ticket::CommitWaker;
 
 /// What a [`Table`] over its memory budget needs from its writer (see
 /// [`Table::memory_pressure`]).

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::super::Table;
 use super::MemoryPressure::{None as Go, Spill, WaitForCommit};
 use crate::store::StateStore;
-use crate::store::batch::{CommitWaker, StateBatch};
+use crate::store::batch::StateBatch;
 use crate::store::family::Family;
 use crate::store::options::StoreOptions;
+use crate::store::ticket::CommitWaker;
 
 /// A table of `users` counters changed once each since its creation, over
 /// a store in `dir`, and how many times its commit waker was called.

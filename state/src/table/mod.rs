@@ -66,8 +66,8 @@ use crate::error::StateError;
 use crate::keygroup::KEY_GROUPS;
 use crate::state_key::{StateKey, StateValue};
 use crate::store::StateStore;
-use crate::store::batch::{CommitTicket, CommitWaker};
 use crate::store::family::Family;
+use crate::store::ticket::{CommitTicket, CommitWaker};
 
 pub use hashbrown::Equivalent;
 
