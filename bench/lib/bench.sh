@@ -43,6 +43,23 @@ assert_whole_input() {
   [[ -z $trimmed ]] || die "Kafka deleted input events of $1 (earliest offsets): $trimmed"
 }
 
+# truncate_outputs PREFIX -- deletes every record of the job's two output
+# topics of PREFIX (up to their high watermarks), so that runs reading a
+# kept input do not pile up outputs: each 3 M-user run of bench/state added
+# about 1 GB per broker, and on 2026-12-04 filled the VM's disk, which
+# stopped the brokers mid-series.
+truncate_outputs() {
+  local json t p parts=()
+  for t in user-interest-tags-topic dead-letter-events; do
+    for p in 0 1 2; do parts+=("{\"topic\":\"$1$t\",\"partition\":$p,\"offset\":-1}"); done
+  done
+  json=$(mktemp)
+  printf '{"version":1,"partitions":[%s]}\n' "$(IFS=,; echo "${parts[*]}")" >"$json"
+  kafka_tool org.apache.kafka.tools.DeleteRecordsCommand --bootstrap-server "$BROKERS" \
+    --offset-json-file "$json" >/dev/null || warn "could not truncate the outputs of $1"
+  rm -f "$json"
+}
+
 # delete_topics PREFIX -- every topic whose name starts with PREFIX.
 delete_topics() {
   kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BROKERS" --delete \
