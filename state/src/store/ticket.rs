@@ -1,4 +1,4 @@
-//! [`CommitTicket`]: how a writer into a [`StateBatch`](super::batch::StateBatch)
+//! [`CommitTicket`]: how a writer into a [`StateBatch`](crate::StateBatch)
 //! learns that the batch was committed, and [`CommitWaker`], how it is
 //! woken then.
 //!
@@ -28,9 +28,9 @@ impl std::fmt::Debug for CommitWaker {
     }
 }
 
-/// Tells whoever wrote into a [`StateBatch`] when the batch was committed:
-/// from then on, the store returns what was written, so a cache may drop
-/// its copy (see `Table::evict_clean`).
+/// Tells whoever wrote into a [`StateBatch`](crate::StateBatch) when the
+/// batch was committed: from then on, the store returns what was written,
+/// so a cache may drop its copy (see `Table::evict_clean`).
 #[derive(Debug, Clone, Default)]
 pub struct CommitTicket {
     committed: Arc<AtomicBool>,
