@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::oracle::recompute;
-use common::process::{kill_9, log_of, scrape_metrics, spawn, spawn_logged, wait_for};
+use common::process::{kill_9, log_of, sample, scrape_metrics, spawn, spawn_logged, wait_for};
 use common::redis_check::differences;
 use common::run::{
     Dataset, checkpoint_dir, complete_checkpoints, job_command, job_command_every,
@@ -263,11 +263,7 @@ fn a_redis_flushed_while_the_job_is_down_is_repaired() {
     // and the id gauge after the next checkpoint's update: scrape until the
     // metrics name that checkpoint or a newer one, with its size.
     let covering = complete_checkpoints(work.path()).last().map_or(0, |m| m.id);
-    let gauge = |metrics: &str, name: &str| {
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
-    };
+    let gauge = |metrics: &str, name: &str| sample(metrics, name)?.parse::<u64>().ok();
     let checkpoints = CheckpointDir::new(checkpoint_dir(work.path()));
     let mut metrics = String::new();
     wait_for(LIMIT, || {
@@ -279,9 +275,7 @@ fn a_redis_flushed_while_the_job_is_down_is_repaired() {
         })
     });
     let value = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        sample(&metrics, name)
             .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
             .to_owned()
     };
@@ -355,9 +349,8 @@ fn a_state_bound_far_below_the_state_stays_exact_through_kills_and_a_rescale() {
         let metrics = scrape_metrics(&log_of(&log));
         kill_9(&mut child);
         assert!(progressed, "round {round}: no new checkpoint:\n{}", log_of(&log));
-        spills += metrics
-            .lines()
-            .find_map(|line| line.strip_prefix("tagflow_state_spills_total ")?.parse::<u64>().ok())
+        spills += sample(&metrics, "tagflow_state_spills_total")
+            .and_then(|value| value.parse::<u64>().ok())
             .unwrap_or_else(|| panic!("no spill counter in the metrics:\n{metrics}"));
         let manifest = complete_checkpoints(work.path()).pop().unwrap();
         assert_eq!(manifest.workers, 3);

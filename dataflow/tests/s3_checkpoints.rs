@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::oracle::recompute;
-use common::process::{kill_9, scrape_metrics, spawn_logged, wait_for};
+use common::process::{kill_9, sample, scrape_metrics, spawn_logged, wait_for};
 use common::redis_check::differences;
 use common::run::{Dataset, job_command_at, produce_dataset, produce_into, read_raw, run_to_end};
 use testkit::s3::{PrivateS3, S3};
@@ -219,8 +219,8 @@ fn two_processes_restore_from_s3_after_a_kill_9_and_rescale_to_three_exactly() {
 /// address).
 fn metric(log: &Path, name: &str) -> f64 {
     let text = scrape_metrics(&std::fs::read_to_string(log).unwrap());
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    sample(&text, name)
+        .and_then(|value| value.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 

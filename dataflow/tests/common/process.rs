@@ -56,6 +56,12 @@ pub fn scrape_metrics(log: &str) -> String {
     testkit::scrape_metrics_at(address).unwrap()
 }
 
+/// The value of the unlabelled sample `name` in a /metrics text, if there
+/// is one.
+pub fn sample<'a>(metrics: &'a str, name: &str) -> Option<&'a str> {
+    metrics.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ').map(str::trim))
+}
+
 /// What the job logged to `path` so far (empty if nothing yet).
 pub fn log_of(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()

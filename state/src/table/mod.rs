@@ -37,11 +37,11 @@
 //! entries exceed the budget by half, it waits for a commit in flight, or
 //! takes a snapshot early (a spill) and commits it, so that the memory
 //! above the budget stays bounded however fast changes come and however
-//! long checkpoints take. A pass that could not get under the budget is not repeated until
-//! a snapshot commits or the table grows by an eighth of the budget, so a
-//! table of mostly dirty entries is not scanned on every call. After a
-//! pass that left the hash map under a third full, the map shrinks, so
-//! the room of entries evicted does not stay allocated.
+//! long checkpoints take. A pass that could not get under the budget is
+//! not repeated until a snapshot commits or the table grows by an eighth
+//! of the budget, so a table of mostly dirty entries is not scanned on
+//! every call. After a pass that left the hash map under a third full, the
+//! map shrinks, so the room of entries evicted does not stay allocated.
 //! Lookups of keys absent from RocksDB are cached too (as "absent"), so a
 //! miss costs at most one RocksDB read per key.
 //!
