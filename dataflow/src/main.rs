@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use dataflow::cli::Cli;
+use dataflow::cli::{Cli, FreedMemory};
 
 /// mimalloc instead of glibc's allocator: a catch-up spent about 12 % of
 /// its CPU in glibc `malloc`/`free` (`perf`), and with mimalloc it takes
@@ -15,22 +15,20 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// (`libmimalloc-sys` does not name it; the test below checks the index).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Keeps freed memory for reuse instead of handing it back to the OS (unless
-/// `MIMALLOC_PURGE_DELAY` is set, which mimalloc then reads itself). By
-/// default mimalloc returns freed memory after a delay, and the job's large
-/// short-lived buffers (each write-out's Redis commands, each checkpoint's
-/// batch) fault fresh pages in, zeroed by the kernel (`clear_page_erms` had
-/// 12 % of a catch-up's samples). Kept, a catch-up took 0.93 to 0.96× the
-/// time for 8 to 22 % more peak RSS in four `bench/ab` series
-/// (docs/benchmarks.md); the job's memory is mostly its state, which does
-/// not shrink, so the peak is what it needs anyway.
-fn keep_freed_memory() {
+/// Sets what mimalloc does with freed memory (`--freed-memory`, see
+/// `dataflow::cli::FreedMemory`), unless `MIMALLOC_PURGE_DELAY` is set,
+/// which mimalloc then reads itself. mimalloc's own default (purge after
+/// 1 s) kept as much as never purging in a catch-up whose state exceeded
+/// its bound (docs/benchmarks.md), so the flag chooses between never and
+/// 10 ms.
+fn set_freed_memory(freed: FreedMemory) {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: mimalloc's option setters are not thread-safe; this runs
-        // first in `main`, before any other thread exists. -1 = never purge.
+        // in `main` once the flags are parsed, before any other thread
+        // exists.
         #[allow(unsafe_code, reason = "the only way to set a mimalloc option")]
         unsafe {
-            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, freed.purge_delay_ms());
         }
     }
 }
@@ -71,8 +69,9 @@ fn exit_on_panic() {
 }
 
 fn main() -> ExitCode {
-    keep_freed_memory();
     no_transparent_huge_pages();
+    let cli = Cli::parse();
+    set_freed_memory(cli.freed_memory());
     exit_on_panic();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -82,7 +81,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match dataflow::run::run(Cli::parse()) {
+    match dataflow::run::run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("dataflow: error: {err}");

@@ -47,6 +47,16 @@ pub trait StateValue: Serialize + DeserializeOwned + Default {
 impl StateValue for u64 {}
 impl StateValue for bool {}
 
+/// A boxed value: the same encoding as the value (serde's `Box` is
+/// transparent), held out of line. A table's hash map stores its values
+/// inline, in every bucket, occupied or not; boxing a large value keeps the
+/// buckets small, for one allocation of the value's size per entry.
+impl<V: StateValue> StateValue for Box<V> {
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<V>() + V::heap_bytes(self)
+    }
+}
+
 /// Names are stored as their UTF-8 bytes, in the group of their hash.
 impl StateKey for String {
     fn group(&self) -> u16 {

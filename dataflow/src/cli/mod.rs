@@ -12,7 +12,9 @@ use crate::config::{CheckpointConfig, Cluster, JobConfig, RestoreFrom};
 use crate::kafka_reader::OnDataLoss;
 use crate::weights::Weights;
 
+mod freed_memory;
 mod shared;
+pub use freed_memory::FreedMemory;
 pub use shared::{LeaderboardArgs, ObjectStoreArgs, Switch};
 
 /// tagflow's stream-processing job.
@@ -22,6 +24,18 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// What the allocator does with freed memory: `run`'s
+    /// `--freed-memory`, and keep for the other subcommands.
+    #[must_use]
+    pub fn freed_memory(&self) -> FreedMemory {
+        match &self.command {
+            Command::Run(args) => args.freed_memory,
+            Command::Checkpoints(_) | Command::ResyncRedis(_) => FreedMemory::Keep,
+        }
+    }
 }
 
 /// Subcommands.
@@ -211,6 +225,13 @@ pub struct RunArgs {
     /// checkpoint interval stay in memory until they are checkpointed.
     #[arg(long, env = "TAGFLOW_STATE_MEMORY", default_value = "4GiB")]
     pub state_memory: bytesize::ByteSize,
+    /// What the allocator does with memory the job frees: keep it for reuse
+    /// (the fastest catch-up; the RSS stays at its high-water mark) or
+    /// return it to the OS after 10 ms (the RSS follows what the job holds:
+    /// the choice for a state much larger than --state-memory).
+    /// MIMALLOC_PURGE_DELAY, if set, decides instead.
+    #[arg(long, env = "TAGFLOW_FREED_MEMORY", value_enum, default_value_t = FreedMemory::Keep)]
+    pub freed_memory: FreedMemory,
     /// Time between checkpoints.
     #[arg(
         long,
@@ -388,6 +409,17 @@ mod tests {
     fn cli_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn freed_memory_is_kept_unless_run_is_told_to_return_it() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap().freed_memory();
+        assert_eq!(parse(&["dataflow", "run"]), FreedMemory::Keep);
+        assert_eq!(parse(&["dataflow", "run", "--freed-memory", "return"]), FreedMemory::Return);
+        assert_eq!(parse(&["dataflow", "checkpoints", "list"]), FreedMemory::Keep);
+        assert!(Cli::try_parse_from(["dataflow", "run", "--freed-memory", "some"]).is_err());
+        assert_eq!(FreedMemory::Return.purge_delay_ms(), 10);
+        assert_eq!(FreedMemory::Keep.purge_delay_ms(), -1, "mimalloc's never");
     }
 
     #[test]

@@ -43,17 +43,22 @@ where
     /// get under it and neither a commit nor an eighth of the budget in
     /// growth happened since. Returns how many were dropped.
     pub fn evict_over_budget(&mut self) -> usize {
-        let Some(budget) = self.budget.filter(|&budget| self.bytes > budget) else { return 0 };
+        let memory = self.memory_bytes();
+        let Some(budget) = self.budget.filter(|&budget| memory > budget) else { return 0 };
         self.note_commits();
         if let Some((bytes, committed_before)) = self.futile_pass
             && committed_before == self.committed_before
-            && self.bytes < bytes.saturating_add(budget / 8)
+            && memory < bytes.saturating_add(budget / 8)
         {
             return 0;
         }
-        let excess = self.bytes - budget / 8 * 7;
-        let entries = self.evict(|_, bytes| bytes < excess);
-        self.futile_pass = (self.bytes > budget).then_some((self.bytes, self.committed_before));
+        let excess = memory - budget / 8 * 7;
+        // An evicted entry's bucket stays allocated (empty) until the map
+        // shrinks: only its heap data counts as freed.
+        let bucket = super::bucket_bytes::<K, V>();
+        let entries = self.evict(|entries, bytes| bytes - entries * bucket < excess);
+        let memory = self.memory_bytes();
+        self.futile_pass = (memory > budget).then_some((memory, self.committed_before));
         entries
     }
 
@@ -75,11 +80,11 @@ where
     pub fn memory_pressure(&mut self) -> MemoryPressure {
         let Some(budget) = self.budget else { return MemoryPressure::None };
         let limit = budget.saturating_add(budget / 2);
-        if self.bytes <= limit {
+        if self.memory_bytes() <= limit {
             return MemoryPressure::None;
         }
         self.evict_over_budget();
-        if self.bytes <= limit {
+        if self.memory_bytes() <= limit {
             MemoryPressure::None
         } else if self.snapshot.is_some() || !self.uncommitted.is_empty() {
             MemoryPressure::WaitForCommit

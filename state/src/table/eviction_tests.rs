@@ -80,3 +80,48 @@ fn a_table_within_half_again_its_budget_needs_nothing() {
     store.commit(finish_snapshot(&mut table)).unwrap();
     assert_eq!(woken.load(Ordering::SeqCst), 1);
 }
+
+/// A value about as large as a user's profile.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Wide {
+    fields: [u64; 24],
+    name: String,
+}
+
+impl crate::state_key::StateValue for Wide {
+    fn heap_bytes(&self) -> usize {
+        self.name.capacity()
+    }
+}
+
+#[test]
+fn a_boxed_value_keeps_empty_buckets_small_and_is_stored_as_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::open(dir.path(), &StoreOptions::default()).unwrap();
+    let mut inline = Table::<String, Wide>::with_empty_backing(Family::Profiles);
+    let mut boxed = Table::<String, Box<Wide>>::with_empty_backing(Family::Profiles);
+    for i in 0..1_000_u64 {
+        let key = format!("user-{i}");
+        let value = Wide { fields: [i; 24], name: key.clone() };
+        *inline.get_mut(&store, &key).unwrap() = value.clone();
+        **boxed.get_mut(&store, &key).unwrap() = value;
+    }
+    // 1,000 entries in 2,048 buckets: the empty ones cost a whole value
+    // inline, a pointer boxed.
+    let (inline_bytes, boxed_bytes) = (inline.memory_bytes(), boxed.memory_bytes());
+    assert!(inline_bytes > 1_000 * 2 * 200, "empty buckets count: {inline_bytes}");
+    assert!(boxed_bytes < inline_bytes / 3 * 2, "{boxed_bytes} against {inline_bytes}");
+    assert!(boxed_bytes > 1_000 * 200, "a box's value counts: {boxed_bytes}");
+
+    // The same bytes in the store: a checkpoint written boxed reads back
+    // unboxed (and so restores from a checkpoint of either).
+    let mut batch = StateBatch::new();
+    boxed.flush_into(&mut batch).unwrap();
+    store.commit(batch).unwrap();
+    let mut reader = Table::<String, Wide>::new(Family::Profiles);
+    for i in 0..1_000_u64 {
+        let key = format!("user-{i}");
+        let expected = Wide { fields: [i; 24], name: key.clone() };
+        assert_eq!(reader.get(&store, &key).unwrap(), Some(&expected));
+    }
+}

@@ -22,7 +22,10 @@
 //!
 //! Every entry's memory is estimated (its key and slot, their heap data, see
 //! [`StateValue::heap_bytes`]) when it is loaded and each time it is written
-//! into a snapshot, and the table keeps the total. With a budget
+//! into a snapshot, and the table keeps the total; the hash map's empty
+//! buckets count too, since the map holds keys and slots (values included)
+//! inline in every bucket: a table of large values boxes them
+//! (`Table<K, Box<V>>`), so that empty buckets stay small. With a budget
 //! ([`Table::set_memory_budget`]), [`Table::evict_over_budget`] drops clean
 //! entries once the total exceeds it, entries not used since the previous
 //! eviction pass first (CLOCK's second chance), so the hot set stays cached
@@ -52,6 +55,7 @@
 //! last checkpoint), since the cache no longer knows which entries were lost.
 
 mod eviction;
+mod loading;
 mod snapshot;
 
 use std::collections::VecDeque;
@@ -59,11 +63,8 @@ use std::hash::Hash;
 
 use hashbrown::HashMap;
 use hashbrown::hash_map::EntryRef;
-use serde::de::DeserializeOwned;
 
-use crate::codec;
 use crate::error::StateError;
-use crate::keygroup::KEY_GROUPS;
 use crate::state_key::{StateKey, StateValue};
 use crate::store::StateStore;
 use crate::store::family::Family;
@@ -73,6 +74,7 @@ pub use hashbrown::Equivalent;
 
 pub use self::eviction::MemoryPressure;
 
+use self::loading::load;
 use self::snapshot::Snapshot;
 
 /// Cache state of one entry.
@@ -149,10 +151,16 @@ pub struct Table<K, V> {
 /// The generation of entries loaded from the store: before any change.
 const LOADED: u32 = 0;
 
-/// Estimated memory of one entry: key and slot inline, their heap data, and
-/// the hash table's control byte.
+/// Memory of one bucket of the hash map: a key and its slot inline, and
+/// the bucket's control byte.
+const fn bucket_bytes<K, V>() -> usize {
+    std::mem::size_of::<(K, Slot<V>)>() + 1
+}
+
+/// Estimated memory of one entry: its bucket and the heap data of its key
+/// and value.
 fn entry_bytes<K: StateKey, V: StateValue>(key: &K, value: &V) -> u32 {
-    let bytes = std::mem::size_of::<(K, Slot<V>)>() + 1 + key.heap_bytes() + value.heap_bytes();
+    let bytes = bucket_bytes::<K, V>() + key.heap_bytes() + value.heap_bytes();
     u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
@@ -197,60 +205,13 @@ where
         self.budget = bytes;
     }
 
-    /// Estimated memory of the cached entries, in bytes.
+    /// Estimated memory of the cached entries and of the hash map's empty
+    /// buckets (the room it keeps for more entries), in bytes.
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
-        self.bytes
-    }
-
-    /// Loads the entries of the family from `store` into the cache (clean),
-    /// as many as the memory budget allows. If they all fit, misses need no
-    /// RocksDB read: the whole state is in memory, as after an uninterrupted
-    /// run. Call on an empty table, after a restore. Returns how many entries
-    /// were loaded.
-    pub fn preload(&mut self, store: &StateStore) -> Result<usize, StateError> {
-        let family = self.family;
-        let mut loaded = 0;
-        let mut complete = true;
-        for entry in store.scan(family, 0..KEY_GROUPS) {
-            if self.budget.is_some_and(|budget| self.bytes >= budget) {
-                complete = false;
-                break;
-            }
-            let (_, raw, value) = entry?;
-            let key = K::read_key(&raw).ok_or_else(|| StateError::Corrupt {
-                family,
-                key: crate::error::display_key(&raw),
-                path: store.path().to_owned(),
-                reason: "key does not decode",
-            })?;
-            let value = codec::decode::<V>(&value).map_err(|source| StateError::Codec {
-                family,
-                key: crate::error::display_key(&raw),
-                source,
-            })?;
-            let bytes = entry_bytes(&key, &value);
-            let slot = Slot {
-                value,
-                state: SlotState::Clean,
-                generation: LOADED,
-                referenced: true,
-                bytes,
-            };
-            if self.map.insert(key, slot).is_none() {
-                self.bytes += bytes as usize;
-                loaded += 1;
-            }
-        }
-        self.backing_empty = complete;
-        Ok(loaded)
-    }
-
-    /// Whether every entry of the family is cached (after a complete
-    /// preload, until the first eviction): misses need no RocksDB read.
-    #[must_use]
-    pub fn is_complete(&self) -> bool {
-        self.backing_empty
+        // hashbrown fills at most 7 of every 8 buckets.
+        let buckets = self.map.capacity() / 7 * 8;
+        self.bytes + buckets.saturating_sub(self.map.len()) * bucket_bytes::<K, V>()
     }
 
     /// The family this table caches.
@@ -427,25 +388,6 @@ fn save_before_change<K: StateKey, V: StateValue>(
         Some(snapshot) => snapshot.out.write(family, key, slot, key_bytes, table_bytes),
         None => Ok(()),
     }
-}
-
-/// Reads and decodes `key` from the store, unless the backing is known empty.
-/// `scratch` holds the key's bytes.
-fn load<K: StateKey, V: DeserializeOwned>(
-    store: &StateStore,
-    family: Family,
-    backing_empty: bool,
-    key: &K,
-    scratch: &mut Vec<u8>,
-) -> Result<Option<V>, StateError> {
-    if backing_empty {
-        return Ok(None);
-    }
-    scratch.clear();
-    key.write_key(scratch);
-    store.get_in_group(family, key.group(), scratch, codec::decode::<V>)?.transpose().map_err(
-        |source| StateError::Codec { family, key: crate::error::display_key(scratch), source },
-    )
 }
 
 #[cfg(test)]

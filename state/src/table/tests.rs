@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::codec;
 use crate::state_key::StateValue;
 use crate::store::batch::StateBatch;
 use crate::store::options::StoreOptions;

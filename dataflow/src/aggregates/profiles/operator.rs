@@ -23,12 +23,10 @@ use std::time::Instant;
 
 use compact_str::CompactString;
 use model::EventType;
-use state::{
-    CommitWaker, Family, MemoryPressure, StateBatch, StateError, StateKey, StateStore, Table,
-};
+use state::{CommitWaker, Family, MemoryPressure, StateBatch, StateError, StateKey, StateStore};
 
 use super::ProfileOutput;
-use super::profile::UserProfile;
+use super::profile::ProfileTable;
 use super::render::{ChangedUsers, InterestTagsMessage, PIPELINE_BYTES, Render, UserChanges};
 use super::user_ids::UserIdIssuer;
 use crate::aggregates::AggregateSettings;
@@ -50,7 +48,7 @@ const LATENCY_SAMPLE_EVERY: u32 = 16;
 /// The profile operator's state on one worker.
 pub struct ProfilesState {
     store: Arc<StateStore>,
-    table: Table<CompactString, UserProfile>,
+    table: ProfileTable,
     ids: UserIdIssuer,
     /// Names of the ids issued before the snapshot in progress began.
     snapshot_names: StateBatch,
@@ -96,7 +94,7 @@ impl ProfilesState {
         writer: Rc<dyn Writer>,
         metrics: Arc<JobMetrics>,
     ) -> Result<Self, StateError> {
-        let mut table = Table::new(Family::Profiles);
+        let mut table = ProfileTable::new(Family::Profiles);
         table.set_memory_budget(memory);
         table.preload(&store)?;
         let ids = UserIdIssuer::new(&store, groups)?;

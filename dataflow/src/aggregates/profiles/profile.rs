@@ -20,6 +20,13 @@ use super::user_ids::UserId;
 use crate::records::ProfileEvent;
 use crate::weights::Weights;
 
+/// The profiles of one worker, by user name. Boxed: the table's hash map
+/// holds its values inline in every bucket, empty ones included, and a
+/// profile is about 200 bytes; a box keeps a bucket at 48 (a heap profile
+/// of a 1 M-user catch-up found the map's buckets its largest allocation,
+/// docs/benchmarks.md).
+pub type ProfileTable = state::Table<CompactString, Box<UserProfile>>;
+
 /// One user's accumulated interests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserProfile {

@@ -19,11 +19,11 @@ use compact_str::CompactString;
 use model::{SharedHashLayout, keys};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
-use state::{StateStore, Table};
+use state::StateStore;
 use ustr::Ustr;
 
 use super::json as profile_json;
-use super::profile::{ChangedTags, UserProfile};
+use super::profile::{ChangedTags, ProfileTable, UserProfile};
 use crate::redis_sink::SharedHash;
 use crate::resp::RespCommands;
 
@@ -106,7 +106,7 @@ impl Render {
     pub fn render(
         &mut self,
         out: &mut RespCommands,
-        table: &mut Table<CompactString, UserProfile>,
+        table: &mut ProfileTable,
         store: &StateStore,
         changed: &mut ChangedUsers,
         published: &mut Vec<InterestTagsMessage>,
@@ -199,11 +199,10 @@ mod tests {
 
     /// A store and a table of `USERS` users who each bought one product,
     /// all changed.
-    fn bought() -> (tempfile::TempDir, StateStore, Table<CompactString, UserProfile>, ChangedUsers)
-    {
+    fn bought() -> (tempfile::TempDir, StateStore, ProfileTable, ChangedUsers) {
         let dir = tempfile::tempdir().unwrap();
         let store = StateStore::open(dir.path(), &StoreOptions::default()).unwrap();
-        let mut table = Table::<CompactString, UserProfile>::with_empty_backing(Family::Profiles);
+        let mut table = ProfileTable::with_empty_backing(Family::Profiles);
         let mut changed = ChangedUsers::default();
         for i in 0..USERS {
             let event = ProfileEvent {
