@@ -8,8 +8,8 @@
 //! of everything held at once; returned, reuse faults fresh zeroed pages in,
 //! and the RSS follows what the job holds. Measured (docs/benchmarks.md):
 //! with the state inside `--state-memory`, keeping made a catch-up 4 to 7 %
-//! faster; with a state far larger than the bound, returning gave 0.74× the
-//! peak RSS at the same speed.
+//! faster; with a state far larger than the bound, returning gave 0.66 to
+//! 0.74× the peak RSS at about the same speed.
 
 /// What the allocator does with freed memory (`--freed-memory`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
