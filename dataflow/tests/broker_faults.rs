@@ -90,19 +90,35 @@ fn assert_converges(
 
 /// What Kafka holds of each partition beside what the running job says it
 /// read of it (its metrics), for a failure's message: which partition a
-/// difference comes from, and whether the job stopped reading it.
+/// difference comes from, whether the job stopped reading it, and whether
+/// it counted duplicates Kafka does not hold (it read records again).
 fn reading(topics: &EventTopics, log: &str) -> String {
-    let mut lines = vec!["Kafka holds (topic partition: records, last offset):".to_owned()];
+    let mut lines = vec![
+        "Kafka holds (topic partition: records, last offset, event ids held before):".to_owned(),
+    ];
     for topic in topics.topics.event_topics() {
-        let mut held: BTreeMap<i32, (usize, i64)> = BTreeMap::new();
+        let mut held: BTreeMap<i32, (usize, i64, usize)> = BTreeMap::new();
+        let mut ids = std::collections::HashSet::new();
         for message in read_topic(topic) {
             let entry = held.entry(message.partition).or_default();
-            *entry = (entry.0 + 1, message.offset);
+            let id = message.payload.as_deref().and_then(|raw| {
+                let event: serde_json::Value = serde_json::from_slice(raw).ok()?;
+                Some(event["eventId"].as_str()?.to_owned())
+            });
+            let again = usize::from(id.is_some_and(|id| !ids.insert(id)));
+            *entry = (entry.0 + 1, message.offset, entry.2 + again);
         }
-        lines.extend(held.iter().map(|(p, (n, last))| format!("  {topic} {p}: {n}, {last}")));
+        lines.extend(
+            held.iter().map(|(p, (n, last, again))| format!("  {topic} {p}: {n}, {last}, {again}")),
+        );
     }
     lines.push("the job's metrics:".to_owned());
-    let wanted = ["tagflow_events_consumed", "tagflow_consumer_lag", "tagflow_input_"];
+    let wanted = [
+        "tagflow_events_consumed",
+        "tagflow_consumer_lag",
+        "tagflow_input_",
+        "tagflow_duplicate_events",
+    ];
     let metrics = metrics_address(log).map_or_else(
         || "no metrics address in the log".to_owned(),
         |address| scrape_metrics_at(address).unwrap_or_else(|err| err.to_string()),

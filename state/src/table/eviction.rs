@@ -52,11 +52,17 @@ where
         {
             return 0;
         }
-        let excess = memory - budget / 8 * 7;
-        // An evicted entry's bucket stays allocated (empty) until the map
-        // shrinks: only its heap data counts as freed.
+        // An evicted entry's bucket stays allocated (empty) unless the pass
+        // ends with the map shrinking: the pass goes on until the memory it
+        // would leave, buckets included, is 7/8 of the budget.
+        let target = budget / 8 * 7;
+        let (held, len, capacity) = (self.bytes, self.map.len(), self.map.capacity());
         let bucket = super::bucket_bytes::<K, V>();
-        let entries = self.evict(|entries, bytes| bytes - entries * bucket < excess);
+        let entries = self.evict(|entries, bytes| {
+            let left = len - entries;
+            let empty = buckets_after_pass(capacity, left).saturating_sub(left);
+            held - bytes + empty * bucket > target
+        });
         let memory = self.memory_bytes();
         self.futile_pass = (memory > budget).then_some((memory, self.committed_before));
         entries
@@ -137,11 +143,45 @@ where
         if entries > 0 {
             // Evicted keys may be in RocksDB now: misses must read it again.
             self.backing_empty = false;
-            if self.map.len() < self.map.capacity() / SHRINK_BELOW {
-                self.map.shrink_to(self.map.len() * 2);
-            }
+        }
+        if shrinks(self.map.capacity(), self.map.len()) {
+            self.map.shrink_to(self.map.len() * 2);
         }
         entries
+    }
+}
+
+/// Whether a pass that leaves `left` entries in a map of `capacity`
+/// shrinks it (to room for twice as many).
+fn shrinks(capacity: usize, left: usize) -> bool {
+    left < capacity / SHRINK_BELOW
+}
+
+/// The buckets a map of `capacity` has after a pass that leaves `left`
+/// entries in it (see [`shrinks`]).
+fn buckets_after_pass(capacity: usize, left: usize) -> usize {
+    if shrinks(capacity, left) { buckets_for(left * 2) } else { buckets_of(capacity) }
+}
+
+/// The buckets of a map whose `capacity()` is `capacity`: hashbrown fills
+/// at most 7 of every 8 (3 of 4 below 8 buckets).
+pub(super) fn buckets_of(capacity: usize) -> usize {
+    match capacity {
+        0 => 0,
+        1..7 => (capacity + 1).next_power_of_two(),
+        _ => capacity / 7 * 8,
+    }
+}
+
+/// The buckets hashbrown allocates for room for `entries` (its
+/// `capacity_to_buckets`, pinned by a unit test).
+fn buckets_for(entries: usize) -> usize {
+    match entries {
+        0 => 0,
+        1..4 => 4,
+        4..8 => 8,
+        8..15 => 16,
+        _ => (entries * 8 / 7).next_power_of_two(),
     }
 }
 

@@ -125,3 +125,60 @@ fn a_boxed_value_keeps_empty_buckets_small_and_is_stored_as_the_value() {
         assert_eq!(reader.get(&store, &key).unwrap(), Some(&expected));
     }
 }
+
+#[test]
+fn a_table_of_small_values_evicts_what_shrinks_its_map_under_the_budget_and_no_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut table, _) = changed_counters(dir.path(), 20_000);
+    table.begin_snapshot();
+    store.commit(finish_snapshot(&mut table)).unwrap();
+    let full = table.memory_bytes();
+    let budget = full / 5 * 4;
+    table.set_memory_budget(Some(budget));
+
+    let evicted = table.evict_over_budget();
+    // A counter's bucket outweighs its key's heap bytes: evicting entries
+    // frees memory only once the map shrinks, which halves its buckets
+    // when under 7/32 of them are left (hashbrown's growth rule).
+    assert!(table.memory_bytes() <= budget, "{} > {budget}", table.memory_bytes());
+    assert!(evicted < 20_000 - 5_000, "{evicted} of 20,000 evicted: more than the shrink needs");
+    assert!(evicted > 0);
+    // A sample: each read of an evicted key sorts the vector memtable.
+    for i in (0..20_000).step_by(499).chain([19_999]) {
+        assert_eq!(table.get(&store, &format!("user-{i}")).unwrap(), Some(&1), "user-{i}");
+    }
+}
+
+#[test]
+fn the_bucket_counts_eviction_predicts_are_hashbrowns() {
+    use super::{buckets_for, buckets_of};
+    for entries in [1, 3, 4, 7, 8, 14, 15, 100, 1_000, 7_168, 7_169, 100_000] {
+        let map = hashbrown::HashMap::<u64, u64>::with_capacity(entries);
+        assert_eq!(buckets_of(map.capacity()), buckets_for(entries), "room for {entries}");
+        let mut full = hashbrown::HashMap::<u64, u64>::with_capacity(4 * entries + 64);
+        full.extend((0..entries as u64 / 2).map(|i| (i, i)));
+        full.shrink_to(entries);
+        assert_eq!(buckets_of(full.capacity()), buckets_for(entries), "shrunk to {entries}");
+    }
+}
+
+#[test]
+fn a_snapshot_handed_on_in_segments_keeps_its_entries_until_the_rest_is_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut table, _) = changed_counters(dir.path(), 20_000);
+    table.begin_snapshot();
+    assert!(table.continue_snapshot(15_000).unwrap().is_none(), "5,000 entries left");
+    let early = table.take_snapshot_segments(1).expect("15,000 entries fill segments");
+    assert!(table.take_snapshot_segments(1).is_none(), "taken already");
+    store.commit(early).unwrap();
+    table.set_memory_budget(Some(1));
+    assert_eq!(table.evict_over_budget(), 0, "evictable only once the whole snapshot commits");
+
+    let rest = finish_snapshot(&mut table);
+    store.commit(rest).unwrap();
+    assert_eq!(table.evict_over_budget(), 20_000);
+    // A sample: each read of an evicted key sorts the vector memtable.
+    for i in (0..20_000).step_by(499).chain([19_999]) {
+        assert_eq!(table.get(&store, &format!("user-{i}")).unwrap(), Some(&1), "user-{i}");
+    }
+}

@@ -44,7 +44,11 @@
 //! not repeated until a snapshot commits or the table grows by an eighth
 //! of the budget, so a table of mostly dirty entries is not scanned on
 //! every call. After a pass that left the hash map under a third full, the
-//! map shrinks, so the room of entries evicted does not stay allocated.
+//! map shrinks, so the room of entries evicted does not stay allocated; an
+//! evicted entry's bucket stays allocated otherwise, so a pass evicts until
+//! the memory it leaves, the map's buckets after it included, is under the
+//! budget: for small values that means enough entries for the map to
+//! shrink, not every entry it may evict.
 //! Lookups of keys absent from RocksDB are cached too (as "absent"), so a
 //! miss costs at most one RocksDB read per key.
 //!
@@ -209,8 +213,7 @@ where
     /// buckets (the room it keeps for more entries), in bytes.
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
-        // hashbrown fills at most 7 of every 8 buckets.
-        let buckets = self.map.capacity() / 7 * 8;
+        let buckets = eviction::buckets_of(self.map.capacity());
         self.bytes + buckets.saturating_sub(self.map.len()) * bucket_bytes::<K, V>()
     }
 
