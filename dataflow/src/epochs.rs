@@ -11,12 +11,10 @@
 //! Every `every`-th epoch number is a checkpoint boundary `B`. Once the
 //! frontier reaches `B` — every record of the epochs before `B` has arrived
 //! and been applied — and before any record of `B` or later is applied, the
-//! operator begins a snapshot ([`EpochState::begin_snapshot`]): its changes
-//! since the previous boundary, taken a slice per activation while records
-//! of later epochs are applied (`snapshots.rs`). Every source reports its
-//! offsets at the same boundary (see `source.rs`), so the snapshots and
-//! offsets of all workers describe one consistent cut of the input, with no
-//! record on both sides of it.
+//! operator takes a [`EpochState::snapshot`]: its changes since the previous
+//! boundary. Every source reports its offsets at the same boundary (see
+//! `source.rs`), so the snapshots and offsets of all workers describe one
+//! consistent cut of the input, with no record on both sides of it.
 //!
 //! Writing out is decoupled from completing: after each activation the
 //! state writes the changes applied so far (of completed epochs and of the
@@ -32,6 +30,7 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::rc::Rc;
+use std::time::Duration;
 
 use state::{CommitWaker, MemoryPressure, StateBatch};
 use timely::container::CapacityContainerBuilder;
@@ -41,8 +40,8 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 
-use crate::snapshots::{Slice, Snapshotting};
-pub use crate::snapshots::{Snapshot, SnapshotKind};
+use crate::checkpointing::pause::{LongestPauses, Stopwatch};
+use crate::checkpointing::unix_ms;
 
 /// State driven by [`epoch_sink`].
 pub trait EpochState: 'static {
@@ -74,13 +73,6 @@ pub trait EpochState: 'static {
     /// its batch once complete (exactly once per [`begin_snapshot`](Self::begin_snapshot)).
     fn continue_snapshot(&mut self, work: usize) -> Option<StateBatch>;
 
-    /// What the snapshot in progress wrote so far, if it holds at least
-    /// `min_bytes` (see `Table::take_snapshot_segments`): handed on early,
-    /// to be committed before the rest of the snapshot's batch.
-    fn take_snapshot_segments(&mut self, _min_bytes: usize) -> Option<StateBatch> {
-        None
-    }
-
     /// What the state's memory needs before more records are applied: to
     /// wait for an earlier snapshot's commit, which wakes the operator, or
     /// a snapshot now (a spill), see `Table::memory_pressure`.
@@ -93,6 +85,27 @@ pub trait EpochState: 'static {
     fn wake_on_commit(&mut self, _wake: CommitWaker) {}
 }
 
+/// Entries a snapshot step writes before looking at the clock: a slice
+/// overruns its time by at most one step. At 512, steps of profiles took up
+/// to 16 ms of CPU (`bench/run --steps checkpoints`, 1.26 M users); a
+/// reading of the thread's CPU clock is one system call, an entry
+/// microseconds.
+const SNAPSHOT_STEP: usize = 64;
+/// CPU time a snapshot may take of an activation; the rest of the
+/// snapshot waits for the next one (the operator activates itself). Half
+/// the 10 ms a stop may last (issue #14), so that a step of
+/// [`SNAPSHOT_STEP`] entries begun just before the mark still ends well
+/// within it; longer slices mean fewer activations per snapshot, which is
+/// what bounds a snapshot's duration while the worker is busy catching up.
+/// It is CPU time, not wall time: on a machine with more busy threads than
+/// cores a slice of 5 ms of wall time did 1 to 3 ms of work, the thread
+/// being off its core for the rest, so a snapshot took two to five times
+/// as many slices, each followed by a wait for the next activation.
+const SNAPSHOT_SLICE: Duration = Duration::from_millis(5);
+
+/// A stop for a snapshot this long is logged.
+const LONG_STOP: Duration = Duration::from_millis(20);
+
 /// When [`EpochState::write_out`] must write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOut {
@@ -100,6 +113,26 @@ pub enum WriteOut {
     IfWriterReady,
     /// Unconditionally (before a snapshot, at the end of the input).
     Now,
+}
+
+/// One operator's changes since the previous checkpoint boundary, emitted
+/// on its snapshot stream at time `boundary`.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The checkpoint boundary (epoch) the changes lead up to.
+    pub boundary: u64,
+    /// The changes.
+    pub batch: StateBatch,
+    /// The longest times the operator stopped for this snapshot in one go.
+    pub pauses: LongestPauses,
+    /// The working part of each stop, in order.
+    pub stops: Vec<Duration>,
+    /// When the operator began it (Unix ms).
+    pub began_unix_ms: u64,
+    /// Changes taken before the boundary to bound the state's memory (a
+    /// spill): committed to the store as soon as every earlier boundary's
+    /// part is, and followed by the operator's snapshot at the boundary.
+    pub spill: bool,
 }
 
 /// What [`epoch_sink`] hands downstream.
@@ -114,6 +147,31 @@ pub struct EpochSinkStreams<'scope, O> {
     /// frontier says which boundaries can still come (see
     /// `crate::checkpointing`).
     pub snapshots: Stream<'scope, u64, Vec<Snapshot>>,
+}
+
+/// A snapshot being taken, a slice per activation.
+struct Snapshotting {
+    boundary: u64,
+    pauses: LongestPauses,
+    stops: Vec<Duration>,
+    began_unix_ms: u64,
+    spill: bool,
+}
+
+impl Snapshotting {
+    /// Begins a snapshot of `state` for `boundary` (early if `spill`).
+    fn begin<S: EpochState>(state: &mut S, boundary: u64, spill: bool, operator: &str) -> Self {
+        let began_unix_ms = unix_ms();
+        let watch = Stopwatch::start();
+        state.begin_snapshot();
+        let stop = watch.stop();
+        if stop.wall > LONG_STOP {
+            tracing::warn!(%operator, boundary, spill, ?stop, "long snapshot start");
+        }
+        let mut pauses = LongestPauses::default();
+        pauses.record(stop);
+        Self { boundary, pauses, stops: vec![stop.working], began_unix_ms, spill }
+    }
 }
 
 /// Records of one epoch waiting to be applied, with the capability to emit
@@ -221,7 +279,7 @@ where
                         // snapshot, those after its interval; for a spill,
                         // all of them (the boundary's snapshot must begin
                         // before any is applied).
-                        let interval = if taking.is_spill() { 0 } else { every.unwrap_or(1) };
+                        let interval = if taking.spill { 0 } else { every.unwrap_or(1) };
                         *cap.time() + interval <= first_stashed.unwrap_or(0)
                     })
                 {
@@ -273,19 +331,34 @@ where
                 }
             }
             if let Some(taking) = snapshotting.as_mut() {
-                match (taking.slice(&mut state, &operator), next_boundary.as_mut()) {
-                    (Slice::Done(snapshot), Some(cap)) => {
-                        let (boundary, kind) = (snapshot.boundary, snapshot.kind);
+                let watch = Stopwatch::start();
+                let batch = loop {
+                    if let Some(batch) = state.continue_snapshot(SNAPSHOT_STEP) {
+                        break Some(batch);
+                    }
+                    if watch.worked() >= SNAPSHOT_SLICE {
+                        break None;
+                    }
+                };
+                let stop = watch.stop();
+                if stop.wall > LONG_STOP {
+                    let boundary = taking.boundary;
+                    tracing::warn!(%operator, boundary, ?stop, "long snapshot slice");
+                }
+                taking.pauses.record(stop);
+                taking.stops.push(stop.working);
+                match (batch, next_boundary.as_mut()) {
+                    (Some(batch), Some(cap)) => {
+                        let stops = std::mem::take(&mut taking.stops);
+                        let Snapshotting { boundary, pauses, began_unix_ms, spill, .. } = *taking;
+                        let snapshot =
+                            Snapshot { boundary, batch, pauses, stops, began_unix_ms, spill };
                         snapshot_output.activate().session(&*cap).give(snapshot);
-                        if kind == SnapshotKind::Boundary {
+                        if !spill {
                             cap.downgrade(&(boundary + every.unwrap_or(1)));
                         }
                         snapshotting = None;
                         // Records may wait for it, with no input to wake us.
-                        activator.activate();
-                    }
-                    (Slice::Going(Some(segments)), Some(cap)) => {
-                        snapshot_output.activate().session(&*cap).give(segments);
                         activator.activate();
                     }
                     _ => activator.activate(),

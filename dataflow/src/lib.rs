@@ -30,7 +30,6 @@ pub mod redis_loss;
 pub mod redis_sink;
 pub mod resp;
 pub mod run;
-pub mod snapshots;
 pub mod source;
 pub mod start_retry;
 pub mod weights;

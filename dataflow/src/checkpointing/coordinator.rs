@@ -9,15 +9,14 @@
 //! [`ReadyPart`], to the part writer. The number of snapshot streams is the
 //! number of inputs the operator was built with: nothing is counted by hand.
 //!
-//! An operator may also deliver changes for its next boundary *early*:
-//! spills, changes it took early to bound its memory (see
-//! `Table::memory_pressure`), and the segments a snapshot in progress
-//! wrote so far ([`SnapshotKind`]). Early changes go to the part writer, to
-//! be committed to the worker's store, as soon as every earlier boundary's
-//! part went: the part writer works in order, so the store takes them only
-//! after those parts' files are written (they must not hold them), and
-//! before the part of their own boundary, which holds them. Jobs leave the
-//! coordinator in that order ([`Coordinator::take_ready`]).
+//! An operator may also deliver *spills* for its next boundary: changes it
+//! took early to bound its memory (see `Table::memory_pressure`). A spill
+//! goes to the part writer, to be committed to the worker's store, as soon
+//! as every earlier boundary's part went: the part writer works in order,
+//! so the store takes the spill only after those parts' files are written
+//! (they must not hold it), and before the part of the spill's own
+//! boundary, which holds it. Jobs leave the coordinator in that order
+//! ([`Coordinator::take_ready`]).
 //!
 //! The coordinator is generic over the token it keeps per boundary (in the
 //! dataflow, the capability the written part is emitted under), so that its
@@ -62,7 +61,7 @@ pub struct ReadyPart {
 /// What the part writer is given, in this order.
 #[derive(Debug)]
 pub enum PartWriterJob<C> {
-    /// Changes to commit to the store without a part: early ones, or those
+    /// Changes to commit to the store without a part: a spill's, or those
     /// delivered for an abandoned boundary (their writers wait for the
     /// commit, see `Table::memory_pressure`).
     Commit(StateBatch),
@@ -74,8 +73,8 @@ pub enum PartWriterJob<C> {
 struct Pending<C> {
     delivered: Vec<bool>,
     batch: StateBatch,
-    /// Early changes for this boundary not yet handed out.
-    early: Vec<StateBatch>,
+    /// Spills for this boundary not yet handed out.
+    spills: Vec<StateBatch>,
     /// Some input passed the boundary without delivering it: no part.
     abandoned: bool,
     started_unix_ms: u64,
@@ -105,16 +104,16 @@ impl<C> Coordinator<C> {
         self.positions.push((after, upto, Rc::new(offsets)));
     }
 
-    /// Snapshot stream `input`'s changes for a boundary (or early changes
-    /// for it); `token` is kept with the first snapshot of each boundary and
+    /// Snapshot stream `input`'s changes for a boundary (or a spill for
+    /// it); `token` is kept with the first snapshot of each boundary and
     /// handed back with its part.
     pub fn add_snapshot(&mut self, input: usize, snapshot: Snapshot, token: impl FnOnce() -> C) {
-        let Snapshot { boundary, batch, pauses, began_unix_ms, kind, .. } = snapshot;
+        let Snapshot { boundary, batch, pauses, began_unix_ms, spill, .. } = snapshot;
         tracing::debug!(
             worker = self.worker,
             input,
             boundary,
-            ?kind,
+            spill,
             began_unix_ms,
             took_ms = crate::checkpointing::unix_ms().saturating_sub(began_unix_ms),
             entries = batch.len(),
@@ -124,15 +123,15 @@ impl<C> Coordinator<C> {
         let pending = self.pending.entry(boundary).or_insert_with(|| Pending {
             delivered: vec![false; inputs],
             batch: StateBatch::new(),
-            early: Vec::new(),
+            spills: Vec::new(),
             abandoned: false,
             started_unix_ms: u64::MAX,
             pauses: LongestPauses::default(),
             token: token(),
         });
         pending.pauses.merge(pauses);
-        if kind.is_early() {
-            pending.early.push(batch);
+        if spill {
+            pending.spills.push(batch);
             return;
         }
         assert!(
@@ -159,7 +158,7 @@ impl<C> Coordinator<C> {
         while let Some(mut first) = self.pending.first_entry() {
             let boundary = *first.key();
             let pending = first.get_mut();
-            ready.extend(pending.early.drain(..).map(PartWriterJob::Commit));
+            ready.extend(pending.spills.drain(..).map(PartWriterJob::Commit));
             if pending.abandoned {
                 ready.push(PartWriterJob::Commit(first.remove().batch));
                 continue;
@@ -221,7 +220,6 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::epochs::SnapshotKind;
 
     fn offsets(next: i64) -> Vec<PartitionOffset> {
         vec![PartitionOffset { topic: "t".into(), partition: 0, next_offset: next }]
@@ -235,7 +233,7 @@ mod tests {
         let wall = Duration::from_millis(pause_ms);
         let pauses = LongestPauses { wall, working: wall / 2 };
         let stops = vec![pauses.working];
-        Snapshot { boundary, batch, pauses, stops, began_unix_ms, kind: SnapshotKind::Boundary }
+        Snapshot { boundary, batch, pauses, stops, began_unix_ms, spill: false }
     }
 
     fn snapshot(boundary: u64, pause_ms: u64) -> Snapshot {
@@ -244,17 +242,12 @@ mod tests {
 
     /// A spill of `entries` changes for `boundary`.
     fn spill(boundary: u64, entries: usize) -> Snapshot {
-        early(boundary, entries, SnapshotKind::Spill)
-    }
-
-    /// Early changes of `kind` (`entries` of them) for `boundary`.
-    fn early(boundary: u64, entries: usize, kind: SnapshotKind) -> Snapshot {
         let mut batch = StateBatch::new();
         for entry in 0..entries {
             batch.put(state::Family::Meta, format!("s{boundary}.{entry}").as_bytes(), b"v");
         }
         let pauses = LongestPauses::default();
-        Snapshot { boundary, batch, pauses, stops: Vec::new(), began_unix_ms: 0, kind }
+        Snapshot { boundary, batch, pauses, stops: Vec::new(), began_unix_ms: 0, spill: true }
     }
 
     /// The parts among `jobs`, which must hold nothing else.
@@ -355,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn early_changes_go_after_the_earlier_parts_and_before_their_own_boundary_part() {
+    fn a_spill_goes_after_the_earlier_parts_and_before_its_own_boundary_part() {
         let mut coordinator = Coordinator::<u64>::new(0, 2);
         coordinator.add_positions(SourcePositions { after: 0, upto: 3, offsets: offsets(1) });
         coordinator.add_positions(SourcePositions { after: 3, upto: 6, offsets: offsets(2) });
@@ -366,16 +359,13 @@ mod tests {
         coordinator.add_snapshot(1, snapshot(3, 0), || unreachable!("3 has its token"));
         coordinator.add_snapshot(1, spill(6, 5), || unreachable!("6 has its token"));
         assert_eq!(kinds(&coordinator.take_ready(|_| true)), ["part 3", "commit 2", "commit 5"]);
-        // A snapshot in progress hands on its segments like a spill.
-        coordinator.add_snapshot(1, early(6, 3, SnapshotKind::Segments), || unreachable!("6"));
-        assert_eq!(kinds(&coordinator.take_ready(|_| true)), ["commit 3"]);
         coordinator.add_snapshot(1, snapshot(6, 0), || unreachable!("6 has its token"));
         coordinator.add_snapshot(0, spill(9, 1), || 9);
         coordinator.add_snapshot(0, snapshot(6, 0), || unreachable!("6 has its token"));
         let jobs = coordinator.take_ready(|_| true);
         assert_eq!(kinds(&jobs), ["part 6", "commit 1"]);
         let [PartWriterJob::Part(part, token), _] = &jobs[..] else { unreachable!() };
-        assert_eq!((part.batch.len(), *token), (2, 6), "the early changes are not in the part");
+        assert_eq!((part.batch.len(), *token), (2, 6), "the spills are not in the part");
     }
 
     #[test]

@@ -30,7 +30,7 @@ use timely::dataflow::{Scope, Stream};
 use crate::checkpointing::coordinator::{Coordinator, PartWriterJob, SourcePositions};
 use crate::checkpointing::part_writer::{OutputBarriers, PartJob, PartWriter, WorkerPart};
 use crate::checkpointing::sealer::Sealer;
-use crate::epochs::{Snapshot, SnapshotKind};
+use crate::epochs::Snapshot;
 use crate::metrics::JobMetrics;
 
 /// Takes barriers in the worker's output streams (its Redis writer's queue
@@ -101,21 +101,11 @@ pub fn checkpoint_flow(
             for (index, input) in snapshot_inputs.iter_mut().enumerate() {
                 input.for_each(|capability, batch| {
                     for snapshot in batch.drain(..) {
-                        match snapshot.kind {
-                            SnapshotKind::Spill => {
-                                metrics.checkpoint.spills.inc();
-                            }
-                            SnapshotKind::Segments => {
-                                metrics.checkpoint.early_segments.inc();
-                            }
-                            SnapshotKind::Boundary => {}
+                        if snapshot.spill {
+                            metrics.checkpoint.spills.inc();
                         }
-                        // Segments are part of a snapshot whose stops come
-                        // with its last word.
-                        if snapshot.kind != SnapshotKind::Segments {
-                            metrics.checkpoint.observe_pauses(snapshot.pauses);
-                            metrics.checkpoint.observe_stops(&snapshot.stops);
-                        }
+                        metrics.checkpoint.observe_pauses(snapshot.pauses);
+                        metrics.checkpoint.observe_stops(&snapshot.stops);
                         coordinator.add_snapshot(index, snapshot, || {
                             capability.retain_least(0).expect("a snapshot has a time")
                         });

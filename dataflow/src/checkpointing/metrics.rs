@@ -50,9 +50,6 @@ pub struct CheckpointMetrics {
     /// Spills: snapshots an operator took between boundaries to keep its
     /// state within `--state-memory` (see `Table::memory_pressure`).
     pub spills: Counter,
-    /// Parts of snapshots in progress handed to the store before the rest
-    /// (`epochs.rs`, `SnapshotKind::Segments`).
-    pub early_segments: Counter,
     /// Time this process took to restore its state at start (0: none).
     pub restore_duration_seconds: Gauge<f64, AtomicU64>,
 }
@@ -70,7 +67,6 @@ impl Default for CheckpointMetrics {
             interval_seconds: Gauge::default(),
             failed: Counter::default(),
             spills: Counter::default(),
-            early_segments: Counter::default(),
             restore_duration_seconds: Gauge::default(),
         }
     }
@@ -128,11 +124,6 @@ impl CheckpointMetrics {
             "tagflow_state_spills",
             "Snapshots taken between checkpoint boundaries to keep state within --state-memory",
             self.spills.clone(),
-        );
-        registry.register(
-            "tagflow_state_early_segments",
-            "Parts of snapshots in progress committed to RocksDB before the rest, so that no snapshot's batch is held whole",
-            self.early_segments.clone(),
         );
         registry.register(
             "tagflow_restore_duration_seconds",

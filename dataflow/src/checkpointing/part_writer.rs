@@ -194,21 +194,11 @@ impl PartWriter {
                     let result = match job {
                         Job::Part(job) => write(&store, dir.as_ref(), worker, job, &mut cache),
                         // A commit without a part reports nothing: its
-                        // tickets wake the operators that wait for it. A
-                        // batch without tickets (a snapshot's early
-                        // segments) has nobody waiting to evict and read
-                        // back: its memtables are flushed with the part.
-                        Job::Commit(batch) => {
-                            let committed = if batch.has_tickets() {
-                                store.commit_and_flush(batch)
-                            } else {
-                                store.commit(batch)
-                            };
-                            match committed {
-                                Ok(()) => continue,
-                                Err(err) => Err(PartError::Checkpoint(err.into())),
-                            }
-                        }
+                        // tickets wake the operators that wait for it.
+                        Job::Commit(batch) => match store.commit_and_flush(batch) {
+                            Ok(()) => continue,
+                            Err(err) => Err(PartError::Checkpoint(err.into())),
+                        },
                     };
                     if result_tx.send(result).is_err() {
                         break;

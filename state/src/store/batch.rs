@@ -203,12 +203,6 @@ impl StateBatch {
         ticket
     }
 
-    /// Whether committing the batch tells a ticket (someone waits for it).
-    #[must_use]
-    pub fn has_tickets(&self) -> bool {
-        !self.tickets.is_empty()
-    }
-
     /// Takes the batch's tickets: committing it no longer tells them.
     pub(crate) fn take_tickets(&mut self) -> Vec<CommitTicket> {
         std::mem::take(&mut self.tickets)
@@ -224,29 +218,6 @@ impl StateBatch {
         // Later writes go to the last segment (or a new one): after all of
         // `other`'s operations, as they must.
         self.segments.extend(other.segments.into_iter().filter(|s| !s.ops.is_empty()));
-    }
-
-    /// Moves every segment but the one being written to a new batch (with
-    /// no tickets), if they hold at least `min_bytes`: a batch that grows
-    /// for a long time (a snapshot taken a slice at a time) hands on what
-    /// it holds so far, to be committed and freed before the rest, which
-    /// keeps the tickets.
-    pub fn take_filled(&mut self, min_bytes: usize) -> Option<StateBatch> {
-        let last = self.segments.last()?;
-        let (last_len, last_bytes) = (last.ops.len(), last.data.len());
-        if self.bytes - last_bytes < min_bytes.max(1) {
-            return None;
-        }
-        let writing = self.segments.pop()?;
-        let filled = std::mem::replace(&mut self.segments, vec![writing]);
-        let taken = StateBatch {
-            segments: filled,
-            len: self.len - last_len,
-            bytes: self.bytes - last_bytes,
-            tickets: Vec::new(),
-        };
-        (self.len, self.bytes) = (last_len, last_bytes);
-        Some(taken)
     }
 
     /// Number of operations (puts, deletes and offsets) in the batch.

@@ -155,38 +155,3 @@ fn a_batch_of_many_segments_commits_every_entry_in_order_then_marks_its_tickets(
     assert_eq!(keys, expected);
     assert_eq!(store.offsets().unwrap(), BTreeMap::from([(("events".to_owned(), 0), 12_000)]));
 }
-
-#[test]
-fn filled_segments_taken_early_and_the_rest_commit_the_same_entries_and_the_rest_has_the_ticket() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let value = vec![3_u8; 1000];
-    let mut batch = StateBatch::new();
-    let ticket = batch.ticket();
-    assert!(batch.take_filled(1).is_none(), "an empty batch has nothing to take");
-    for i in 0..6_000 {
-        batch.put(Family::Profiles, format!("user-{i}").as_bytes(), &value);
-    }
-    assert!(batch.take_filled(usize::MAX).is_none(), "fewer bytes than asked for");
-    let (len, bytes) = (batch.len(), batch.data_bytes());
-    let early = batch.take_filled(1).expect("6 MB fill more than one segment");
-    assert_eq!((early.len() + batch.len(), early.data_bytes() + batch.data_bytes()), (len, bytes));
-    assert!(!early.is_empty() && !batch.is_empty(), "{} and {}", early.len(), batch.len());
-    // Writing goes on into what is left, after the early part.
-    for i in 6_000..7_000 {
-        batch.put(Family::Profiles, format!("user-{i}").as_bytes(), &value);
-    }
-    batch.delete(Family::Profiles, b"user-0");
-    store.commit(early).unwrap();
-    assert!(!ticket.is_committed(), "the ticket stays with the rest");
-    store.commit(batch).unwrap();
-    assert!(ticket.is_committed());
-    let mut keys: Vec<String> = store
-        .scan(Family::Profiles, 0..KEY_GROUPS)
-        .map(|entry| String::from_utf8(entry.unwrap().1).unwrap())
-        .collect();
-    keys.sort();
-    let mut expected: Vec<String> = (1..7_000).map(|i| format!("user-{i}")).collect();
-    expected.sort();
-    assert_eq!(keys, expected);
-}

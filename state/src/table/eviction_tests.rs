@@ -161,24 +161,3 @@ fn the_bucket_counts_eviction_predicts_are_hashbrowns() {
         assert_eq!(buckets_of(full.capacity()), buckets_for(entries), "shrunk to {entries}");
     }
 }
-
-#[test]
-fn a_snapshot_handed_on_in_segments_keeps_its_entries_until_the_rest_is_committed() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, mut table, _) = changed_counters(dir.path(), 20_000);
-    table.begin_snapshot();
-    assert!(table.continue_snapshot(15_000).unwrap().is_none(), "5,000 entries left");
-    let early = table.take_snapshot_segments(1).expect("15,000 entries fill segments");
-    assert!(table.take_snapshot_segments(1).is_none(), "taken already");
-    store.commit(early).unwrap();
-    table.set_memory_budget(Some(1));
-    assert_eq!(table.evict_over_budget(), 0, "evictable only once the whole snapshot commits");
-
-    let rest = finish_snapshot(&mut table);
-    store.commit(rest).unwrap();
-    assert_eq!(table.evict_over_budget(), 20_000);
-    // A sample: each read of an evicted key sorts the vector memtable.
-    for i in (0..20_000).step_by(499).chain([19_999]) {
-        assert_eq!(table.get(&store, &format!("user-{i}")).unwrap(), Some(&1), "user-{i}");
-    }
-}

@@ -135,16 +135,6 @@ where
         Ok(Some(batch))
     }
 
-    /// Takes what the snapshot in progress wrote so far, if its filled
-    /// segments hold at least `min_bytes` (see [`StateBatch::take_filled`]):
-    /// committed before the rest of the snapshot's batch, as changes of the
-    /// same boundary, so that a large snapshot is not held in memory whole
-    /// until it completes. Its entries become evictable once the rest is
-    /// committed too (its ticket goes with the rest).
-    pub fn take_snapshot_segments(&mut self, min_bytes: usize) -> Option<StateBatch> {
-        self.snapshot.as_mut()?.out.0.take_filled(min_bytes)
-    }
-
     /// Writes every change since the previous snapshot into `batch` at once
     /// (finishing a snapshot in progress first) and marks the entries clean.
     /// Returns how many entries were written.

@@ -271,18 +271,6 @@ impl EpochState for ProfilesState {
         self.table.wake_on_commit(wake);
     }
 
-    fn take_snapshot_segments(&mut self, min_bytes: usize) -> Option<StateBatch> {
-        let names = self.snapshot_names.take_filled(min_bytes);
-        let profiles = self.table.take_snapshot_segments(min_bytes);
-        match (names, profiles) {
-            (Some(mut names), Some(profiles)) => {
-                names.append(profiles);
-                Some(names)
-            }
-            (names, profiles) => names.or(profiles),
-        }
-    }
-
     fn continue_snapshot(&mut self, work: usize) -> Option<StateBatch> {
         if !self.ids.continue_snapshot(&mut self.snapshot_names, work) {
             return None;

@@ -388,10 +388,6 @@ impl EpochState for VisitorsState {
         self.sets.wake_on_commit(wake);
     }
 
-    fn take_snapshot_segments(&mut self, min_bytes: usize) -> Option<StateBatch> {
-        self.sets.take_snapshot_segments(min_bytes)
-    }
-
     fn continue_snapshot(&mut self, work: usize) -> Option<StateBatch> {
         match self.sets.continue_snapshot(work) {
             Ok(batch) => batch,
