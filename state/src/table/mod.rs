@@ -46,7 +46,7 @@
 //! every call. After a pass that left the hash map under a third full, the
 //! map shrinks, so the room of entries evicted does not stay allocated; an
 //! evicted entry's bucket stays allocated otherwise, so a pass evicts until
-//! the memory it leaves, the map's buckets after it included, is under the
+//! the memory it leaves, the map's buckets after it included, is 7/8 of the
 //! budget: for small values that means enough entries for the map to
 //! shrink, not every entry it may evict.
 //! Lookups of keys absent from RocksDB are cached too (as "absent"), so a
