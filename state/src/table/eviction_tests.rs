@@ -138,8 +138,8 @@ fn a_table_of_small_values_evicts_what_shrinks_its_map_under_the_budget_and_no_m
 
     let evicted = table.evict_over_budget();
     // A counter's bucket outweighs its key's heap bytes: evicting entries
-    // frees memory only once the map shrinks, which halves its buckets
-    // when under 7/32 of them are left (hashbrown's growth rule).
+    // frees memory only once the map shrinks, which a pass does when it
+    // leaves the map under a third of its capacity (`SHRINK_BELOW`).
     assert!(table.memory_bytes() <= budget, "{} > {budget}", table.memory_bytes());
     assert!(evicted < 20_000 - 5_000, "{evicted} of 20,000 evicted: more than the shrink needs");
     assert!(evicted > 0);
